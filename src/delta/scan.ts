@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { ident, literal, literalList } from '../duck/session.js';
+import { decodeActionPath, type AddFile } from './actions.js';
+import { readDeletionVector } from './deletion-vectors.js';
+import { UnsupportedReaderFeature } from './errors.js';
+import { partitionValueSql } from './partition-values.js';
+import { physicalName, toDuckType, type ColumnMappingMode, type DataType, type StructField } from './schema.js';
+import type { Snapshot } from './snapshot.js';
+
+/** A SQL query over one snapshot's rows, plus the clean-up of anything it needed (deletion vectors). */
+export interface ScanPlan {
+  sql: string;
+  /** Output columns, in table order. */
+  columns: string[];
+  dispose(): Promise<void>;
+}
+
+export interface ScanOptions {
+  /** Only these columns (default: all). */
+  columns?: string[];
+  /** Only these files of the snapshot (default: all active files). */
+  files?: AddFile[];
+  /** Add `__tl_file` (path of the data file) and `__tl_row` (row index in it) columns. */
+  withFileRow?: boolean;
+}
+
+const DV_SCHEMA = 'tweetlake_dv';
+
+/** Builds the DuckDB SQL that reads a snapshot's data files with partition values and deletion vectors applied. */
+export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): Promise<ScanPlan> {
+  const { store, session } = snapshot.context;
+  const mode = snapshot.columnMappingMode;
+  if (mode === 'id') throw new UnsupportedReaderFeature('columnMapping (id mode)', store.root);
+  const fields = snapshot.schema.fields.filter(
+    (f) => f.type !== 'void' && (!options.columns || options.columns.includes(f.name)),
+  );
+  const partitionCols = new Set(snapshot.partitionColumns);
+  const files = options.files ?? snapshot.files;
+  const columns = fields.map((f) => f.name);
+  const extra = options.withFileRow ? ', CAST(NULL AS VARCHAR) AS __tl_file, CAST(NULL AS BIGINT) AS __tl_row' : '';
+  if (files.length === 0) {
+    const cols = fields.map((f) => `CAST(NULL AS ${toDuckType(f.type)}) AS ${ident(f.name)}`).join(', ');
+    return { sql: `SELECT ${cols || '1 AS __empty'}${extra} WHERE false`, columns, dispose: async () => {} };
+  }
+
+  // Group files by partition values and by whether they carry a deletion vector.
+  const groups = new Map<string, { files: AddFile[]; values: Record<string, string | null>; dv: boolean }>();
+  for (const f of files) {
+    const values: Record<string, string | null> = {};
+    for (const f2 of fields) {
+      if (partitionCols.has(f2.name)) values[f2.name] = f.partitionValues[physicalName(f2, mode)] ?? null;
+    }
+    const dv = !!f.deletionVector || !!options.withFileRow;
+    const key = `${dv}|${JSON.stringify(values)}`;
+    const group = groups.get(key) ?? { files: [], values, dv };
+    group.files.push(f);
+    groups.set(key, group);
+  }
+
+  let dvTable: string | undefined;
+  const withDv = files.filter((f) => f.deletionVector);
+  if (withDv.length) {
+    dvTable = `${DV_SCHEMA}.${ident(`dv_${randomUUID().replace(/-/g, '')}`)}`;
+    await session.run(`CREATE SCHEMA IF NOT EXISTS ${DV_SCHEMA}; CREATE TABLE ${dvTable} (file VARCHAR, row_index BIGINT)`);
+    for (const f of withDv) {
+      const rows = await readDeletionVector(store, f.deletionVector!);
+      const file = store.localPath(decodeActionPath(f.path));
+      for (let i = 0; i < rows.length; i += 10_000) {
+        const values = rows
+          .slice(i, i + 10_000)
+          .map((r) => `(${literal(file)}, ${r})`)
+          .join(', ');
+        await session.run(`INSERT INTO ${dvTable} VALUES ${values}`);
+      }
+    }
+  }
+
+  const parts: string[] = [];
+  for (const group of groups.values()) {
+    const paths = group.files.map((f) => store.localPath(decodeActionPath(f.path)));
+    const reader = `read_parquet(${literalList(paths)}, union_by_name=true${
+      group.dv ? `, filename='__tl_file', file_row_number=true` : ''
+    })`;
+    const present = new Set(
+      (await session.describe(`SELECT * FROM ${reader}`)).map((c) => c.name),
+    );
+    const select = fields.map((f) => {
+      if (partitionCols.has(f.name)) return `${partitionValueSql(group.values[f.name], f.type)} AS ${ident(f.name)}`;
+      const phys = physicalName(f, mode);
+      if (!present.has(phys)) return `CAST(NULL AS ${toDuckType(f.type)}) AS ${ident(f.name)}`;
+      return `CAST(${logicalExpr(ident(phys), f.type, mode)} AS ${toDuckType(f.type)}) AS ${ident(f.name)}`;
+    });
+    if (options.withFileRow) select.push('__tl_file', 'file_row_number AS __tl_row');
+    let sql = `SELECT ${select.join(', ') || '1 AS __empty'} FROM ${reader} AS d`;
+    if (group.dv && dvTable) {
+      sql += ` WHERE NOT EXISTS (SELECT 1 FROM ${dvTable} AS x WHERE x.file = d.__tl_file AND x.row_index = d.file_row_number)`;
+    }
+    parts.push(sql);
+  }
+  const table = dvTable;
+  return {
+    sql: parts.length === 1 ? parts[0]! : parts.map((p) => `(${p})`).join(' UNION ALL '),
+    columns,
+    dispose: async () => {
+      if (table) await session.run(`DROP TABLE IF EXISTS ${table}`);
+    },
+  };
+}
+
+/** Rebuilds nested values with logical field names when the files use physical (column-mapped) names. */
+function logicalExpr(expr: string, type: DataType, mode: ColumnMappingMode): string {
+  if (mode === 'none' || typeof type === 'string' || !hasStruct(type)) return expr;
+  if (type.type === 'struct') {
+    const members = type.fields
+      .map((f: StructField) => `${ident(f.name)} := ${logicalExpr(`${expr}.${ident(physicalName(f, mode))}`, f.type, mode)}`)
+      .join(', ');
+    return `CASE WHEN ${expr} IS NULL THEN NULL ELSE struct_pack(${members}) END`;
+  }
+  if (type.type === 'array') return `list_transform(${expr}, x -> ${logicalExpr('x', type.elementType, mode)})`;
+  return `map_from_entries(list_transform(map_entries(${expr}), e -> {'key': ${logicalExpr(
+    'e.key',
+    type.keyType,
+    mode,
+  )}, 'value': ${logicalExpr('e.value', type.valueType, mode)}}))`;
+}
+
+function hasStruct(type: DataType): boolean {
+  if (typeof type === 'string') return false;
+  if (type.type === 'struct') return true;
+  if (type.type === 'array') return hasStruct(type.elementType);
+  return hasStruct(type.keyType) || hasStruct(type.valueType);
+}

@@ -1,0 +1,192 @@
+import type { DuckSession } from '../duck/session.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { AddFile, CommitInfo, DomainMetadata, Metadata, Protocol, RemoveFile } from './actions.js';
+import { parseActions } from './actions.js';
+import { readCheckpoint } from './checkpoint-reader.js';
+import { CorruptLog } from './errors.js';
+import { checkReadSupported } from './features.js';
+import { buildLogSegment, type CommitFile, type LogSegment } from './log-segment.js';
+import { commitPath } from './log-files.js';
+import { applyActions, cloneState, emptyState, type TableState } from './replay.js';
+import { parseSchema, type ColumnMappingMode, type StructType } from './schema.js';
+
+/** Where a table lives and what reads its Parquet: what every snapshot and transaction needs. */
+export interface TableContext {
+  store: ObjectStore;
+  session: DuckSession;
+}
+
+/** Per-file statistics (PROTOCOL.md "Per-file Statistics"), parsed. */
+export interface FileStats {
+  numRecords?: number;
+  minValues?: Record<string, unknown>;
+  maxValues?: Record<string, unknown>;
+  nullCount?: Record<string, unknown>;
+  tightBounds?: boolean;
+}
+
+/** Parses an add's `stats`, or returns undefined when it has none or they are unreadable. */
+export function fileStats(add: { stats?: string | null }): FileStats | undefined {
+  if (!add.stats) return undefined;
+  try {
+    return JSON.parse(add.stats) as FileStats;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An immutable view of a table at one version: protocol, metadata, schema, active files,
+ * tombstones, application transaction versions and domain metadata.
+ */
+export class Snapshot {
+  readonly schema: StructType;
+
+  private constructor(
+    readonly context: TableContext,
+    readonly version: number,
+    private readonly state: TableState,
+    /** Modification time of the commit file at this version (ms). */
+    readonly lastModified: number,
+  ) {
+    if (!state.protocol) throw new CorruptLog(`version ${version} of ${context.store.root} has no protocol action`);
+    if (!state.metadata) throw new CorruptLog(`version ${version} of ${context.store.root} has no metaData action`);
+    this.schema = parseSchema(state.metadata.schemaString);
+  }
+
+  /** Loads the latest version, or `version` when given. */
+  static async load(context: TableContext, version?: number): Promise<Snapshot> {
+    const segment = await buildLogSegment(context.store, version);
+    const state = emptyState();
+    if (segment.checkpoint) {
+      for await (const batch of readCheckpoint(context.store, context.session, segment.checkpoint)) {
+        applyActions(state, batch);
+      }
+    }
+    await replayCommits(context.store, state, segment.commits);
+    return Snapshot.checked(context, segment, state);
+  }
+
+  private static checked(context: TableContext, segment: LogSegment, state: TableState): Snapshot {
+    const snapshot = new Snapshot(context, segment.version, state, segment.lastModified);
+    checkReadSupported(snapshot.protocol, context.store.root);
+    return snapshot;
+  }
+
+  /** A snapshot at the newest version, reading only the commits after this one. */
+  async update(): Promise<Snapshot> {
+    const segment = await buildLogSegment(this.context.store);
+    if (segment.version === this.version) return this;
+    const first = segment.commits[0];
+    if (segment.version < this.version || !first || first.version > this.version + 1) {
+      return Snapshot.load(this.context); // a newer checkpoint covers our version: start from it
+    }
+    const state = cloneState(this.state);
+    await replayCommits(
+      this.context.store,
+      state,
+      segment.commits.filter((c) => c.version > this.version),
+    );
+    return Snapshot.checked(this.context, segment, state);
+  }
+
+  get protocol(): Protocol {
+    return this.state.protocol!;
+  }
+
+  get metadata(): Metadata {
+    return this.state.metadata!;
+  }
+
+  get partitionColumns(): string[] {
+    return this.metadata.partitionColumns;
+  }
+
+  /** Table properties (`metaData.configuration`). */
+  get properties(): Readonly<Record<string, string>> {
+    return this.metadata.configuration;
+  }
+
+  get columnMappingMode(): ColumnMappingMode {
+    const mode = this.properties['delta.columnMapping.mode'];
+    return mode === 'name' || mode === 'id' ? mode : 'none';
+  }
+
+  /** The commitInfo of the commit at this version, when it was replayed from JSON. */
+  get commitInfo(): CommitInfo | undefined {
+    return this.state.commitInfo;
+  }
+
+  /** Commit timestamp: the in-commit timestamp when the table has them, else the commit file's time. */
+  get timestamp(): number {
+    const ict = this.state.commitInfo?.inCommitTimestamp;
+    return typeof ict === 'number' ? ict : this.lastModified;
+  }
+
+  /** Active files (add actions after reconciliation). */
+  get files(): AddFile[] {
+    return [...this.state.files.values()];
+  }
+
+  get numFiles(): number {
+    return this.state.files.size;
+  }
+
+  /** Remove actions still kept as tombstones (for VACUUM and checkpoints). */
+  get tombstones(): RemoveFile[] {
+    return [...this.state.tombstones.values()];
+  }
+
+  /** Live domain metadata, by domain. */
+  get domainMetadata(): ReadonlyMap<string, DomainMetadata> {
+    return this.state.domains;
+  }
+
+  /** The last committed version of a streaming application (`txn` action), if any. */
+  txnVersion(appId: string): number | undefined {
+    return this.state.txns.get(appId)?.version;
+  }
+
+  /** Every live `txn` action. */
+  get transactions(): { appId: string; version: number; lastUpdated?: number | null }[] {
+    return [...this.state.txns.values()];
+  }
+
+  /** Sum of the files' `numRecords` minus rows removed by deletion vectors; undefined if a file lacks stats. */
+  get numRecords(): number | undefined {
+    let total = 0;
+    for (const f of this.state.files.values()) {
+      const n = fileStats(f)?.numRecords;
+      if (n === undefined) return undefined;
+      total += n - (f.deletionVector?.cardinality ?? 0);
+    }
+    return total;
+  }
+
+  /** Total bytes of the active files. */
+  get sizeInBytes(): number {
+    let total = 0;
+    for (const f of this.state.files.values()) total += f.size;
+    return total;
+  }
+}
+
+async function replayCommits(store: ObjectStore, state: TableState, commits: CommitFile[]): Promise<void> {
+  for (const commit of commits) {
+    const path = commit.path || commitPath(commit.version);
+    let text: string;
+    try {
+      text = new TextDecoder().decode(await store.get(path));
+    } catch (err) {
+      throw new CorruptLog(`cannot read commit ${commit.version} of ${store.root}: ${(err as Error).message}`, err);
+    }
+    let actions;
+    try {
+      actions = parseActions(text, path);
+    } catch (err) {
+      throw new CorruptLog(`commit ${commit.version} of ${store.root} is not valid: ${(err as Error).message}`, err);
+    }
+    state.commitInfo = undefined;
+    applyActions(state, actions);
+  }
+}

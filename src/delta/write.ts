@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
+import type { DuckSession } from '../duck/session.js';
+import { literal } from '../duck/session.js';
+import type { Metadata, Protocol } from './actions.js';
+import { SchemaMismatch, TableAlreadyExists } from './errors.js';
+import { checkWriteSupported } from './features.js';
+import { canWiden, field, fromDuckType, serializeSchema, toDuckType, typeToString, type StructType } from './schema.js';
+import { Snapshot, type TableContext } from './snapshot.js';
+import { Transaction } from './transaction.js';
+import { writeDataFiles } from './writer.js';
+
+/** Rows to write: a DuckDB query, or JS objects (small batches; they pass through a temporary JSON file). */
+export type DataSource = { sql: string } | { rows: Record<string, unknown>[]; schema?: StructType };
+
+export type SaveMode = 'append' | 'overwrite' | 'errorIfExists' | 'ignore';
+
+export interface WriteOptions {
+  mode?: SaveMode;
+  /** Partition columns when the write creates the table. */
+  partitionBy?: string[];
+  /** Add columns the data has and the table lacks (nullable), like Spark's mergeSchema. */
+  mergeSchema?: boolean;
+  /** With overwrite: replace the schema by the data's. */
+  overwriteSchema?: boolean;
+  /** Idempotent write: skipped if the table already holds `version` (or later) for `appId`. */
+  txn?: { appId: string; version: number };
+  /** Table properties when the write creates the table. */
+  properties?: Record<string, string>;
+  name?: string;
+  description?: string;
+  targetFileSize?: number;
+  /** commitInfo operation (default WRITE). */
+  operation?: string;
+  operationParameters?: Record<string, unknown>;
+  /** Snapshot to write on top of (saves reading the log again; must be recent). */
+  snapshot?: Snapshot;
+}
+
+export interface WriteResult {
+  /** The committed version, or the current one when nothing was written. */
+  version: number;
+  /** True when the write was skipped (txn already applied, or mode 'ignore'). */
+  skipped: boolean;
+  numFiles: number;
+  numRows: number;
+}
+
+/** Resolves a data source to SQL over the session; `dispose` removes any temporary file. */
+export async function sourceSql(
+  session: DuckSession,
+  source: DataSource,
+): Promise<{ sql: string; dispose: () => Promise<void> }> {
+  if ('sql' in source) return { sql: source.sql, dispose: async () => {} };
+  const dir = await fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-rows-'));
+  const file = nodePath.join(dir, 'rows.json');
+  await fs.writeFile(file, source.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const dispose = () => fs.rm(dir, { recursive: true, force: true });
+  if (source.schema) {
+    const columns = source.schema.fields.map((f) => `${literal(f.name)}: ${literal(toDuckType(f.type))}`).join(', ');
+    return {
+      sql: `SELECT * FROM read_json(${literal(file)}, format='newline_delimited', columns={${columns}})`,
+      dispose,
+    };
+  }
+  if (source.rows.length === 0) throw new SchemaMismatch('cannot infer a schema from zero rows: pass a schema');
+  return { sql: `SELECT * FROM read_json_auto(${literal(file)}, format='newline_delimited')`, dispose };
+}
+
+/** A new table's protocol: the oldest that Spark and delta-rs read and write. */
+export function defaultProtocol(): Protocol {
+  return { minReaderVersion: 1, minWriterVersion: 2 };
+}
+
+/** Metadata of a new table. */
+export function newMetadata(
+  schema: StructType,
+  partitionColumns: string[],
+  properties: Record<string, string> = {},
+  name?: string,
+  description?: string,
+): Metadata {
+  for (const p of partitionColumns) {
+    if (!schema.fields.some((f) => f.name === p)) throw new SchemaMismatch(`partition column '${p}' is not in the schema`);
+  }
+  return {
+    id: randomUUID(),
+    ...(name ? { name } : {}),
+    ...(description ? { description } : {}),
+    format: { provider: 'parquet', options: {} },
+    schemaString: serializeSchema(schema),
+    partitionColumns,
+    configuration: properties,
+    createdTime: Date.now(),
+  };
+}
+
+/** Creates an empty table (version 0). Fails if one exists. */
+export async function createTable(
+  ctx: TableContext,
+  schema: StructType,
+  options: { partitionBy?: string[]; properties?: Record<string, string>; name?: string; description?: string } = {},
+): Promise<number> {
+  const txn = new Transaction(ctx, undefined, {
+    operation: 'CREATE TABLE',
+    operationParameters: {
+      partitionBy: JSON.stringify(options.partitionBy ?? []),
+      properties: JSON.stringify(options.properties ?? {}),
+    },
+  });
+  txn.updateProtocol(defaultProtocol());
+  txn.updateMetadata(newMetadata(schema, options.partitionBy ?? [], options.properties, options.name, options.description));
+  try {
+    return (await txn.commit()).version;
+  } catch (err) {
+    if ((err as { kind?: string }).kind === 'TableCreatedConcurrently') throw new TableAlreadyExists(ctx.store.root);
+    throw err;
+  }
+}
+
+async function currentSnapshot(ctx: TableContext, given?: Snapshot): Promise<Snapshot | undefined> {
+  if (given) return given.update();
+  try {
+    return await Snapshot.load(ctx);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'DELTA_TABLE_NOT_FOUND') return undefined;
+    throw err;
+  }
+}
+
+/** Writes rows to a table, creating it when missing (Spark's `df.write.format("delta").mode(...).save(path)`). */
+export async function writeTable(ctx: TableContext, source: DataSource, options: WriteOptions = {}): Promise<WriteResult> {
+  const mode = options.mode ?? 'append';
+  const snapshot = await currentSnapshot(ctx, options.snapshot);
+  if (snapshot && mode === 'errorIfExists') throw new TableAlreadyExists(ctx.store.root);
+  if (snapshot && mode === 'ignore') return { version: snapshot.version, skipped: true, numFiles: 0, numRows: 0 };
+  if (snapshot && options.txn && (snapshot.txnVersion(options.txn.appId) ?? -1) >= options.txn.version) {
+    return { version: snapshot.version, skipped: true, numFiles: 0, numRows: 0 };
+  }
+  const withSchema =
+    'rows' in source && !source.schema && snapshot ? { ...source, schema: snapshot.schema } : source;
+  const src = await sourceSql(ctx.session, withSchema);
+  try {
+    const described = await ctx.session.describe(src.sql);
+    const dataSchema: StructType = {
+      type: 'struct',
+      fields: described.map((c) => field(c.name, fromDuckType(c.type, c.name))),
+    };
+    const overwrite = mode === 'overwrite';
+    let schema: StructType;
+    let metadata: Metadata | undefined;
+    let protocol: Protocol | undefined;
+    if (!snapshot) {
+      schema = dataSchema;
+      metadata = newMetadata(schema, options.partitionBy ?? [], options.properties, options.name, options.description);
+      protocol = defaultProtocol();
+    } else {
+      checkWriteSupported(snapshot.protocol, snapshot.metadata, ctx.store.root, { removesData: overwrite });
+      if (options.partitionBy && options.partitionBy.join() !== snapshot.partitionColumns.join() && !options.overwriteSchema) {
+        throw new SchemaMismatch(
+          `the table is partitioned by [${snapshot.partitionColumns.join(', ')}], not [${options.partitionBy.join(', ')}]`,
+        );
+      }
+      if (overwrite && options.overwriteSchema) {
+        schema = dataSchema;
+        metadata = {
+          ...snapshot.metadata,
+          schemaString: serializeSchema(schema),
+          partitionColumns: options.partitionBy ?? snapshot.partitionColumns,
+        };
+      } else {
+        schema = mergeSchemas(snapshot.schema, dataSchema, options.mergeSchema ?? false, ctx.store.root);
+        if (schema !== snapshot.schema) metadata = { ...snapshot.metadata, schemaString: serializeSchema(schema) };
+      }
+    }
+    const partitionColumns = metadata?.partitionColumns ?? snapshot!.partitionColumns;
+    const adds = await writeDataFiles(ctx, src.sql, {
+      schema,
+      partitionColumns,
+      targetFileSize: options.targetFileSize,
+      compression: (metadata ?? snapshot!.metadata).configuration['delta.parquet.compression.codec'],
+      dataChange: true,
+    });
+    const txn = new Transaction(ctx, snapshot, {
+      operation: options.operation ?? (snapshot ? 'WRITE' : 'CREATE TABLE AS SELECT'),
+      operationParameters: options.operationParameters ?? {
+        mode: mode === 'overwrite' ? 'Overwrite' : 'Append',
+        partitionBy: JSON.stringify(partitionColumns),
+      },
+    });
+    if (protocol) txn.updateProtocol(protocol);
+    if (metadata) txn.updateMetadata(metadata);
+    if (overwrite && snapshot) txn.markReadWholeTable().removeFiles(snapshot.files, true);
+    if (options.txn) txn.setTransaction(options.txn.appId, options.txn.version);
+    txn.addFiles(adds);
+    const result = await txn.commit();
+    const numRows = adds.reduce((n, a) => n + Number(JSON.parse(a.stats ?? '{}').numRecords ?? 0), 0);
+    return { version: result.version, skipped: false, numFiles: adds.length, numRows };
+  } finally {
+    await src.dispose();
+  }
+}
+
+/**
+ * The table schema after a write of `data`: unchanged when the data fits; with the data's new
+ * columns appended (nullable) when `merge` is set; otherwise a SchemaMismatch naming the difference.
+ */
+export function mergeSchemas(table: StructType, data: StructType, merge: boolean, location: string): StructType {
+  const added = [];
+  for (const f of data.fields) {
+    const target = table.fields.find((t) => t.name.toLowerCase() === f.name.toLowerCase());
+    if (!target) {
+      added.push(f);
+      continue;
+    }
+    if (target.name !== f.name) {
+      throw new SchemaMismatch(`column '${f.name}' differs only in case from the table's '${target.name}'`);
+    }
+    if (!canWiden(f.type, target.type)) {
+      throw new SchemaMismatch(
+        `column '${f.name}' is ${typeToString(f.type)} in the data but ${typeToString(target.type)} in table ${location}`,
+      );
+    }
+  }
+  if (added.length === 0) return table;
+  if (!merge) {
+    throw new SchemaMismatch(
+      `the data has columns the table ${location} does not: ${added.map((f) => f.name).join(', ')}; ` +
+        `write with mergeSchema to add them`,
+    );
+  }
+  return { type: 'struct', fields: [...table.fields, ...added.map((f) => ({ ...f, nullable: true }))] };
+}
+

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as nodePath from 'node:path';
+import { ident, literal } from '../duck/session.js';
+import { encodeActionPath, type AddFile } from './actions.js';
+import { ProtocolViolation, SchemaMismatch } from './errors.js';
+import { partitionDir, serializePartitionValue } from './partition-values.js';
+import { toDuckType, type StructType } from './schema.js';
+import type { TableContext } from './snapshot.js';
+import { collectFileStats } from './stats.js';
+
+/** How data files are written. */
+export interface WriteFilesOptions {
+  /** The table schema the rows must fit (partition columns included). */
+  schema: StructType;
+  partitionColumns: string[];
+  /** Approximate size at which a new file is started (default 128 MiB). */
+  targetFileSize?: number;
+  /** Parquet codec (default snappy, which every Delta reader has). */
+  compression?: string;
+  dataChange: boolean;
+}
+
+export const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
+
+/**
+ * Writes the rows of a DuckDB query as Parquet data files of a table (not yet committed) and returns
+ * their add actions with statistics. Columns are matched by name and cast to the table's types;
+ * columns the query lacks are written as NULL.
+ */
+export async function writeDataFiles(
+  ctx: TableContext,
+  sourceSql: string,
+  options: WriteFilesOptions,
+): Promise<AddFile[]> {
+  const { session, store } = ctx;
+  const sourceCols = new Set((await session.describe(sourceSql)).map((c) => c.name));
+  const partitionCols = options.partitionColumns;
+  const dataFields = options.schema.fields.filter((f) => !partitionCols.includes(f.name));
+  for (const p of partitionCols) {
+    if (!sourceCols.has(p)) throw new SchemaMismatch(`the data has no partition column '${p}'`);
+  }
+  const required = options.schema.fields.filter((f) => !f.nullable);
+  for (const f of required) {
+    if (!sourceCols.has(f.name)) throw new ProtocolViolation(`NOT NULL column '${f.name}' is missing from the data`);
+  }
+  if (required.length) {
+    const checks = required.map((f) => `count(*) FILTER (WHERE ${ident(f.name)} IS NULL) AS ${ident(f.name)}`);
+    const [row] = await session.all(`SELECT ${checks.join(', ')} FROM (${sourceSql})`);
+    for (const f of required) {
+      if (Number(row?.[f.name] ?? 0) > 0) {
+        throw new ProtocolViolation(`NOT NULL constraint violated: column '${f.name}' has ${row?.[f.name]} null value(s)`);
+      }
+    }
+  }
+  const projection = dataFields
+    .map((f) =>
+      sourceCols.has(f.name)
+        ? `CAST(${ident(f.name)} AS ${toDuckType(f.type)}) AS ${ident(f.name)}`
+        : `CAST(NULL AS ${toDuckType(f.type)}) AS ${ident(f.name)}`,
+    )
+    .join(', ');
+  const copyOptions = [
+    'FORMAT parquet',
+    `COMPRESSION ${options.compression ?? 'snappy'}`,
+    `FILE_SIZE_BYTES ${options.targetFileSize ?? DEFAULT_TARGET_FILE_SIZE}`,
+    "FILENAME_PATTERN 'part-{uuid}'",
+    'RETURN_FILES true',
+  ].join(', ');
+  const staging = store.localPath(`_tweetlake_staging/${randomUUID()}`);
+  await fs.mkdir(staging, { recursive: true });
+  const written: { file: string; partitionValues: Record<string, string | null> }[] = [];
+  try {
+    if (partitionCols.length === 0) {
+      const [res] = await session.all(
+        `COPY (SELECT ${projection || '1 AS __empty'} FROM (${sourceSql})) TO ${literal(`${staging}/all`)} (${copyOptions})`,
+      );
+      for (const f of (res?.Files as string[]) ?? []) written.push({ file: f, partitionValues: {} });
+    } else {
+      const temp = `tl_stage_${randomUUID().replace(/-/g, '')}`;
+      const order = partitionCols.map(ident).join(', ');
+      await session.run(
+        `CREATE TEMP TABLE ${temp} AS SELECT *, dense_rank() OVER (ORDER BY ${order}) AS __tl_pid FROM (${sourceSql})`,
+      );
+      try {
+        const parts = await session.all(`SELECT DISTINCT __tl_pid, ${order} FROM ${temp} ORDER BY __tl_pid`);
+        for (const part of parts) {
+          const values: Record<string, string | null> = {};
+          for (const p of partitionCols) {
+            const f = options.schema.fields.find((x) => x.name === p)!;
+            values[p] = serializePartitionValue(part[p], f.type, p);
+          }
+          const [res] = await session.all(
+            `COPY (SELECT ${projection || '1 AS __empty'} FROM ${temp} WHERE __tl_pid = ${Number(part.__tl_pid)}) ` +
+              `TO ${literal(`${staging}/${part.__tl_pid}`)} (${copyOptions})`,
+          );
+          for (const f of (res?.Files as string[]) ?? []) written.push({ file: f, partitionValues: values });
+        }
+      } finally {
+        await session.run(`DROP TABLE IF EXISTS ${temp}`);
+      }
+    }
+    return await placeFiles(ctx, written, options);
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+    await fs.rmdir(nodePath.dirname(staging)).catch(() => undefined); // only if no other write is staging
+  }
+}
+
+/** Moves staged files to their final, Spark-style names and describes them as add actions. */
+async function placeFiles(
+  ctx: TableContext,
+  written: { file: string; partitionValues: Record<string, string | null> }[],
+  options: WriteFilesOptions,
+): Promise<AddFile[]> {
+  const stats = await collectFileStats(
+    ctx.session,
+    written.map((w) => w.file),
+    options.schema,
+  );
+  const adds: AddFile[] = [];
+  const codec = (options.compression ?? 'snappy').toLowerCase();
+  let index = 0;
+  for (const w of written) {
+    const s = stats.get(w.file);
+    if (!s || s.numRecords === 0) continue; // an empty write adds no file, as in Spark
+    const dir = options.partitionColumns.map((p) => partitionDir(p, w.partitionValues[p] ?? null)).join('/');
+    const name = `part-${String(index++).padStart(5, '0')}-${randomUUID()}-c000.${codec}.parquet`;
+    const relative = dir ? `${dir}/${name}` : name;
+    const target = ctx.store.localPath(relative);
+    await fs.mkdir(nodePath.dirname(target), { recursive: true });
+    await fs.rename(w.file, target);
+    const st = await fs.stat(target);
+    adds.push({
+      path: encodeActionPath(relative),
+      partitionValues: w.partitionValues,
+      size: st.size,
+      modificationTime: Math.floor(st.mtimeMs),
+      dataChange: options.dataChange,
+      stats: s.stats,
+    });
+  }
+  return adds;
+}

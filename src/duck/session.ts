@@ -1,0 +1,166 @@
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
+import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import { TweetlakeError } from '../errors.js';
+
+/** A JSON-shaped value as DuckDB's JSON conversion returns it (BIGINT as string, etc.). */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonRow = Record<string, JsonValue>;
+
+/** Settings of an embedded DuckDB database. */
+export interface DuckSessionOptions {
+  /** e.g. '2GB'; DuckDB spills to `tempDirectory` beyond it. */
+  memoryLimit?: string;
+  tempDirectory?: string;
+  threads?: number;
+}
+
+/** A SQL statement failed inside DuckDB. */
+export class SqlError extends TweetlakeError {
+  constructor(
+    message: string,
+    readonly sql: string,
+    cause?: unknown,
+  ) {
+    super('SQL_ERROR', message, { domain: 'user', cause });
+  }
+}
+
+/**
+ * One embedded DuckDB database and connection. The session time zone is UTC, so TIMESTAMPTZ values
+ * print and cast as UTC whatever the machine's zone is.
+ */
+export class DuckSession {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly connection: DuckDBConnection,
+  ) {}
+
+  /** Runs `fn` after every earlier call on this connection has finished (one statement at a time). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Opens an in-memory database with the given limits. */
+  static async create(options: DuckSessionOptions = {}): Promise<DuckSession> {
+    const config: Record<string, string> = {};
+    if (options.memoryLimit) config.memory_limit = options.memoryLimit;
+    if (options.threads) config.threads = String(options.threads);
+    const temp = options.tempDirectory ?? nodePath.join(tmpdir(), 'tweetlake-duckdb-spill');
+    mkdirSync(temp, { recursive: true });
+    config.temp_directory = temp;
+    const instance = await DuckDBInstance.create(':memory:', config);
+    const connection = await instance.connect();
+    // icu is built in but not loaded until asked; TIMESTAMPTZ arithmetic and the time zone need it.
+    await connection.run(`LOAD icu; SET TimeZone='UTC'; SET parquet_metadata_cache=true`);
+    return new DuckSession(instance, connection);
+  }
+
+  /** Runs statements that return nothing of interest. */
+  async run(sql: string): Promise<void> {
+    await this.serial(async () => {
+      try {
+        await this.connection.run(sql);
+      } catch (err) {
+        throw new SqlError(`${(err as Error).message}`, sql, err);
+      }
+    });
+  }
+
+  /** Runs a query and returns every row as a JSON-shaped object. For small results only. */
+  async all(sql: string): Promise<JsonRow[]> {
+    return this.serial(async () => {
+      try {
+        const reader = await this.connection.runAndReadAll(sql);
+        return reader.getRowObjectsJson() as JsonRow[];
+      } catch (err) {
+        throw new SqlError(`${(err as Error).message}`, sql, err);
+      }
+    });
+  }
+
+  /**
+   * Streams a query's rows in chunks (bounded memory), as JSON-shaped objects. It runs on a connection
+   * of its own, so the caller may run other statements while it iterates; temporary tables and
+   * views of the main connection are not visible to it.
+   */
+  async *stream(sql: string): AsyncGenerator<JsonRow[]> {
+    const connection = await this.instance.connect();
+    try {
+      await connection.run(`LOAD icu; SET TimeZone='UTC'`);
+      let result;
+      try {
+        result = await connection.stream(sql);
+      } catch (err) {
+        throw new SqlError(`${(err as Error).message}`, sql, err);
+      }
+      const names = result.columnNames();
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        yield chunk.convertRows(JsonDuckDBValueConverter).map((values) => {
+          const row: JsonRow = {};
+          names.forEach((name, i) => (row[name] = (values[i] ?? null) as JsonValue));
+          return row;
+        });
+      }
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  /** Names and types of a query's result columns, without running it. */
+  async describe(sql: string): Promise<{ name: string; type: DuckDBType }[]> {
+    return this.serial(async () => {
+      let prepared;
+      try {
+        prepared = await this.connection.prepare(sql);
+      } catch (err) {
+        throw new SqlError(`${(err as Error).message}`, sql, err);
+      }
+      try {
+        const out: { name: string; type: DuckDBType }[] = [];
+        for (let i = 0; i < prepared.columnCount; i++) {
+          out.push({ name: prepared.columnName(i), type: prepared.columnType(i) });
+        }
+        return out;
+      } finally {
+        prepared.destroySync();
+      }
+    });
+  }
+
+  /** Closes the connection and the database. */
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** Quotes an identifier for DuckDB SQL. */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Quotes a string literal for DuckDB SQL. */
+export function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** A SQL list literal of string literals, e.g. for read_parquet([...]). */
+export function literalList(values: string[]): string {
+  return `[${values.map(literal).join(', ')}]`;
+}
+
+let shared: Promise<DuckSession> | undefined;
+
+/** The process-wide session used when a caller does not bring its own. */
+export function sharedSession(): Promise<DuckSession> {
+  shared ??= DuckSession.create();
+  return shared;
+}

@@ -1,0 +1,2 @@
+export * from './object-store.js';
+export { LocalObjectStore, compareBytes } from './local-store.js';

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as nodePath from 'node:path';
+import { ObjectExists, ObjectNotFound, type ObjectMeta, type ObjectStore } from './object-store.js';
+
+function isCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+/**
+ * Object store over a local directory. Writes go to a temporary file that is fsynced first, then
+ * become visible in one step: `link` for put-if-absent (fails with EEXIST if the name is taken, and
+ * never exposes a partly written file) and `rename` for put.
+ */
+export class LocalObjectStore implements ObjectStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = nodePath.resolve(root);
+  }
+
+  localPath(path: string): string {
+    return nodePath.join(this.root, ...path.split('/'));
+  }
+
+  async get(path: string): Promise<Uint8Array> {
+    try {
+      return await fs.readFile(this.localPath(path));
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) throw new ObjectNotFound(path);
+      throw err;
+    }
+  }
+
+  async getRange(path: string, start: number, length: number): Promise<Uint8Array> {
+    let handle;
+    try {
+      handle = await fs.open(this.localPath(path), 'r');
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) throw new ObjectNotFound(path);
+      throw err;
+    }
+    try {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buf, 0, length, start);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async head(path: string): Promise<ObjectMeta | undefined> {
+    try {
+      const st = await fs.stat(this.localPath(path));
+      if (!st.isFile()) return undefined;
+      return { path, size: st.size, lastModified: Math.floor(st.mtimeMs) };
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined;
+      throw err;
+    }
+  }
+
+  private async writeTemp(path: string, data: Uint8Array | string): Promise<string> {
+    const target = this.localPath(path);
+    const dir = nodePath.dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    const tmp = nodePath.join(dir, `.${nodePath.basename(target)}.${randomUUID()}.tmp`);
+    const handle = await fs.open(tmp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return tmp;
+  }
+
+  async put(path: string, data: Uint8Array | string): Promise<void> {
+    const tmp = await this.writeTemp(path, data);
+    try {
+      await fs.rename(tmp, this.localPath(path));
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async putIfAbsent(path: string, data: Uint8Array | string): Promise<void> {
+    const tmp = await this.writeTemp(path, data);
+    try {
+      await fs.link(tmp, this.localPath(path));
+    } catch (err) {
+      if (isCode(err, 'EEXIST')) throw new ObjectExists(path);
+      throw err;
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+  }
+
+  async delete(path: string): Promise<void> {
+    await fs.rm(this.localPath(path), { force: true });
+  }
+
+  async list(prefix: string): Promise<ObjectMeta[]> {
+    // List the deepest directory the prefix names, then filter by the full prefix.
+    const slash = prefix.lastIndexOf('/');
+    const dirPart = slash >= 0 ? prefix.slice(0, slash) : '';
+    const out: ObjectMeta[] = [];
+    await this.walk(dirPart, out);
+    return out.filter((m) => m.path.startsWith(prefix)).sort((a, b) => compareBytes(a.path, b.path));
+  }
+
+  async listFrom(prefix: string, startAfter: string): Promise<ObjectMeta[]> {
+    const dir = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+    let names: string[];
+    try {
+      names = await fs.readdir(this.localPath(dir));
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return [];
+      throw err;
+    }
+    const out: ObjectMeta[] = [];
+    for (const name of names) {
+      if (name.startsWith('.') && name.endsWith('.tmp')) continue;
+      const path = dir === '' ? name : `${dir}/${name}`;
+      if (compareBytes(path, startAfter) <= 0) continue;
+      const meta = await this.head(path);
+      if (meta) out.push(meta);
+    }
+    return out.sort((a, b) => compareBytes(a.path, b.path));
+  }
+
+  private async walk(dir: string, out: ObjectMeta[]): Promise<void> {
+    let entries;
+    try {
+      entries = await fs.readdir(this.localPath(dir), { withFileTypes: true });
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return;
+      throw err;
+    }
+    for (const entry of entries) {
+      const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
+      if (entry.isDirectory()) {
+        await this.walk(path, out);
+      } else if (entry.isFile()) {
+        if (entry.name.startsWith('.') && entry.name.endsWith('.tmp')) continue;
+        const meta = await this.head(path);
+        if (meta) out.push(meta);
+      }
+    }
+  }
+}
+
+/** Byte-order comparison of two strings (what object stores sort by), not locale order. */
+export function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
