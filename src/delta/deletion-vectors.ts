@@ -6,6 +6,7 @@ import { CorruptLog, UnsupportedReaderFeature } from './errors.js';
 const Z85 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#';
 const Z85_INDEX = new Map([...Z85].map((c, i) => [c, i]));
 const DV_MAGIC = 1681511377;
+const DV_NATIVE_MAGIC = 1681511376;
 
 /** Decodes Z85 text (length a multiple of 5) to bytes. */
 export function z85Decode(text: string): Uint8Array {
@@ -66,9 +67,26 @@ export async function readDeletionVector(store: ObjectStore, dv: DeletionVectorD
   return rows;
 }
 
-/** Decodes Delta's magic-prefixed 64-bit portable RoaringBitmap to its values, ascending. */
+/**
+ * Decodes Delta's magic-prefixed RoaringBitmapArray to its values, ascending: the portable 64-bit
+ * format (magic 1681511377) or the native format (magic 1681511376: a count of 32-bit bitmaps, each
+ * preceded by its size, bitmap i holding the values with high 32 bits i), as in PROTOCOL.md's inline example.
+ */
 export function decodeDeletionVectorBitmap(bytes: Uint8Array): number[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const bigEndian of [true, false]) {
+    if (view.getInt32(0, !bigEndian) !== DV_NATIVE_MAGIC) continue;
+    const count = view.getInt32(4, !bigEndian);
+    let pos = 8;
+    const out: number[] = [];
+    for (let high = 0; high < count; high++) {
+      const size = view.getInt32(pos, !bigEndian);
+      pos += 4;
+      decodeRoaring32(view, pos, (low) => out.push(high * 2 ** 32 + low));
+      pos += size;
+    }
+    return out;
+  }
   if (view.getInt32(0, true) !== DV_MAGIC) throw new CorruptLog('deletion vector has a wrong magic number');
   const buckets = Number(view.getBigUint64(4, true));
   let pos = 12;

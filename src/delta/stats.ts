@@ -107,33 +107,25 @@ export async function collectFileStats(
       let nulls = 0;
       let min: unknown;
       let max: unknown;
-      let complete = true;
+      // Each bound is kept only if every row group has it; null counts add up over all row groups.
+      let minOk = true;
+      let maxOk = true;
       for (const g of groups) {
         const n = g.stats_null_count === null ? undefined : Number(g.stats_null_count);
-        if (n === undefined) complete = false;
+        if (n === undefined) minOk = maxOk = false;
         else nulls += n;
         const rgRows = Number(g.row_group_num_rows);
         if (n === rgRows) continue; // all null in this row group: no min/max to take
-        if (g.stats_min_value === null || g.stats_max_value === null) {
-          min = max = undefined;
-          complete = false;
-          break;
-        }
-        const lo = statValue(String(g.stats_min_value), leaf.type, false);
-        const hi = statValue(String(g.stats_max_value), leaf.type, true);
-        if (lo === undefined || hi === undefined) {
-          min = max = undefined;
-          complete = false;
-          break;
-        }
-        if (min === undefined || less(lo, min)) min = lo;
-        if (max === undefined || less(max, hi)) max = hi;
+        const lo = g.stats_min_value === null ? undefined : statValue(String(g.stats_min_value), leaf.type, false);
+        const hi = g.stats_max_value === null ? undefined : statValue(String(g.stats_max_value), leaf.type, true);
+        if (lo === undefined) minOk = false;
+        else if (min === undefined || less(lo, min)) min = lo;
+        if (hi === undefined) maxOk = false;
+        else if (max === undefined || less(max, hi)) max = hi;
       }
       if (groups.every((g) => g.stats_null_count !== null)) setPath(nullCount, leaf.path, nulls);
-      if (complete && min !== undefined && max !== undefined) {
-        setPath(minValues, leaf.path, min);
-        setPath(maxValues, leaf.path, max);
-      }
+      if (minOk && min !== undefined) setPath(minValues, leaf.path, min);
+      if (maxOk && max !== undefined) setPath(maxValues, leaf.path, max);
     }
     const stats = JSON.stringify({ numRecords, minValues, maxValues, nullCount });
     out.set(file, { numRecords, stats });

@@ -183,6 +183,10 @@ export async function writeTable(ctx: TableContext, source: DataSource, options:
       compression: (metadata ?? snapshot!.metadata).configuration['delta.parquet.compression.codec'],
       dataChange: true,
     });
+    if (snapshot && !overwrite && !metadata && adds.length === 0) {
+      // Nothing to add: no commit (a replay of the same batch again writes nothing).
+      return { version: snapshot.version, skipped: false, numFiles: 0, numRows: 0 };
+    }
     const txn = new Transaction(ctx, snapshot, {
       operation: options.operation ?? (snapshot ? 'WRITE' : 'CREATE TABLE AS SELECT'),
       operationParameters: options.operationParameters ?? {

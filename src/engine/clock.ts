@@ -1,0 +1,53 @@
+/** Time as the engine sees it; tests inject a manual clock so triggers run without sleeping. */
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`, or earlier when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(resolve, ms);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    }),
+};
+
+/** A clock that only moves when told to (`advance`). */
+export class ManualClock implements Clock {
+  private time: number;
+  private waiters: { until: number; resolve: () => void }[] = [];
+
+  constructor(start = 0) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted || ms <= 0) return resolve();
+      this.waiters.push({ until: this.time + ms, resolve });
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  /** Moves time forward and wakes the sleepers whose time has come. */
+  advance(ms: number): void {
+    this.time += ms;
+    const due = this.waiters.filter((w) => w.until <= this.time);
+    this.waiters = this.waiters.filter((w) => w.until > this.time);
+    for (const w of due) w.resolve();
+  }
+}

@@ -1,0 +1,144 @@
+import type { DuckSession, JsonValue } from '../duck/session.js';
+import { parseActions, type AddFile } from '../delta/actions.js';
+import { TweetlakeError } from '../errors.js';
+import { commitPath } from '../delta/log-files.js';
+import { planScan } from '../delta/scan.js';
+import { fileStats, Snapshot } from '../delta/snapshot.js';
+import { DeltaTable } from '../delta/table.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { AdmissionLimits, Source, SourceBatch } from './source.js';
+
+/** Offset of a Delta source: every change up to `version` is read (`initial`: via the snapshot at it). */
+interface DeltaOffset {
+  version: number;
+  initial?: boolean;
+}
+
+export interface DeltaSourceOptions {
+  /** Read changes from this version on, instead of the latest snapshot and then its changes. */
+  startingVersion?: number;
+  /** Skip commits that remove data (updates, deletes, overwrites) instead of failing. */
+  skipChangeCommits?: boolean;
+}
+
+/** The source table changed in a way an append-only stream cannot follow. */
+export class SourceDataRemoved extends TweetlakeError {
+  constructor(table: string, version: number) {
+    super(
+      'STREAM_SOURCE_REMOVED_DATA',
+      `version ${version} of source table ${table} removes data (update, delete or overwrite); ` +
+        `a streaming read only follows appends. Restart with skipChangeCommits to ignore such commits, ` +
+        `or clear the stream's checkpoint to start over`,
+      { domain: 'user' },
+    );
+  }
+}
+
+function asOffset(v: JsonValue | undefined): DeltaOffset | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as unknown as DeltaOffset) : undefined;
+}
+
+/**
+ * Streams a Delta table (Spark's `readStream.format("delta")`): first the snapshot present when the
+ * stream starts (unless `startingVersion` is set), then the files each new version appends.
+ * `dataChange=false` commits (OPTIMIZE) bring nothing new.
+ */
+export class DeltaSource implements Source {
+  readonly description: string;
+  private table!: DeltaTable;
+  private snapshot?: Snapshot;
+  private cap?: number;
+
+  constructor(
+    private readonly path: string,
+    private readonly options: DeltaSourceOptions = {},
+  ) {
+    this.description = `DeltaSource[${path}]`;
+  }
+
+  async initialize(_checkpoint: ObjectStore, session: DuckSession): Promise<void> {
+    this.table = await DeltaTable.forPath(this.path, session);
+  }
+
+  private async latest(): Promise<Snapshot | undefined> {
+    if (!(await this.table.exists())) return undefined;
+    this.snapshot = this.snapshot ? await this.snapshot.update() : await this.table.snapshot();
+    return this.snapshot;
+  }
+
+  async prepareForAvailableNow(): Promise<void> {
+    this.cap = (await this.latest())?.version;
+  }
+
+  async latestOffset(start: JsonValue | undefined, limits: AdmissionLimits): Promise<JsonValue | undefined> {
+    const snap = await this.latest();
+    if (!snap) return start;
+    const latest = this.cap === undefined ? snap.version : Math.min(this.cap, snap.version);
+    const from = asOffset(start);
+    if (!from) {
+      if (this.options.startingVersion === undefined) return { version: latest, initial: true };
+      if (this.options.startingVersion > latest) return start;
+      return this.admit(this.options.startingVersion - 1, latest, limits);
+    }
+    if (from.version >= latest) return start;
+    return this.admit(from.version, latest, limits);
+  }
+
+  /** The end of the next batch: whole versions after `after`, up to `latest`, within the file limit. */
+  private async admit(after: number, latest: number, limits: AdmissionLimits): Promise<JsonValue> {
+    let files = 0;
+    let end = after;
+    for (let v = after + 1; v <= latest; v++) {
+      const adds = (await this.changes(v)).length;
+      if (limits.maxFilesPerTrigger !== undefined && end > after && files + adds > limits.maxFilesPerTrigger) break;
+      files += adds;
+      end = v;
+    }
+    return { version: end };
+  }
+
+  /** Files a version appended; throws when it removed data (unless told to skip such commits). */
+  private async changes(version: number): Promise<AddFile[]> {
+    const path = commitPath(version);
+    const actions = parseActions(new TextDecoder().decode(await this.table.store.get(path)), path);
+    const removes = actions.some((a) => 'remove' in a && a.remove.dataChange);
+    if (removes) {
+      if (this.options.skipChangeCommits) return [];
+      throw new SourceDataRemoved(this.table.location, version);
+    }
+    return actions.flatMap((a) => ('add' in a && a.add.dataChange ? [a.add] : []));
+  }
+
+  async getBatch(start: JsonValue | undefined, end: JsonValue): Promise<SourceBatch> {
+    const to = asOffset(end)!;
+    const from = asOffset(start);
+    const snapshot = await this.table.snapshot({ version: to.version });
+    let files: AddFile[];
+    if (to.initial) files = snapshot.files;
+    else {
+      files = [];
+      const first = from ? from.version + 1 : (this.options.startingVersion ?? 0);
+      for (let v = first; v <= to.version; v++) files.push(...(await this.changes(v)));
+    }
+    const plan = await planScan(snapshot, { files });
+    const rows = files.reduce((n, f) => n + (fileStats(f)?.numRecords ?? 0) - (f.deletionVector?.cardinality ?? 0), 0);
+    return {
+      sql: plan.sql,
+      description: to.initial ? `snapshot at version ${to.version}` : `versions ${(from?.version ?? -1) + 1}..${to.version}`,
+      dispose: plan.dispose,
+      numRows: rows,
+    };
+  }
+
+  async backlog(start: JsonValue | undefined): Promise<{ rows?: number } | undefined> {
+    const snap = await this.latest();
+    if (!snap) return { rows: 0 };
+    const from = asOffset(start);
+    return { rows: from && from.version >= snap.version ? 0 : undefined };
+  }
+
+  /** The newest version of the source table (undefined while it does not exist). */
+  async latestVersion(): Promise<number | undefined> {
+    return (await this.latest())?.version;
+  }
+}

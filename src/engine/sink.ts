@@ -1,0 +1,71 @@
+import type { DuckSession } from '../duck/session.js';
+import { DeltaTable } from '../delta/table.js';
+import type { WriteOptions } from '../delta/write.js';
+import type { SourceBatch } from './source.js';
+
+/** What a sink reports for one batch. */
+export interface BatchResult {
+  /** Rows the batch read from its source. */
+  numInputRows: number;
+  /** Rows written downstream. */
+  numOutputRows: number;
+  /** Extra figures for progress reports (e.g. quarantined rows, inference time). */
+  metrics?: Record<string, number>;
+}
+
+/** Everything a sink needs to write a batch exactly once. */
+export interface BatchContext {
+  batchId: number;
+  queryId: string;
+  queryName: string;
+  session: DuckSession;
+}
+
+/** Spark's Sink contract: `addBatch(batchId)` is idempotent, so a replayed batch changes nothing. */
+export interface Sink {
+  readonly description: string;
+  addBatch(batch: SourceBatch, ctx: BatchContext): Promise<BatchResult>;
+}
+
+/**
+ * Appends each batch to a Delta table in one commit carrying `txn(appId = query id, version = batch id)`:
+ * a batch replayed after a crash finds its txn already in the table and is skipped.
+ */
+export class DeltaSink implements Sink {
+  readonly description: string;
+
+  constructor(
+    private readonly path: string,
+    private readonly options: Pick<WriteOptions, 'partitionBy' | 'mergeSchema' | 'properties' | 'targetFileSize'> = {},
+  ) {
+    this.description = `DeltaSink[${path}]`;
+  }
+
+  async addBatch(batch: SourceBatch, ctx: BatchContext): Promise<BatchResult> {
+    const table = await DeltaTable.forPath(this.path, ctx.session);
+    const result = await table.write(
+      { sql: batch.sql },
+      {
+        ...this.options,
+        mode: 'append',
+        txn: { appId: ctx.queryId, version: ctx.batchId },
+        operation: 'STREAMING UPDATE',
+        operationParameters: { outputMode: 'Append', queryId: ctx.queryId, epochId: String(ctx.batchId) },
+      },
+    );
+    const rows = result.skipped ? (batch.numRows ?? 0) : result.numRows;
+    return { numInputRows: batch.numRows ?? rows, numOutputRows: result.skipped ? 0 : result.numRows };
+  }
+}
+
+/** Spark's foreachBatch: a function that writes each batch itself (it must be idempotent per batch id). */
+export class ForeachBatchSink implements Sink {
+  constructor(
+    readonly description: string,
+    private readonly fn: (batch: SourceBatch, ctx: BatchContext) => Promise<BatchResult>,
+  ) {}
+
+  addBatch(batch: SourceBatch, ctx: BatchContext): Promise<BatchResult> {
+    return this.fn(batch, ctx);
+  }
+}

@@ -1,0 +1,38 @@
+import type { DuckSession, JsonValue } from '../duck/session.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+/** Rows of one micro-batch from a source, as SQL over the session. */
+export interface SourceBatch {
+  sql: string;
+  /** Files or versions the batch covers, for progress reports. */
+  description: string;
+  /** Number of rows, when the source knows it without reading the data. */
+  numRows?: number;
+  dispose(): Promise<void>;
+}
+
+/** Limits on how much one batch takes (Spark's maxFilesPerTrigger / maxBytesPerTrigger). */
+export interface AdmissionLimits {
+  maxFilesPerTrigger?: number;
+  maxBytesPerTrigger?: number;
+}
+
+/**
+ * A streaming source, with Spark's contract: offsets are JSON values; `latestOffset` may look at
+ * new data and returns the end of the next batch (or the start when nothing is new);
+ * `getBatch(start, end]` returns the same rows after a restart.
+ */
+export interface Source {
+  readonly description: string;
+  /** Called once before the first batch with the source's private checkpoint folder. */
+  initialize(checkpoint: ObjectStore, session: DuckSession): Promise<void>;
+  /** For availableNow: fix the end of what exists now; later data waits for the next run. */
+  prepareForAvailableNow?(): Promise<void>;
+  /** The end offset of the next batch after `start` within `limits`; equal to `start` when there is nothing new. */
+  latestOffset(start: JsonValue | undefined, limits: AdmissionLimits): Promise<JsonValue | undefined>;
+  getBatch(start: JsonValue | undefined, end: JsonValue): Promise<SourceBatch>;
+  /** Data up to `end` is committed downstream; the source may forget it. */
+  commit?(end: JsonValue): Promise<void>;
+  /** Rows not yet admitted (for progress and for "watch until done"); undefined if unknown. */
+  backlog?(start: JsonValue | undefined): Promise<{ files?: number; rows?: number } | undefined>;
+}

@@ -1,0 +1,55 @@
+import { literal } from '../duck/session.js';
+
+/** Whether a raw record is a JSON object (SQL over the raw-records relation). */
+const IS_OBJECT = `(file_error IS NULL AND json_valid(line) AND json_type(line) = 'OBJECT')`;
+
+function jsonKey(column: string): string {
+  return `[${literal(column)}]`;
+}
+
+/** A string field of the record, or NULL when it is missing, null or not a string (then it is rescued). */
+function stringField(column: string): string {
+  const k = jsonKey(column);
+  return `CASE WHEN json_type(line, ${k})[1] = 'VARCHAR' THEN json_extract_string(line, ${k})[1] END`;
+}
+
+/**
+ * Fields the schema does not know, and known fields whose value is not a string, as a JSON object
+ * text (Auto Loader's `_rescued_data`); NULL when nothing was rescued. A JSON merge patch that sets
+ * a key to null removes it, so patching the record with {known: null} leaves the rest.
+ */
+export function rescuedDataSql(columns: readonly string[]): string {
+  const patch = columns
+    .map((c) => {
+      const k = jsonKey(c);
+      return `${literal(c)}, CASE WHEN json_type(line, ${k})[1] IN ('VARCHAR', 'NULL') THEN NULL ELSE json_extract(line, ${k})[1] END`;
+    })
+    .join(', ');
+  const rest = `CAST(json_merge_patch(line, json_object(${patch})) AS VARCHAR)`;
+  return `CASE WHEN ${rest} = '{}' THEN NULL ELSE ${rest} END`;
+}
+
+/** Bronze rows of a batch of raw records: the schema's columns, rescued data and provenance. */
+export function bronzeRowsSql(raw: string, columns: readonly string[], processingTime: string): string {
+  const cols = columns.map((c) => `${stringField(c)} AS "${c.replace(/"/g, '""')}"`).join(', ');
+  return `SELECT ${cols}, ${rescuedDataSql(columns)} AS _rescued_data, source_file,
+      CAST(${literal(processingTime)} AS TIMESTAMPTZ) AS processing_time
+    FROM ${raw} WHERE ${IS_OBJECT}`;
+}
+
+/** Quarantine rows of a batch: records that are not JSON objects and files that could not be read. */
+export function quarantineRowsSql(raw: string, stream: string, processingTime: string): string {
+  return `SELECT source_file, line_number, line AS raw_text,
+      CASE WHEN file_error IS NOT NULL THEN file_error
+           WHEN NOT json_valid(line) THEN 'not valid JSON'
+           ELSE 'a JSON ' || lower(json_type(line)) || ', not an object' END AS error,
+      ${literal(stream)} AS stream, CAST(${literal(processingTime)} AS TIMESTAMPTZ) AS quarantined_at
+    FROM ${raw} WHERE NOT ${IS_OBJECT}`;
+}
+
+/** Keys of the batch's records that are not columns yet (for schema evolution). */
+export function newKeysSql(raw: string, columns: readonly string[]): string {
+  const known = `[${columns.map(literal).join(', ')}]`;
+  return `SELECT DISTINCT k FROM (SELECT unnest(json_keys(line)) AS k FROM ${raw} WHERE ${IS_OBJECT})
+    WHERE NOT list_contains(${known}, k) ORDER BY k`;
+}

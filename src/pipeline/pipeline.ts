@@ -1,0 +1,205 @@
+import { promises as fs } from 'node:fs';
+import type { DuckSession } from '../duck/session.js';
+import { DeltaTable } from '../delta/table.js';
+import { FileSource } from '../engine/file-source.js';
+import { StreamingQueryManager } from '../engine/manager.js';
+import type { QueryProgress } from '../engine/progress.js';
+import type { StreamingQuery } from '../engine/query.js';
+import { Trigger } from '../engine/trigger.js';
+import { lakehousePaths, STREAM_NAMES, TABLE_NAMES, type LakehousePaths, type StreamName, type TableName } from './paths.js';
+import { stageQueries, type StageOptions } from './stages.js';
+import { StateStore, type StreamState } from './state.js';
+
+export type Orchestration = 'sequential' | 'concurrent';
+export type TriggerMode = 'available-now' | 'continuous';
+
+export interface PipelineOptions extends Omit<StageOptions, 'paths'> {
+  root: string;
+  orchestration?: Orchestration;
+  trigger?: TriggerMode;
+  /** Poll interval of continuous and concurrent streams (ms). */
+  pollIntervalMs?: number;
+  onProgress?: (stream: StreamName, progress: QueryProgress) => void;
+  onStreamStart?: (stream: StreamName) => void;
+}
+
+/** Rows and versions of each table after a run. */
+export interface PipelineSummary {
+  elapsedMs: number;
+  tables: Record<TableName, { version: number | null; rows: number | null; files: number }>;
+  batches: Record<StreamName, number>;
+}
+
+/**
+ * The medallion pipeline: bronze_stream -> silver_stream -> gold_stream -> application_stream,
+ * run one stage after another (sequential) or all at once with a watch that stops them when the
+ * source has flowed through to the application table (concurrent), or kept running (continuous).
+ */
+export class Pipeline {
+  readonly paths: LakehousePaths;
+  readonly manager = new StreamingQueryManager();
+  readonly state: StateStore;
+  private readonly batches = Object.fromEntries(STREAM_NAMES.map((s) => [s, 0])) as Record<StreamName, number>;
+  private readonly histories = new Map<StreamName, StreamState['history']>();
+  private readonly startedAt = new Map<StreamName, string>();
+  private fileSource?: FileSource;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.paths = lakehousePaths(options.root);
+    this.state = new StateStore(this.paths.state);
+  }
+
+  get session(): DuckSession {
+    return this.options.session;
+  }
+
+  /** Deletes every table, checkpoint and stream state of the lakehouse (models and tracking stay). */
+  async clear(): Promise<void> {
+    for (const t of TABLE_NAMES) await fs.rm(this.paths.tables[t], { recursive: true, force: true });
+    await fs.rm(`${this.paths.root}/_checkpoints`, { recursive: true, force: true });
+    await fs.rm(this.paths.state, { recursive: true, force: true });
+  }
+
+  /** Runs the pipeline as configured; resolves with a summary when every stream has stopped. */
+  async run(): Promise<PipelineSummary> {
+    const started = performance.now();
+    const trigger = this.options.trigger ?? 'available-now';
+    const orchestration = trigger === 'continuous' ? 'concurrent' : (this.options.orchestration ?? 'sequential');
+    const stopWatcher = this.watchStopRequests();
+    try {
+      if (orchestration === 'sequential') {
+        for (const name of STREAM_NAMES) {
+          if (stopWatcher.stopped) break;
+          const q = await this.startStream(name, Trigger.availableNow());
+          await q.awaitTermination();
+        }
+      } else {
+        const interval = this.options.pollIntervalMs ?? 1000;
+        for (const name of STREAM_NAMES) await this.startStream(name, Trigger.processingTime(interval));
+        if (trigger === 'available-now') await this.watchUntilDone();
+        else await this.manager.awaitAll();
+      }
+    } finally {
+      stopWatcher.close();
+      await this.manager.stopAll();
+      for (const q of this.manager.all) await this.publish(q);
+    }
+    const failed = this.manager.all.find((q) => q.exception);
+    if (failed) throw failed.exception;
+    return this.summary(performance.now() - started);
+  }
+
+  private async startStream(name: StreamName, trigger: Trigger): Promise<StreamingQuery> {
+    const base = stageQueries({ ...this.options, paths: this.paths })[name];
+    if (base.source instanceof FileSource) this.fileSource = base.source;
+    this.startedAt.set(name, new Date().toISOString());
+    this.options.onStreamStart?.(name);
+    const query = await this.manager.start({
+      ...base,
+      trigger,
+      onProgress: (p) => {
+        this.batches[name]++;
+        const history = this.histories.get(name) ?? [];
+        history.push({
+          batchId: p.batchId,
+          timestamp: p.timestamp,
+          numInputRows: p.numInputRows,
+          processedRowsPerSecond: p.processedRowsPerSecond,
+          durationMs: p.durationMs.triggerExecution,
+        });
+        if (history.length > 200) history.shift();
+        this.histories.set(name, history);
+        this.options.onProgress?.(name, p);
+        void this.publish(query);
+      },
+    });
+    await this.publish(query);
+    return query;
+  }
+
+  private async publish(q: StreamingQuery): Promise<void> {
+    const name = q.name as StreamName;
+    await this.state.publish({
+      name,
+      id: q.id,
+      runId: q.runId,
+      pid: process.pid,
+      active: q.isActive,
+      status: q.status,
+      startedAt: this.startedAt.get(name) ?? new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+      ...(q.lastProgress ? { lastProgress: q.lastProgress } : {}),
+      history: this.histories.get(name) ?? [],
+      ...(q.exception ? { error: q.exception.message } : {}),
+    });
+  }
+
+  /** Polls stop requests written by `tweetlake stop`. */
+  private watchStopRequests(): { stopped: boolean; close(): void } {
+    const handle = {
+      stopped: false,
+      close: () => clearInterval(timer),
+    };
+    const timer = setInterval(() => {
+      void this.state.takeStopRequests().then(async (names) => {
+        for (const n of names) {
+          if (n === '_all') {
+            handle.stopped = true;
+            await this.manager.stopAll();
+          } else await this.manager.stop(n);
+        }
+      });
+    }, 300);
+    timer.unref();
+    return handle;
+  }
+
+  /** True when every row present in each stream's source has been committed downstream. */
+  async caughtUp(): Promise<boolean> {
+    const queries = STREAM_NAMES.map((n) => this.manager.get(n));
+    if (queries.some((q) => !q || !q.isActive)) return queries.every((q) => !q?.isActive);
+    const bronze = queries[0]!;
+    const pending = (await this.fileSource?.backlog())?.files ?? 0;
+    if (pending > 0 || bronze.status.isTriggerActive) return false;
+    const upstream: [StreamName, TableName][] = [
+      ['silver_stream', 'bronze'],
+      ['gold_stream', 'silver'],
+      ['application_stream', 'gold'],
+    ];
+    for (const [stream, table] of upstream) {
+      const q = this.manager.get(stream)!;
+      if (q.status.isTriggerActive) return false;
+      const t = await DeltaTable.forPath(this.paths.tables[table], this.session);
+      if (!(await t.exists())) continue;
+      const version = (await t.snapshot()).version;
+      const end = q.lastProgress?.sources[0]?.endOffset as { version?: number } | undefined;
+      if (!end || (end.version ?? -1) < version) return false;
+    }
+    return true;
+  }
+
+  private async watchUntilDone(): Promise<void> {
+    for (;;) {
+      const failed = this.manager.all.find((q) => q.exception);
+      if (failed) return;
+      if (await this.caughtUp()) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Versions and row counts of every table. */
+  async summary(elapsedMs: number): Promise<PipelineSummary> {
+    const tables = {} as PipelineSummary['tables'];
+    for (const name of TABLE_NAMES) {
+      const t = await DeltaTable.forPath(this.paths.tables[name], this.session);
+      if (!(await t.exists())) {
+        tables[name] = { version: null, rows: null, files: 0 };
+        continue;
+      }
+      const s = await t.snapshot();
+      tables[name] = { version: s.version, rows: s.numRecords ?? null, files: s.numFiles };
+    }
+    return { elapsedMs, tables, batches: { ...this.batches } };
+  }
+}
+

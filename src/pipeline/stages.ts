@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import type { DuckSession } from '../duck/session.js';
+
+import type { StructType } from '../delta/schema.js';
+import { DeltaTable } from '../delta/table.js';
+import { DeltaSource } from '../engine/delta-source.js';
+import { FileSource } from '../engine/file-source.js';
+import type { StreamingQueryOptions } from '../engine/query.js';
+import { ForeachBatchSink, type BatchContext, type BatchResult } from '../engine/sink.js';
+import type { SourceBatch } from '../engine/source.js';
+import type { Classifier } from '../model/classifier.js';
+import { mentionAggregatesSql, mergeAggregatesSql } from './application.js';
+import { bronzeRowsSql, newKeysSql, quarantineRowsSql } from './bronze.js';
+import { scoreBatch } from './gold.js';
+import type { LakehousePaths, StreamName } from './paths.js';
+import { APPLICATION_SCHEMA, BRONZE_SCHEMA, GOLD_SCHEMA, QUARANTINE_SCHEMA, SILVER_SCHEMA } from './schemas.js';
+import { silverRowsSql } from './silver.js';
+
+/** Options of the medallion stages. */
+export interface StageOptions {
+  paths: LakehousePaths;
+  source: string;
+  session: DuckSession;
+  /** Loaded on first use by the gold stage. */
+  classifier: () => Promise<Classifier>;
+  maxFilesPerTrigger?: number;
+  maxBytesPerTrigger?: number;
+  /** Drop tweets without a mention in silver (the first edition's behaviour). */
+  dropTweetsWithoutMentions?: boolean;
+  /** Add new source fields to bronze as string columns (otherwise they go to _rescued_data). */
+  schemaEvolution?: boolean;
+  /** Texts per inference call. */
+  inferenceBatchSize?: number;
+  onInference?: (done: number) => void;
+}
+
+const WORK = 'tweetlake_work';
+
+async function ensureTable(path: string, schema: StructType, session: DuckSession): Promise<DeltaTable> {
+  const table = await DeltaTable.forPath(path, session);
+  if (!(await table.exists())) {
+    try {
+      await table.create(schema);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'DELTA_TABLE_EXISTS') throw err;
+    }
+  }
+  return table;
+}
+
+async function countRows(session: DuckSession, sql: string): Promise<number> {
+  const [row] = await session.all(`SELECT count(*) AS n FROM (${sql})`);
+  return Number(row?.n ?? 0);
+}
+
+/** Writes one batch to a table exactly once (txn = query id + batch id). */
+async function appendOnce(table: DeltaTable, sql: string, ctx: BatchContext, mergeSchema = false): Promise<number> {
+  const result = await table.write(
+    { sql },
+    {
+      mode: 'append',
+      mergeSchema,
+      txn: { appId: ctx.queryId, version: ctx.batchId },
+      operation: 'STREAMING UPDATE',
+      operationParameters: { outputMode: 'Append', queryName: ctx.queryName, queryId: ctx.queryId, epochId: String(ctx.batchId) },
+    },
+  );
+  return result.skipped ? 0 : result.numRows;
+}
+
+/** bronze_stream: source files -> bronze (JSON objects) + quarantine (everything else). */
+export function bronzeQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger'> {
+  return {
+    name: 'bronze_stream',
+    source: new FileSource({ path: o.source }),
+    checkpointLocation: o.paths.checkpoints.bronze_stream,
+    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxBytesPerTrigger: o.maxBytesPerTrigger },
+    session: o.session,
+    sink: new ForeachBatchSink('bronze + quarantine', async (batch: SourceBatch, ctx): Promise<BatchResult> => {
+      const bronze = await ensureTable(o.paths.tables.bronze, BRONZE_SCHEMA, o.session);
+      const quarantine = await ensureTable(o.paths.tables.quarantine, QUARANTINE_SCHEMA, o.session);
+      const raw = `${WORK}.raw_${randomUUID().replace(/-/g, '')}`;
+      await o.session.run(`CREATE SCHEMA IF NOT EXISTS ${WORK}; CREATE TABLE ${raw} AS ${batch.sql}`);
+      try {
+        const now = new Date().toISOString();
+        const snapshot = await bronze.snapshot();
+        let columns = snapshot.schema.fields
+          .map((f) => f.name)
+          .filter((n) => !['_rescued_data', 'source_file', 'processing_time'].includes(n));
+        let evolved = false;
+        if (o.schemaEvolution) {
+          const added = (await o.session.all(newKeysSql(raw, columns))).map((r) => String(r.k));
+          if (added.length) {
+            columns = [...columns, ...added];
+            evolved = true;
+          }
+        }
+        const good = bronzeRowsSql(raw, columns, now);
+        const bad = quarantineRowsSql(raw, ctx.queryName, now);
+        const input = await countRows(o.session, `SELECT * FROM ${raw}`);
+        const written = await appendOnce(bronze, good, ctx, evolved);
+        const quarantined = await appendOnce(quarantine, bad, ctx);
+        return { numInputRows: input, numOutputRows: written, metrics: { quarantinedRows: quarantined } };
+      } finally {
+        await o.session.run(`DROP TABLE IF EXISTS ${raw}`);
+      }
+    }),
+  };
+}
+
+/** silver_stream: bronze -> silver (one row per mention). */
+export function silverQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger'> {
+  return {
+    name: 'silver_stream',
+    source: new DeltaSource(o.paths.tables.bronze),
+    checkpointLocation: o.paths.checkpoints.silver_stream,
+    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger },
+    session: o.session,
+    sink: new ForeachBatchSink('silver', async (batch, ctx) => {
+      const silver = await ensureTable(o.paths.tables.silver, SILVER_SCHEMA, o.session);
+      const written = await appendOnce(silver, silverRowsSql(batch.sql, { dropWithoutMentions: o.dropTweetsWithoutMentions }), ctx);
+      return { numInputRows: batch.numRows ?? 0, numOutputRows: written };
+    }),
+  };
+}
+
+/** gold_stream: silver -> gold (model predictions). */
+export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger'> {
+  return {
+    name: 'gold_stream',
+    source: new DeltaSource(o.paths.tables.silver),
+    checkpointLocation: o.paths.checkpoints.gold_stream,
+    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger },
+    session: o.session,
+    sink: new ForeachBatchSink('gold', async (batch, ctx) => {
+      const gold = await ensureTable(o.paths.tables.gold, GOLD_SCHEMA, o.session);
+      const snapshot = await gold.snapshot();
+      if ((snapshot.txnVersion(ctx.queryId) ?? -1) >= ctx.batchId) {
+        return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 }; // replayed batch: already in gold
+      }
+      const classifier = await o.classifier();
+      const scored = await scoreBatch(batch, o.session, classifier, {
+        chunkSize: o.inferenceBatchSize,
+        onChunk: o.onInference,
+      });
+      try {
+        const written = await appendOnce(gold, scored.batch.sql, ctx);
+        return {
+          numInputRows: batch.numRows ?? scored.metrics.texts,
+          numOutputRows: written,
+          metrics: {
+            distinctTexts: scored.metrics.distinctTexts,
+            inferenceMs: Math.round(scored.metrics.inferenceMs),
+            textsPerSecond: scored.metrics.inferenceMs > 0 ? (scored.metrics.distinctTexts * 1000) / scored.metrics.inferenceMs : 0,
+          },
+        };
+      } finally {
+        await scored.batch.dispose();
+      }
+    }),
+  };
+}
+
+/** application_stream: gold -> application (per-mention counts, rewritten as gold grows). */
+export function applicationQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger'> {
+  return {
+    name: 'application_stream',
+    source: new DeltaSource(o.paths.tables.gold),
+    checkpointLocation: o.paths.checkpoints.application_stream,
+    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger },
+    session: o.session,
+    sink: new ForeachBatchSink('application', async (batch, ctx) => {
+      const app = await ensureTable(o.paths.tables.application, APPLICATION_SCHEMA, o.session);
+      const snapshot = await app.snapshot();
+      if ((snapshot.txnVersion(ctx.queryId) ?? -1) >= ctx.batchId) {
+        return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 };
+      }
+      const current = await app.scan(snapshot);
+      try {
+        const merged = mergeAggregatesSql(current.sql, mentionAggregatesSql(batch.sql));
+        const result = await app.write(
+          { sql: merged },
+          {
+            mode: 'overwrite',
+            snapshot,
+            txn: { appId: ctx.queryId, version: ctx.batchId },
+            operation: 'STREAMING UPDATE',
+            operationParameters: { outputMode: 'Complete', queryName: ctx.queryName, queryId: ctx.queryId, epochId: String(ctx.batchId) },
+          },
+        );
+        return { numInputRows: batch.numRows ?? 0, numOutputRows: result.numRows };
+      } finally {
+        await current.dispose();
+      }
+    }),
+  };
+}
+
+/** The four stages, by stream name. */
+export function stageQueries(o: StageOptions): Record<StreamName, Omit<StreamingQueryOptions, 'trigger'>> {
+  return {
+    bronze_stream: bronzeQuery(o),
+    silver_stream: silverQuery(o),
+    gold_stream: goldQuery(o),
+    application_stream: applicationQuery(o),
+  };
+}
+

@@ -1,0 +1,84 @@
+import { promises as fs } from 'node:fs';
+import * as nodePath from 'node:path';
+import type { QueryProgress, QueryStatus } from '../engine/progress.js';
+
+/** What a running `tweetlake run` publishes about each stream, for other processes to read. */
+export interface StreamState {
+  name: string;
+  id: string;
+  runId: string;
+  pid: number;
+  active: boolean;
+  status: QueryStatus;
+  startedAt: string;
+  updatedAt: string;
+  lastProgress?: QueryProgress;
+  /** Input rows per batch, recent batches (for rate charts). */
+  history: { batchId: number; timestamp: string; numInputRows: number; processedRowsPerSecond: number; durationMs: number }[];
+  error?: string;
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  await fs.mkdir(nodePath.dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, text);
+  await fs.rename(tmp, path);
+}
+
+/** The `_state` folder of a lakehouse: stream states and stop requests. */
+export class StateStore {
+  constructor(readonly dir: string) {}
+
+  async publish(state: StreamState): Promise<void> {
+    await writeAtomic(nodePath.join(this.dir, 'streams', `${state.name}.json`), JSON.stringify(state));
+  }
+
+  /** Every published stream state; `active` is false for streams whose process is gone. */
+  async streams(): Promise<StreamState[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(nodePath.join(this.dir, 'streams'));
+    } catch {
+      return [];
+    }
+    const out: StreamState[] = [];
+    for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
+      try {
+        const s = JSON.parse(await fs.readFile(nodePath.join(this.dir, 'streams', n), 'utf8')) as StreamState;
+        if (s.active && !processAlive(s.pid)) s.active = false;
+        out.push(s);
+      } catch {
+        // a state being replaced right now: skip it this time
+      }
+    }
+    return out;
+  }
+
+  /** Asks running streams to stop: one by name, or all. */
+  async requestStop(name?: string): Promise<void> {
+    await writeAtomic(nodePath.join(this.dir, 'stop', name ?? '_all'), new Date().toISOString());
+  }
+
+  /** Stop requests waiting (names; '_all' for all); consumed when read. */
+  async takeStopRequests(): Promise<string[]> {
+    const dir = nodePath.join(this.dir, 'stop');
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch {
+      return [];
+    }
+    const requests = names.filter((n) => !n.endsWith('.tmp'));
+    for (const n of requests) await fs.rm(nodePath.join(dir, n), { force: true });
+    return requests;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM';
+  }
+}
