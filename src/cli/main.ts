@@ -4,16 +4,22 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { TweetlakeError } from '../errors.js';
 import { TWEETLAKE_VERSION } from '../delta/version.js';
+import { registerLakehouseCommands } from './lakehouse-commands.js';
+import { registerModelCommands } from './model-commands.js';
+import { registerRunCommand } from './run-command.js';
 import { registerTableCommands } from './table-commands.js';
 
 /** Builds the command tree; `out` receives what commands print. */
-export function buildProgram(out: NodeJS.WritableStream = process.stdout): Command {
+export function buildProgram(out: NodeJS.WriteStream = process.stdout): Command {
   const program = new Command('tweetlake')
     .description('a streaming lakehouse for tweet sentiment: Delta tables, streams, models, dashboard')
     .version(TWEETLAKE_VERSION)
     .showHelpAfterError()
     .exitOverride();
+  registerRunCommand(program, out);
+  registerLakehouseCommands(program, out);
   registerTableCommands(program, out);
+  registerModelCommands(program, out);
   return program;
 }
 

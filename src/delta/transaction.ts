@@ -246,10 +246,12 @@ export class Transaction {
       }
       if ('remove' in action) {
         const key = logicalFileKey(action.remove);
-        if (myRemoves.has(key)) throw conflict('ConcurrentDeleteDelete', `file ${action.remove.path} was removed concurrently`);
+        // Read-set conflicts first, as Spark's ConflictChecker does: a file this transaction read and removes
+        // (OPTIMIZE, overwrite) that a concurrent commit removed is a ConcurrentDeleteRead.
         if (this.readKeys.has(key) || (this.readWholeTable && action.remove.dataChange)) {
           throw conflict('ConcurrentDeleteRead', `file ${action.remove.path}, which this transaction read, was removed concurrently`);
         }
+        if (myRemoves.has(key)) throw conflict('ConcurrentDeleteDelete', `file ${action.remove.path} was removed concurrently`);
       }
     }
   }

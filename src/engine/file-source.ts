@@ -59,6 +59,11 @@ export class FileSource implements Source {
       .sort((a, b) => a.lastModified - b.lastModified || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  /** Files admitted so far, by this run or earlier ones. */
+  get admittedFiles(): number {
+    return this.seen.size;
+  }
+
   async prepareForAvailableNow(): Promise<void> {
     this.availableNowCap = new Set((await this.listNew()).map((m) => this.folder.localPath(m.path)));
   }

@@ -154,6 +154,11 @@ export class Pipeline {
     return handle;
   }
 
+  /** Source files admitted into batches so far (this run and earlier ones). */
+  sourceFilesAdmitted(): number {
+    return this.fileSource?.admittedFiles ?? 0;
+  }
+
   /** True when every row present in each stream's source has been committed downstream. */
   async caughtUp(): Promise<boolean> {
     const queries = STREAM_NAMES.map((n) => this.manager.get(n));

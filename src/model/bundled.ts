@@ -1,0 +1,33 @@
+import { existsSync } from 'node:fs';
+import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModelRegistry, ModelVersionInfo } from './registry.js';
+
+/** Name under which the bundled model is registered (SPEC.md). */
+export const DEFAULT_MODEL_NAME = 'HF_TWEET_SENTIMENT';
+/** The model URI the pipeline loads unless told otherwise. */
+export const DEFAULT_MODEL_URI = `models:/${DEFAULT_MODEL_NAME}/Production`;
+
+/** Folder of the MLflow model shipped in the package (models/hf_tweet_sentiment). */
+export function bundledModelDir(): string {
+  const here = nodePath.dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../..', '../../..']) {
+    const dir = nodePath.resolve(here, up, 'models', 'hf_tweet_sentiment');
+    if (existsSync(nodePath.join(dir, 'MLmodel'))) return dir;
+  }
+  return nodePath.resolve(here, '../../models/hf_tweet_sentiment');
+}
+
+/**
+ * On first run: registers the bundled model as version 1 of HF_TWEET_SENTIMENT, in stage
+ * Production and with alias 'production'. Does nothing when the name is already registered.
+ */
+export async function ensureBundledModelRegistered(registry: ModelRegistry): Promise<ModelVersionInfo | undefined> {
+  if (await registry.getModel(DEFAULT_MODEL_NAME)) return undefined;
+  const version = await registry.createVersion(DEFAULT_MODEL_NAME, bundledModelDir(), {
+    description: 'Bundled tweet sentiment model (MiniLM fine-tuned on TweetEval; see its model card)',
+  });
+  const promoted = await registry.transitionStage(DEFAULT_MODEL_NAME, version.version, 'Production');
+  await registry.setAlias(DEFAULT_MODEL_NAME, 'production', version.version);
+  return { ...promoted, aliases: ['production'] };
+}

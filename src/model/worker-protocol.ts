@@ -1,0 +1,29 @@
+/** Messages between the inference pool and its workers: tagged unions matched by request id. */
+
+export interface WorkerInit {
+  /** Folder holding config.json, tokenizer files and onnx/ (the Hugging Face layout). */
+  modelDir: string;
+  /** 'q8' loads onnx/model_quantized.onnx, 'fp32' onnx/model.onnx. */
+  dtype: 'q8' | 'fp32';
+  /** Intra-op threads of this worker's ONNX session. */
+  threads: number;
+  /** Tokens per text at most (longer texts are truncated). */
+  maxLength: number;
+}
+
+export type WorkerRequest = { type: 'classify'; id: number; texts: string[] } | { type: 'shutdown' };
+
+export type WorkerResponse =
+  | { type: 'ready'; labels: string[] }
+  | {
+      type: 'result';
+      id: number;
+      /** Row-major probabilities, texts × labels. */
+      probabilities: Float32Array;
+      /** Time the worker spent tokenizing and running the model. */
+      computeMs: number;
+      /** Padded sequence length of the batch. */
+      sequenceLength: number;
+    }
+  | { type: 'error'; id: number; message: string }
+  | { type: 'fatal'; message: string };

@@ -1,0 +1,124 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TweetlakeError } from '../errors.js';
+import { DEFAULT_MODEL_URI } from '../model/bundled.js';
+import type { Orchestration, TriggerMode } from './pipeline.js';
+
+/** Every setting of tweetlake, with its default. Paths derive from `root`. */
+export interface TweetlakeConfig {
+  /** Lakehouse root: tables, checkpoints, MLflow store, stream state. */
+  root: string;
+  /** Folder of source JSON files. */
+  source: string;
+  orchestration: Orchestration;
+  trigger: TriggerMode;
+  pollIntervalMs: number;
+  maxFilesPerTrigger?: number;
+  maxBytesPerTrigger?: number;
+  dropTweetsWithoutMentions: boolean;
+  schemaEvolution: boolean;
+  model: {
+    uri: string;
+    workers?: number;
+    threadsPerWorker?: number;
+    batchSize: number;
+  };
+  duckdb: { memoryLimit?: string; threads?: number };
+}
+
+/** The package's own folder (holds models/ and data/sample/). */
+export function packageRoot(): string {
+  const here = nodePath.dirname(fileURLToPath(import.meta.url));
+  return nodePath.resolve(here, '../..');
+}
+
+/** The bundled sample source. */
+export function bundledSampleDir(): string {
+  return nodePath.join(packageRoot(), 'data', 'sample');
+}
+
+export function defaultConfig(): TweetlakeConfig {
+  return {
+    root: nodePath.resolve('lakehouse'),
+    source: bundledSampleDir(),
+    orchestration: 'sequential',
+    trigger: 'available-now',
+    pollIntervalMs: 1000,
+    maxFilesPerTrigger: 10,
+    dropTweetsWithoutMentions: false,
+    schemaEvolution: false,
+    model: { uri: DEFAULT_MODEL_URI, batchSize: 32 },
+    duckdb: {},
+  };
+}
+
+export class ConfigError extends TweetlakeError {
+  constructor(message: string) {
+    super('CONFIG_INVALID', message, { domain: 'user' });
+  }
+}
+
+type Partial2<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
+
+function merge(base: TweetlakeConfig, over: Partial2<TweetlakeConfig>): TweetlakeConfig {
+  const out = { ...base, model: { ...base.model }, duckdb: { ...base.duckdb } };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    if (k === 'model' || k === 'duckdb') Object.assign(out[k], Object.fromEntries(Object.entries(v as object).filter(([, x]) => x !== undefined)));
+    else (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
+function num(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name} must be a non-negative number, got '${value}'`);
+  return n;
+}
+
+/** Settings from environment variables (TWEETLAKE_*). */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial2<TweetlakeConfig> {
+  return {
+    root: env.TWEETLAKE_ROOT,
+    source: env.TWEETLAKE_SOURCE,
+    maxFilesPerTrigger: num(env.TWEETLAKE_MAX_FILES_PER_TRIGGER, 'TWEETLAKE_MAX_FILES_PER_TRIGGER'),
+    model: {
+      uri: env.TWEETLAKE_MODEL_URI,
+      workers: num(env.TWEETLAKE_INFERENCE_WORKERS, 'TWEETLAKE_INFERENCE_WORKERS'),
+      threadsPerWorker: num(env.TWEETLAKE_INFERENCE_THREADS, 'TWEETLAKE_INFERENCE_THREADS'),
+      batchSize: num(env.TWEETLAKE_INFERENCE_BATCH_SIZE, 'TWEETLAKE_INFERENCE_BATCH_SIZE'),
+    },
+    duckdb: { memoryLimit: env.TWEETLAKE_DUCKDB_MEMORY_LIMIT, threads: num(env.TWEETLAKE_DUCKDB_THREADS, 'TWEETLAKE_DUCKDB_THREADS') },
+  };
+}
+
+/**
+ * The effective configuration: defaults, then the config file (`--config`, else ./tweetlake.config.json
+ * when present), then environment variables, then command-line flags.
+ */
+export function loadConfig(flags: Partial2<TweetlakeConfig> = {}, configFile?: string): TweetlakeConfig {
+  let config = defaultConfig();
+  const file = configFile ?? (existsSync('tweetlake.config.json') ? 'tweetlake.config.json' : undefined);
+  if (file) {
+    let parsed: Partial2<TweetlakeConfig>;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial2<TweetlakeConfig>;
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    config = merge(config, parsed);
+  }
+  config = merge(config, configFromEnv());
+  config = merge(config, flags);
+  config.root = nodePath.resolve(config.root);
+  config.source = nodePath.resolve(config.source);
+  if (!['sequential', 'concurrent'].includes(config.orchestration)) {
+    throw new ConfigError(`orchestration must be sequential or concurrent, got '${config.orchestration}'`);
+  }
+  if (!['available-now', 'continuous'].includes(config.trigger)) {
+    throw new ConfigError(`trigger must be available-now or continuous, got '${config.trigger}'`);
+  }
+  return config;
+}
