@@ -8,6 +8,7 @@ import { registerLakehouseCommands } from './lakehouse-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerRunCommand } from './run-command.js';
 import { registerTableCommands } from './table-commands.js';
+import { registerUiCommands } from './ui-commands.js';
 
 /** Builds the command tree; `out` receives what commands print. */
 export function buildProgram(out: NodeJS.WriteStream = process.stdout): Command {
@@ -20,6 +21,7 @@ export function buildProgram(out: NodeJS.WriteStream = process.stdout): Command 
   registerLakehouseCommands(program, out);
   registerTableCommands(program, out);
   registerModelCommands(program, out);
+  registerUiCommands(program, out);
   return program;
 }
 

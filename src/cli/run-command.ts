@@ -12,6 +12,8 @@ import { lakehousePaths, STREAM_NAMES, TABLE_NAMES, type StreamName } from '../p
 import { renderTable } from './format.js';
 import { configFor, lakehouseOptions, positiveInt } from './options.js';
 import { ProgressView } from './progress-view.js';
+import { mlflowUiUrl } from './ui-commands.js';
+import { DashboardServer } from '../ui/server.js';
 
 function countFiles(dir: string): number {
   try {
@@ -65,6 +67,7 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
     .option('--max-files-per-trigger <n>', 'source files per micro-batch')
     .option('--model <uri>', 'model URI (default models:/HF_TWEET_SENTIMENT/Production)')
     .option('--clear', 'delete the tables and checkpoints of a previous run first')
+    .option('--dashboard [port]', 'serve the live dashboard while the streams run (default port 4040)')
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const config = configFor(opts as { root?: string; config?: string }, {
         ...(opts.source ? { source: String(opts.source) } : {}),
@@ -73,12 +76,16 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
         ...(opts.maxFilesPerTrigger ? { maxFilesPerTrigger: positiveInt(String(opts.maxFilesPerTrigger), '--max-files-per-trigger') } : {}),
       });
       if (opts.model) config.model.uri = String(opts.model);
-      await runPipeline(config, { clear: !!opts.clear, out });
+      const dashboardPort = opts.dashboard === undefined ? undefined : opts.dashboard === true ? 4040 : positiveInt(String(opts.dashboard), '--dashboard');
+      await runPipeline(config, { clear: !!opts.clear, out, ...(dashboardPort ? { dashboardPort } : {}) });
     });
 }
 
 /** Runs the pipeline for a config; prints progress and the summary to `out`. */
-export async function runPipeline(config: TweetlakeConfig, options: { clear: boolean; out: NodeJS.WriteStream }): Promise<void> {
+export async function runPipeline(
+  config: TweetlakeConfig,
+  options: { clear: boolean; out: NodeJS.WriteStream; dashboardPort?: number },
+): Promise<void> {
   const { out } = options;
   const session = await DuckSession.create({
     ...(config.duckdb.memoryLimit ? { memoryLimit: config.duckdb.memoryLimit } : {}),
@@ -113,6 +120,12 @@ export async function runPipeline(config: TweetlakeConfig, options: { clear: boo
     log(`cleared ${config.root}`);
   }
   log(`tweetlake run: ${config.source} -> ${config.root} (${config.orchestration}, ${config.trigger})`);
+  let dashboard: DashboardServer | undefined;
+  if (options.dashboardPort) {
+    const mlflowUrl = mlflowUiUrl();
+    dashboard = new DashboardServer({ root: config.root, source: config.source, port: options.dashboardPort, ...(mlflowUrl ? { mlflowUrl } : {}) });
+    log(`dashboard: ${await dashboard.start()}`);
+  }
   const stopOnSignal = () => void pipeline.state.requestStop();
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
@@ -130,11 +143,16 @@ export async function runPipeline(config: TweetlakeConfig, options: { clear: boo
     const quarantined = summary.tables.quarantine.rows ?? 0;
     log(`\ninput records: ${bronze + quarantined} = ${bronze} in bronze + ${quarantined} quarantined`);
     log(`elapsed: ${(summary.elapsedMs / 1000).toFixed(1)} s`);
+    if (dashboard && out.isTTY) {
+      log(`the dashboard stays up at ${dashboard.url}: Ctrl-C to stop`);
+      await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+    }
   } finally {
     view.stop();
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
     await classifier.close();
+    await dashboard?.stop();
     session.close();
   }
 }

@@ -174,7 +174,11 @@ export class Transaction {
       const previous = version > 0 ? await previousInCommitTimestamp(this.context, version - 1) : undefined;
       info.inCommitTimestamp = Math.max(commitTs, (previous ?? 0) + 1);
     }
-    const actions: Action[] = [{ commitInfo: info }];
+    // inCommitTimestamp goes first in commitInfo (as Spark writes it), so readers that look only at the
+    // start of a commit (commitTimestamps) find it however long the operation parameters are.
+    const first: CommitInfo =
+      info.inCommitTimestamp === undefined ? info : { inCommitTimestamp: info.inCommitTimestamp, ...info };
+    const actions: Action[] = [{ commitInfo: first }];
     if (this.newProtocol) actions.push({ protocol: this.newProtocol });
     if (this.newMetadata) actions.push({ metaData: this.newMetadata });
     for (const txn of this.txns) actions.push({ txn });

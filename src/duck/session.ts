@@ -51,7 +51,7 @@ export class DuckSession {
     const config: Record<string, string> = {};
     if (options.memoryLimit) config.memory_limit = options.memoryLimit;
     if (options.threads) config.threads = String(options.threads);
-    const temp = options.tempDirectory ?? nodePath.join(tmpdir(), 'tweetlake-duckdb-spill');
+    const temp = options.tempDirectory ?? nodePath.join(tmpdir(), `tweetlake-duckdb-spill-${process.pid}`);
     mkdirSync(temp, { recursive: true });
     config.temp_directory = temp;
     const instance = await DuckDBInstance.create(':memory:', config);
@@ -164,6 +164,18 @@ export class DuckSession {
         prepared.destroySync();
       }
     });
+  }
+
+  /** Bytes DuckDB has spilled to its temporary directory right now. */
+  async spilledBytes(): Promise<number> {
+    const [row] = await this.all(`SELECT coalesce(sum(size), 0) AS bytes FROM duckdb_temporary_files()`);
+    return Number(row?.bytes ?? 0);
+  }
+
+  /** DuckDB's memory limit setting (e.g. '18.6 GiB'). */
+  async memoryLimit(): Promise<string> {
+    const [row] = await this.all(`SELECT current_setting('memory_limit') AS m`);
+    return String(row?.m ?? '');
   }
 
   /** Closes the connection and the database. */

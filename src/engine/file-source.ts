@@ -127,14 +127,15 @@ export class FileSource implements Source {
 /**
  * SQL giving one row per JSON record of the files: JSON Lines files give a row per non-blank line;
  * a file whose text starts with '[' gives a row per array element; a file that is not UTF-8 text,
- * or an array that is not valid JSON, gives one row with `file_error` set.
+ * or an array that is not valid JSON, gives one row with `file_error` set. A leading UTF-8 byte-order
+ * mark is skipped; a line's trailing CR (CRLF files) is dropped and blank lines give no row.
  */
 export function rawRecordsSql(files: string[]): string {
   if (files.length === 0) {
     return `SELECT CAST(NULL AS VARCHAR) AS source_file, CAST(NULL AS BIGINT) AS line_number, CAST(NULL AS VARCHAR) AS line, CAST(NULL AS VARCHAR) AS file_error WHERE false`;
   }
   return `WITH blobs AS (
-    SELECT filename AS source_file, try(decode(content)) AS text FROM read_blob(${literalList(files)})
+    SELECT filename AS source_file, ltrim(try(decode(content)), chr(65279)) AS text FROM read_blob(${literalList(files)})
   ), lined AS (
     SELECT source_file, string_split(text, chr(10)) AS parts FROM blobs
     WHERE text IS NOT NULL AND NOT starts_with(ltrim(text), '[')
@@ -145,7 +146,7 @@ export function rawRecordsSql(files: string[]): string {
     SELECT source_file, list_transform(json_extract(text, '$[*]'), x -> CAST(x AS VARCHAR)) AS els FROM arrays WHERE ok
   )
   SELECT source_file, CAST(i AS BIGINT) AS line_number, rtrim(parts[i], chr(13)) AS line, CAST(NULL AS VARCHAR) AS file_error
-    FROM lined, range(1, len(parts) + 1) r(i) WHERE trim(parts[i]) <> ''
+    FROM lined, range(1, len(parts) + 1) r(i) WHERE trim(rtrim(parts[i], chr(13))) <> ''
   UNION ALL
   SELECT source_file, CAST(i AS BIGINT), els[i], NULL FROM elements, range(1, len(els) + 1) r(i)
   UNION ALL

@@ -17,5 +17,16 @@ export interface Classifier {
   /** Where the model came from (registry name, version, URI). */
   readonly info: { name: string; version?: string; uri: string };
   classify(texts: string[], options?: { probabilities?: boolean }): Promise<Prediction[]>;
+  /** Running totals of the work done, when the classifier keeps them. */
+  readonly stats?: {
+    texts: number;
+    batches: number;
+    computeMs: number;
+    transferMs: number;
+    bytesToWorkers: number;
+    bytesFromWorkers: number;
+    sequenceLengths: number[];
+    batchSizes: number[];
+  };
   close(): Promise<void>;
 }

@@ -1,7 +1,11 @@
 import { literal } from '../duck/session.js';
 
-/** Whether a raw record is a JSON object (SQL over the raw-records relation). */
-const IS_OBJECT = `(file_error IS NULL AND json_valid(line) AND json_type(line) = 'OBJECT')`;
+/**
+ * Whether a raw record is a JSON object (SQL over the raw-records relation). DuckDB may evaluate
+ * every operand of AND/OR on every row (json_type fails on invalid JSON); CASE evaluates its THEN
+ * only on the rows its WHEN selects, and coalesce makes the result never NULL (so NOT works).
+ */
+const IS_OBJECT = `coalesce(file_error IS NULL AND CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END, false)`;
 
 function jsonKey(column: string): string {
   return `[${literal(column)}]`;
@@ -42,7 +46,8 @@ export function quarantineRowsSql(raw: string, stream: string, processingTime: s
   return `SELECT source_file, line_number, line AS raw_text,
       CASE WHEN file_error IS NOT NULL THEN file_error
            WHEN NOT json_valid(line) THEN 'not valid JSON'
-           ELSE 'a JSON ' || lower(json_type(line)) || ', not an object' END AS error,
+           ELSE 'a JSON ' || CASE json_type(line) WHEN 'VARCHAR' THEN 'string' WHEN 'ARRAY' THEN 'array'
+             WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null' ELSE 'number' END || ', not an object' END AS error,
       ${literal(stream)} AS stream, CAST(${literal(processingTime)} AS TIMESTAMPTZ) AS quarantined_at
     FROM ${raw} WHERE NOT ${IS_OBJECT}`;
 }

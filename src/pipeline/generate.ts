@@ -54,7 +54,7 @@ export async function generateSource(session: DuckSession, options: GenerateOpti
     const file = nodePath.join(options.out, `tweets-${String(f + 1).padStart(6, '0')}.json`);
     // hash(i, seed) picks sample rows and handles deterministically; a squared draw skews popularity.
     await session.run(`COPY (
-      SELECT strftime(TIMESTAMP '2015-02-16 00:00:00' + to_seconds(CAST(i * 86400 / ${per} AS BIGINT)) + to_days(${f}),
+      SELECT strftime(TIMESTAMP '2015-02-16 00:00:00' + to_seconds(CAST((i - ${start}) * 86400 / ${per} AS BIGINT)) + to_days(${f}),
                       '%a %b %d %H:%M:%S PST %Y') AS date,
              'user_' || (hash(i, ${seed}, 1) % ${users}) AS "user",
              regexp_replace(s.text, '@[A-Za-z0-9_]{1,15}',

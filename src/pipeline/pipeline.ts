@@ -66,6 +66,7 @@ export class Pipeline {
     const trigger = this.options.trigger ?? 'available-now';
     const orchestration = trigger === 'continuous' ? 'concurrent' : (this.options.orchestration ?? 'sequential');
     const stopWatcher = this.watchStopRequests();
+    const monitor = await this.monitorProcess();
     try {
       if (orchestration === 'sequential') {
         for (const name of STREAM_NAMES) {
@@ -80,6 +81,7 @@ export class Pipeline {
         else await this.manager.awaitAll();
       }
     } finally {
+      await monitor.close();
       stopWatcher.close();
       await this.manager.stopAll();
       for (const q of this.manager.all) await this.publish(q);
@@ -104,8 +106,11 @@ export class Pipeline {
           batchId: p.batchId,
           timestamp: p.timestamp,
           numInputRows: p.numInputRows,
+          numOutputRows: p.sink.numOutputRows,
           processedRowsPerSecond: p.processedRowsPerSecond,
           durationMs: p.durationMs.triggerExecution,
+          phases: { ...p.durationMs },
+          metrics: p.metrics,
         });
         if (history.length > 200) history.shift();
         this.histories.set(name, history);
@@ -132,6 +137,39 @@ export class Pipeline {
       history: this.histories.get(name) ?? [],
       ...(q.exception ? { error: q.exception.message } : {}),
     });
+  }
+
+  /** Samples memory and DuckDB spill while the pipeline runs; publishes the high-water marks. */
+  private async monitorProcess(): Promise<{ close(): Promise<void> }> {
+    const startedAt = new Date().toISOString();
+    const limit = await this.session.memoryLimit();
+    let rss = 0;
+    let heap = 0;
+    let spill = 0;
+    const sample = async () => {
+      const m = process.memoryUsage();
+      rss = Math.max(rss, m.rss);
+      heap = Math.max(heap, m.heapUsed);
+      spill = Math.max(spill, await this.session.spilledBytes().catch(() => 0));
+      await this.state.publishProcess({
+        pid: process.pid,
+        startedAt,
+        updatedAt: new Date().toISOString(),
+        rssHighWaterBytes: rss,
+        heapHighWaterBytes: heap,
+        duckdbMemoryLimit: limit,
+        duckdbSpillHighWaterBytes: spill,
+      });
+    };
+    await sample();
+    const timer = setInterval(() => void sample(), 500);
+    timer.unref();
+    return {
+      close: async () => {
+        clearInterval(timer);
+        await sample();
+      },
+    };
   }
 
   /** Polls stop requests written by `tweetlake stop`. */

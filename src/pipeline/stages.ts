@@ -139,6 +139,7 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
         return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 }; // replayed batch: already in gold
       }
       const classifier = await o.classifier();
+      const before = classifier.stats ? { ...classifier.stats, n: classifier.stats.sequenceLengths.length } : undefined;
       const scored = await scoreBatch(batch, o.session, classifier, {
         chunkSize: o.inferenceBatchSize,
         onChunk: o.onInference,
@@ -152,12 +153,33 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
             distinctTexts: scored.metrics.distinctTexts,
             inferenceMs: Math.round(scored.metrics.inferenceMs),
             textsPerSecond: scored.metrics.inferenceMs > 0 ? (scored.metrics.distinctTexts * 1000) / scored.metrics.inferenceMs : 0,
+            ...inferenceDeltas(before, classifier.stats),
           },
         };
       } finally {
         await scored.batch.dispose();
       }
     }),
+  };
+}
+
+/** Pool figures of one batch: model time, time and bytes moving texts to workers and back, padding. */
+function inferenceDeltas(
+  before: (NonNullable<Classifier['stats']> & { n: number }) | undefined,
+  after: Classifier['stats'],
+): Record<string, number> {
+  if (!before || !after) return {};
+  const lengths = after.sequenceLengths.slice(before.n);
+  const sizes = after.batchSizes.slice(before.n);
+  return {
+    modelBatches: after.batches - before.batches,
+    modelComputeMs: Math.round(after.computeMs - before.computeMs),
+    workerTransferMs: Math.round(after.transferMs - before.transferMs),
+    bytesToWorkers: after.bytesToWorkers - before.bytesToWorkers,
+    bytesFromWorkers: after.bytesFromWorkers - before.bytesFromWorkers,
+    meanModelBatchSize: sizes.length ? sizes.reduce((a, b) => a + b, 0) / sizes.length : 0,
+    meanPaddedLength: lengths.length ? lengths.reduce((a, b) => a + b, 0) / lengths.length : 0,
+    maxPaddedLength: lengths.length ? Math.max(...lengths) : 0,
   };
 }
 

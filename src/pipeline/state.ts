@@ -2,6 +2,29 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { QueryProgress, QueryStatus } from '../engine/progress.js';
 
+/** One finished batch, as kept for charts and the performance report. */
+export interface BatchRecord {
+  batchId: number;
+  timestamp: string;
+  numInputRows: number;
+  numOutputRows: number;
+  processedRowsPerSecond: number;
+  durationMs: number;
+  phases: Record<string, number>;
+  metrics: Record<string, number>;
+}
+
+/** Figures of the process running the pipeline (for the performance report). */
+export interface ProcessState {
+  pid: number;
+  startedAt: string;
+  updatedAt: string;
+  rssHighWaterBytes: number;
+  heapHighWaterBytes: number;
+  duckdbMemoryLimit: string;
+  duckdbSpillHighWaterBytes: number;
+}
+
 /** What a running `tweetlake run` publishes about each stream, for other processes to read. */
 export interface StreamState {
   name: string;
@@ -14,7 +37,7 @@ export interface StreamState {
   updatedAt: string;
   lastProgress?: QueryProgress;
   /** Input rows per batch, recent batches (for rate charts). */
-  history: { batchId: number; timestamp: string; numInputRows: number; processedRowsPerSecond: number; durationMs: number }[];
+  history: BatchRecord[];
   error?: string;
 }
 
@@ -31,6 +54,31 @@ export class StateStore {
 
   async publish(state: StreamState): Promise<void> {
     await writeAtomic(nodePath.join(this.dir, 'streams', `${state.name}.json`), JSON.stringify(state));
+  }
+
+  async publishProcess(state: ProcessState): Promise<void> {
+    await writeAtomic(nodePath.join(this.dir, 'process.json'), JSON.stringify(state));
+  }
+
+  async process(): Promise<ProcessState | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(nodePath.join(this.dir, 'process.json'), 'utf8')) as ProcessState;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes any JSON document under `_state` (e.g. the latest evaluation). */
+  async putDocument(name: string, value: unknown): Promise<void> {
+    await writeAtomic(nodePath.join(this.dir, `${name}.json`), JSON.stringify(value));
+  }
+
+  async getDocument<T>(name: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(nodePath.join(this.dir, `${name}.json`), 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Every published stream state; `active` is false for streams whose process is gone. */

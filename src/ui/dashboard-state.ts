@@ -1,0 +1,127 @@
+import { readdirSync, statSync } from 'node:fs';
+import * as nodePath from 'node:path';
+import type { DuckSession } from '../duck/session.js';
+import { DeltaTable } from '../delta/table.js';
+import {
+  confusionMatrixChart,
+  mentionsPresenceChart,
+  perMentionChart,
+  streamRatesChart,
+  topNegativeChart,
+  topPositiveChart,
+  topTweetersChart,
+  type VegaLiteSpec,
+} from '../analytics/charts.js';
+import { performanceReport, type PerformanceReport } from '../analytics/performance.js';
+import { computeInsights, type Insights } from '../analytics/queries.js';
+import { lakehousePaths, TABLE_NAMES, type LakehousePaths } from '../pipeline/paths.js';
+import { StateStore, type ProcessState, type StreamState } from '../pipeline/state.js';
+import { DeltaViews } from '../sql/views.js';
+import type { EvaluationSummary } from '../tracking/metrics.js';
+
+export interface TableState {
+  name: string;
+  path: string;
+  exists: boolean;
+  version: number | null;
+  rows: number | null;
+  files: number;
+  bytes: number;
+  history: { version: number; timestamp: string; operation: string; outputRows: number | null }[];
+}
+
+/** Everything the dashboard shows, computed from the lakehouse on disk. */
+export interface DashboardState {
+  root: string;
+  generatedAt: string;
+  mlflowUrl?: string;
+  streams: StreamState[];
+  process?: ProcessState;
+  tables: TableState[];
+  insights: Insights;
+  charts: Record<string, VegaLiteSpec>;
+  evaluation?: EvaluationSummary;
+  performance: PerformanceReport;
+}
+
+function sourceFileSizes(dir: string | undefined): number[] {
+  if (!dir) return [];
+  try {
+    return readdirSync(dir)
+      .filter((f) => !f.startsWith('.') && !f.startsWith('_'))
+      .map((f) => statSync(nodePath.join(dir, f)).size);
+  } catch {
+    return [];
+  }
+}
+
+/** Reads the lakehouse: stream states, tables and their history, insights, charts, evaluation, performance. */
+export async function dashboardState(
+  session: DuckSession,
+  root: string,
+  options: { source?: string; mlflowUrl?: string } = {},
+): Promise<DashboardState> {
+  const paths: LakehousePaths = lakehousePaths(root);
+  const store = new StateStore(paths.state);
+  const streams = await store.streams();
+  const process = await store.process();
+  const tables: TableState[] = [];
+  const views = new DeltaViews(session);
+  const present = new Set<string>();
+  try {
+    for (const name of TABLE_NAMES) {
+      const table = await DeltaTable.forPath(paths.tables[name], session);
+      if (!(await table.exists())) {
+        tables.push({ name, path: paths.tables[name], exists: false, version: null, rows: null, files: 0, bytes: 0, history: [] });
+        continue;
+      }
+      const snap = await table.snapshot();
+      const history = (await table.history(8)).map((h) => ({
+        version: h.version,
+        timestamp: new Date(h.timestamp).toISOString(),
+        operation: h.operation,
+        outputRows: h.operationMetrics.numOutputRows === undefined ? null : Number(h.operationMetrics.numOutputRows),
+      }));
+      tables.push({
+        name,
+        path: paths.tables[name],
+        exists: true,
+        version: snap.version,
+        rows: snap.numRecords ?? null,
+        files: snap.numFiles,
+        bytes: snap.sizeInBytes,
+        history,
+      });
+      if (await views.register(name, paths.tables[name], snap.version)) present.add(name);
+    }
+    const insights = await computeInsights(session, present);
+    const evaluation = await store.getDocument<EvaluationSummary>('evaluation');
+    const rates = streams.flatMap((s) =>
+      s.history.map((b) => ({ stream: s.name, timestamp: b.timestamp, rowsPerSecond: Math.round(b.processedRowsPerSecond) })),
+    );
+    const charts: Record<string, VegaLiteSpec> = {
+      topTweeters: topTweetersChart(insights),
+      mentionsPresence: mentionsPresenceChart(insights),
+      perMention: perMentionChart(insights),
+      topPositive: topPositiveChart(insights),
+      topNegative: topNegativeChart(insights),
+      streamRates: streamRatesChart(rates),
+      ...(evaluation ? { confusion: confusionMatrixChart(evaluation.labels, evaluation.matrix) } : {}),
+    };
+    const performance = await performanceReport(session, paths, streams, process, sourceFileSizes(options.source));
+    return {
+      root: paths.root,
+      generatedAt: new Date().toISOString(),
+      ...(options.mlflowUrl ? { mlflowUrl: options.mlflowUrl } : {}),
+      streams,
+      ...(process ? { process } : {}),
+      tables,
+      insights,
+      charts,
+      ...(evaluation ? { evaluation } : {}),
+      performance,
+    };
+  } finally {
+    await views.dispose();
+  }
+}
