@@ -122,7 +122,7 @@ export function streamRatesChart(points: { stream: string; timestamp: string; ro
     data: { values: points },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'timestamp', type: 'temporal', title: null },
+      x: { field: 'timestamp', type: 'temporal', title: null, axis: { format: '%H:%M:%S' } },
       y: { field: 'rowsPerSecond', type: 'quantitative', title: 'rows/s' },
       color: { field: 'stream', type: 'nominal' },
       tooltip: [{ field: 'stream' }, { field: 'rowsPerSecond', format: ',.0f' }],

@@ -116,8 +116,10 @@ export async function collectFileStats(
         else nulls += n;
         const rgRows = Number(g.row_group_num_rows);
         if (n === rgRows) continue; // all null in this row group: no min/max to take
-        const lo = g.stats_min_value === null ? undefined : statValue(String(g.stats_min_value), leaf.type, false);
-        const hi = g.stats_max_value === null ? undefined : statValue(String(g.stats_max_value), leaf.type, true);
+        const lo =
+          g.stats_min_value === null ? undefined : statValue(String(g.stats_min_value), leaf.type, false);
+        const hi =
+          g.stats_max_value === null ? undefined : statValue(String(g.stats_max_value), leaf.type, true);
         if (lo === undefined) minOk = false;
         else if (min === undefined || less(lo, min)) min = lo;
         if (hi === undefined) maxOk = false;

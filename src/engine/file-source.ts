@@ -138,10 +138,10 @@ export function rawRecordsSql(files: string[]): string {
     SELECT filename AS source_file, ltrim(try(decode(content)), chr(65279)) AS text FROM read_blob(${literalList(files)})
   ), lined AS (
     SELECT source_file, string_split(text, chr(10)) AS parts FROM blobs
-    WHERE text IS NOT NULL AND NOT starts_with(ltrim(text), '[')
+    WHERE text IS NOT NULL AND NOT starts_with(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), '[')
   ), arrays AS (
     SELECT source_file, text, json_valid(text) AS ok FROM blobs
-    WHERE text IS NOT NULL AND starts_with(ltrim(text), '[')
+    WHERE text IS NOT NULL AND starts_with(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), '[')
   ), elements AS (
     SELECT source_file, list_transform(json_extract(text, '$[*]'), x -> CAST(x AS VARCHAR)) AS els FROM arrays WHERE ok
   )

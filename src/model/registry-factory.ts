@@ -16,11 +16,11 @@ export function registryChoice(lakehouseMlflowDir: string, env: NodeJS.ProcessEn
   const uri = env.MLFLOW_REGISTRY_URI || env.MLFLOW_TRACKING_URI;
   if (!uri) return { kind: 'file', location: lakehouseMlflowDir };
   if (isHttpUri(uri)) return { kind: 'rest', location: uri };
-  const local = localPathOf(uri);
+  const local = /^databricks(-uc)?(:|$)/.test(uri) ? undefined : localPathOf(uri);
   if (local === undefined) {
     throw new TweetlakeError(
       'MLFLOW_URI_UNSUPPORTED',
-      `unsupported MLflow registry URI '${uri}': use an http(s):// MLflow server, a local folder (file:///path), or unset MLFLOW_REGISTRY_URI/MLFLOW_TRACKING_URI to use ${lakehouseMlflowDir}`,
+      `unsupported MLflow registry URI '${uri}': use an http(s):// MLflow server (for Databricks: https://<workspace-host> with MLFLOW_TRACKING_TOKEN), a local folder (file:///path), or unset MLFLOW_REGISTRY_URI/MLFLOW_TRACKING_URI to use ${lakehouseMlflowDir}`,
       { domain: 'user' },
     );
   }

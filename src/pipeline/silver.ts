@@ -76,7 +76,7 @@ export function silverRowsSql(bronze: string, options: { dropWithoutMentions?: b
   const mentions = mentionsSql('text');
   const exploded = options.dropWithoutMentions
     ? `unnest(${mentions})`
-    : `unnest(CASE WHEN len(${mentions}) = 0 THEN [CAST(NULL AS VARCHAR)] ELSE ${mentions} END)`;
+    : `unnest(CASE WHEN coalesce(len(${mentions}), 0) = 0 THEN [CAST(NULL AS VARCHAR)] ELSE ${mentions} END)`; // NULL text too
   return `SELECT ${parseTwitterDateSql('date')} AS "timestamp", ${exploded} AS mention,
       ${cleanedTextSql('text')} AS cleaned_text, sentiment
     FROM (${bronze})`;

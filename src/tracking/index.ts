@@ -1,0 +1,11 @@
+export * from './tracking-store.js';
+export { FileTrackingStore } from './file-tracking-store.js';
+export { RestTrackingStore } from './rest-tracking-store.js';
+export { openTrackingStore, trackingChoice, type TrackingChoice } from './tracking-factory.js';
+export {
+  MlflowHttpClient,
+  MlflowHttpError,
+  MlflowUnreachable,
+  mlflowHttpOptionsFromEnv,
+  type MlflowHttpOptions,
+} from '../model/mlflow-http.js';
