@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ensureBundledModelRegistered } from '../model/bundled.js';
-import { FileModelRegistry } from '../model/file-registry.js';
+import { openRegistry } from '../model/registry-factory.js';
 import type { ModelRegistry } from '../model/registry.js';
 import { lakehousePaths } from '../pipeline/paths.js';
 import { renderTable } from './format.js';
@@ -9,7 +9,7 @@ import { configFor, lakehouseOptions } from './options.js';
 /** The registry of a lakehouse (the MLflow server's when MLFLOW_TRACKING_URI is set). */
 export type RegistryOpener = (mlflowDir: string) => Promise<ModelRegistry>;
 
-const defaultOpener: RegistryOpener = async (dir) => new FileModelRegistry(dir);
+const defaultOpener: RegistryOpener = async (dir) => openRegistry({ lakehouseMlflowDir: dir });
 
 /** `tweetlake model list | register | promote`. */
 export function registerModelCommands(program: Command, out: NodeJS.WritableStream, open: RegistryOpener = defaultOpener): Command {

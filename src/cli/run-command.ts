@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { DuckSession } from '../duck/session.js';
 import { ensureBundledModelRegistered } from '../model/bundled.js';
 import type { Classifier } from '../model/classifier.js';
-import { FileModelRegistry } from '../model/file-registry.js';
+import { openRegistry } from '../model/registry-factory.js';
 import { loadClassifier } from '../model/load.js';
 import { resolveModel } from '../model/resolve.js';
 import type { TweetlakeConfig } from '../pipeline/config.js';
@@ -12,7 +12,7 @@ import { lakehousePaths, STREAM_NAMES, TABLE_NAMES, type StreamName } from '../p
 import { renderTable } from './format.js';
 import { configFor, lakehouseOptions, positiveInt } from './options.js';
 import { ProgressView } from './progress-view.js';
-import { mlflowUiUrl } from './ui-commands.js';
+import { evaluate, mlflowUiUrl } from './ui-commands.js';
 import { DashboardServer } from '../ui/server.js';
 
 function countFiles(dir: string): number {
@@ -24,13 +24,18 @@ function countFiles(dir: string): number {
 }
 
 /** Loads the configured model on first use (the gold stage), registering the bundled one if needed. */
-export function lazyClassifier(config: TweetlakeConfig, log: (line: string) => void): { get: () => Promise<Classifier>; close: () => Promise<void> } {
+export function lazyClassifier(
+  config: TweetlakeConfig,
+  log: (line: string) => void,
+): { get: () => Promise<Classifier>; close: () => Promise<void>; loaded: () => Classifier | undefined } {
   let loading: Promise<Classifier> | undefined;
+  let ready: Classifier | undefined;
   return {
+    loaded: () => ready,
     get: () => {
       loading ??= (async () => {
         const paths = lakehousePaths(config.root);
-        const registry = new FileModelRegistry(paths.mlflow);
+        const registry = openRegistry({ lakehouseMlflowDir: paths.mlflow });
         const registered = await ensureBundledModelRegistered(registry);
         if (registered) log(`registered the bundled model as ${registered.name} version ${registered.version} (Production, @production)`);
         const model = await resolveModel(config.model.uri, registry, paths.modelCache);
@@ -44,6 +49,7 @@ export function lazyClassifier(config: TweetlakeConfig, log: (line: string) => v
           `model ${model.uri} -> ${model.name}${model.version ? ` version ${model.version}` : ''} loaded in ` +
             `${Math.round(performance.now() - t0)} ms (${(classifier as { workerCount?: number }).workerCount ?? 1} worker(s))`,
         );
+        ready = classifier;
         return classifier;
       })();
       return loading;
@@ -143,6 +149,16 @@ export async function runPipeline(
     const quarantined = summary.tables.quarantine.rows ?? 0;
     log(`\ninput records: ${bronze + quarantined} = ${bronze} in bronze + ${quarantined} quarantined`);
     log(`elapsed: ${(summary.elapsedMs / 1000).toFixed(1)} s`);
+    const model = classifier.loaded();
+    if (model && summary.tables.gold.version !== null) {
+      const evaluation = await evaluate(session, config, model.info);
+      log(
+        `\nevaluation (MLflow run ${evaluation.runId} in ${evaluation.trackingUri}${evaluation.runUrl ? `, ${evaluation.runUrl}` : ''}):\n` +
+          `  given vs predicted sentiment on ${evaluation.rows} gold rows: accuracy ${evaluation.metrics.accuracy!.toFixed(3)}, ` +
+          `macro F1 ${evaluation.metrics.f1_macro!.toFixed(3)}; positive-vs-negative precision ${evaluation.metrics.precision!.toFixed(3)}, ` +
+          `recall ${evaluation.metrics.recall!.toFixed(3)}, F1 ${evaluation.metrics.f1!.toFixed(3)}`,
+      );
+    }
     if (dashboard && out.isTTY) {
       log(`the dashboard stays up at ${dashboard.url}: Ctrl-C to stop`);
       await new Promise<void>((resolve) => process.once('SIGINT', resolve));

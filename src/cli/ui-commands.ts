@@ -5,6 +5,15 @@ import { dashboardState } from '../ui/dashboard-state.js';
 import { staticReport } from '../ui/report.js';
 import { DashboardServer } from '../ui/server.js';
 import { configFor, lakehouseOptions, positiveInt } from './options.js';
+import { renderTable } from './format.js';
+import { ensureBundledModelRegistered } from '../model/bundled.js';
+import { openRegistry } from '../model/registry-factory.js';
+import { resolveModel } from '../model/resolve.js';
+import type { TweetlakeConfig } from '../pipeline/config.js';
+import { evaluateGold } from '../pipeline/evaluate.js';
+import { lakehousePaths } from '../pipeline/paths.js';
+import { openTrackingStore } from '../tracking/tracking-factory.js';
+import type { EvaluationSummary } from '../tracking/metrics.js';
 
 /** The MLflow UI address, when a server is configured. */
 export function mlflowUiUrl(): string | undefined {
@@ -12,7 +21,23 @@ export function mlflowUiUrl(): string | undefined {
   return uri && /^https?:\/\//.test(uri) ? uri : undefined;
 }
 
-/** `tweetlake dashboard | report`. */
+/** Evaluates gold and logs the MLflow run (to the server when MLFLOW_TRACKING_URI is set). */
+export async function evaluate(
+  session: DuckSession,
+  config: TweetlakeConfig,
+  model: { name: string; version?: string; uri: string },
+  goldVersion?: number,
+): Promise<EvaluationSummary> {
+  const paths = lakehousePaths(config.root);
+  const tracking = openTrackingStore({ lakehouseMlflowDir: paths.mlflow });
+  const ui = mlflowUiUrl();
+  return evaluateGold(session, paths, tracking, model, {
+    ...(goldVersion !== undefined ? { goldVersion } : {}),
+    runUrl: (runId, experimentId) => (ui ? `${ui.replace(/\/$/, '')}/#/experiments/${experimentId}/runs/${runId}` : undefined),
+  });
+}
+
+/** `tweetlake dashboard | report | evaluate`. */
 export function registerUiCommands(program: Command, out: NodeJS.WritableStream): void {
   lakehouseOptions(program.command('dashboard').description('serve the live dashboard of a lakehouse'))
     .option('--port <n>', 'port', '4040')
@@ -34,6 +59,31 @@ export function registerUiCommands(program: Command, out: NodeJS.WritableStream)
         process.once('SIGTERM', resolve);
       });
       await server.stop();
+    });
+
+  lakehouseOptions(program.command('evaluate').description('log an MLflow run of the model on gold: precision, recall, F1, accuracy, confusion matrix'))
+    .option('--version <v>', 'gold table version to evaluate (default: latest)')
+    .option('--model <uri>', 'model URI the gold table was scored with (default: the configured one)')
+    .action(async (opts: { root?: string; config?: string; version?: string; model?: string }) => {
+      const config = configFor(opts);
+      const paths = lakehousePaths(config.root);
+      const uri = opts.model ?? config.model.uri;
+      const registry = openRegistry({ lakehouseMlflowDir: paths.mlflow });
+      await ensureBundledModelRegistered(registry);
+      const resolved = await resolveModel(uri, registry, paths.modelCache);
+      const session = await DuckSession.create({ threads: 1 });
+      try {
+        const e = await evaluate(
+          session,
+          config,
+          { name: resolved.name, ...(resolved.version ? { version: resolved.version } : {}), uri },
+          opts.version === undefined ? undefined : Number(opts.version),
+        );
+        out.write(`MLflow run ${e.runId} (experiment ${e.experimentName}) in ${e.trackingUri}${e.runUrl ? `\n${e.runUrl}` : ''}\n`);
+        out.write(renderTable(Object.entries(e.metrics).map(([metric, value]) => ({ metric, value: Number(value.toFixed(4)) }))));
+      } finally {
+        session.close();
+      }
     });
 
   lakehouseOptions(program.command('report').description('write a static HTML report (PNG charts, evaluation, the five S\'s)'))

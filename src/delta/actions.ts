@@ -148,7 +148,7 @@ export function parseActions(text: string, source: string): Action[] {
     try {
       obj = JSON.parse(trimmed);
     } catch (err) {
-      throw new Error(`${source}:${lineNo}: not a JSON action: ${(err as Error).message}`);
+      throw new Error(`${source}:${lineNo}: not a JSON action: ${(err as Error).message}`, { cause: err });
     }
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
       throw new Error(`${source}:${lineNo}: an action must be a JSON object`);

@@ -44,6 +44,8 @@ export function serializePartitionValue(value: unknown, type: DataType, column: 
   }
 }
 
+// Spark's escapePathName set: control characters and the characters that mean something in a path.
+// eslint-disable-next-line no-control-regex
 const ESCAPE = /[\u0000-\u001f"#%'*/:=?\\\u007f{}[\]^ <>|]/g;
 
 /** The directory segment Spark writes for a partition value (`col=escaped`). */

@@ -56,7 +56,7 @@ export class FileModelRegistry implements ModelRegistry {
   }
 
   async listModels(): Promise<RegisteredModelInfo[]> {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = await fs.readdir(nodePath.join(this.root, 'models'));
     } catch {
@@ -96,7 +96,7 @@ export class FileModelRegistry implements ModelRegistry {
   private async aliases(name: string): Promise<Record<string, string>> {
     const dir = nodePath.join(this.modelDir(name), 'aliases');
     const out: Record<string, string> = {};
-    let files: string[] = [];
+    let files: string[];
     try {
       files = await fs.readdir(dir);
     } catch {
