@@ -20,14 +20,25 @@ export function bundledModelDir(): string {
 
 /**
  * On first run: registers the bundled model as version 1 of HF_TWEET_SENTIMENT, in stage
- * Production and with alias 'production'. Does nothing when the name is already registered.
+ * Production and with alias 'production'. Resumable: a first run killed half-way is completed by
+ * the next one. A model someone manages (two or more versions, or a Production version with the
+ * alias) is left alone.
  */
 export async function ensureBundledModelRegistered(registry: ModelRegistry): Promise<ModelVersionInfo | undefined> {
-  if (await registry.getModel(DEFAULT_MODEL_NAME)) return undefined;
-  const version = await registry.createVersion(DEFAULT_MODEL_NAME, bundledModelDir(), {
-    description: 'Bundled tweet sentiment model (MiniLM fine-tuned on TweetEval; see its model card)',
-  });
-  const promoted = await registry.transitionStage(DEFAULT_MODEL_NAME, version.version, 'Production');
-  await registry.setAlias(DEFAULT_MODEL_NAME, 'production', version.version);
-  return { ...promoted, aliases: ['production'] };
+  const model = await registry.getModel(DEFAULT_MODEL_NAME);
+  const complete =
+    model !== undefined &&
+    (model.versions.length > 1 ||
+      (model.versions.some((v) => v.currentStage === 'Production') && model.aliases.production !== undefined));
+  if (complete) return undefined;
+  let version =
+    model?.versions[0] ??
+    (await registry.createVersion(DEFAULT_MODEL_NAME, bundledModelDir(), {
+      description: 'Bundled tweet sentiment model (MiniLM fine-tuned on TweetEval; see its model card)',
+    }));
+  if (version.currentStage !== 'Production') {
+    version = await registry.transitionStage(DEFAULT_MODEL_NAME, version.version, 'Production');
+  }
+  if (model?.aliases.production === undefined) await registry.setAlias(DEFAULT_MODEL_NAME, 'production', version.version);
+  return { ...version, aliases: ['production'] };
 }

@@ -154,15 +154,18 @@ export class FileModelRegistry implements ModelRegistry {
   async createVersion(name: string, modelDir: string, options: { description?: string; runId?: string } = {}): Promise<ModelVersionInfo> {
     const now = Date.now();
     await this.touchModel(name, now);
-    const existing = await this.getModel(name);
-    const version = String(Math.max(0, ...(existing?.versions ?? []).map((v) => Number(v.version))) + 1);
+    // Number after every version folder, including one a crash left without its meta.yaml (ignored by reads).
+    const taken = (await fs.readdir(this.modelDir(name))).map((e) => /^version-(\d+)$/.exec(e)?.[1]).filter((v): v is string => !!v);
+    const version = String(Math.max(0, ...taken.map(Number)) + 1);
     const versionDir = nodePath.join(this.modelDir(name), `version-${version}`);
     const artifacts = nodePath.join(versionDir, 'artifacts');
     await fs.mkdir(versionDir, { recursive: false }).catch((err: { code?: string }) => {
       if (err.code === 'EEXIST') throw new TweetlakeError('MODEL_VERSION_RACE', `version ${version} of ${name} was created concurrently; try again`, { domain: 'external', retryable: true });
       throw err;
     });
-    await fs.cp(modelDir, artifacts, { recursive: true });
+    // Copy under a temporary name, then rename: a version's files are complete or absent.
+    await fs.cp(modelDir, `${artifacts}.tmp`, { recursive: true });
+    await fs.rename(`${artifacts}.tmp`, artifacts);
     const info: ModelVersionInfo = {
       name,
       version,

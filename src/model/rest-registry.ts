@@ -134,6 +134,11 @@ export class RestModelRegistry implements ModelRegistry {
     versions.sort((a, b) => Number(a.version) - Number(b.version));
     const aliases: Record<string, string> = {};
     for (const a of model.aliases ?? []) aliases[a.alias] = String(a.version);
+    // search results may leave a version's aliases out (the SQL store does): take them from the model
+    for (const v of versions) {
+      const own = Object.entries(aliases).filter(([, ver]) => ver === v.version).map(([a]) => a);
+      v.aliases = [...new Set([...v.aliases, ...own])].sort();
+    }
     return {
       name: model.name,
       ...(model.description ? { description: model.description } : {}),
