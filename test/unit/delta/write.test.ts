@@ -1,0 +1,170 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { DeltaTable, ProtocolViolation, SchemaMismatch } from '../../../src/delta/index.js';
+import { field, type StructType } from '../../../src/delta/schema.js';
+import {
+  commitActions,
+  countRows,
+  idRows,
+  logNames,
+  readRows,
+  rejection,
+  snapshotState,
+  tempDirs,
+} from '../../helpers/delta.js';
+
+const dirs = tempDirs('tweetlake-write-');
+afterAll(() => dirs.cleanup());
+
+describe('idempotent writes (txn action)', () => {
+  it('a batch written twice with the same appId and version is skipped the second time; rows appear once', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir);
+    const first = await t.write(idRows(0, 3), { txn: { appId: 'stream-1', version: 0 } });
+    expect(first).toMatchObject({ version: 0, skipped: false, numRows: 3 });
+    const again = await t.write(idRows(0, 3), { txn: { appId: 'stream-1', version: 0 } });
+    expect(again).toEqual({ version: 0, skipped: true, numFiles: 0, numRows: 0 });
+    expect(await countRows(t)).toBe(3);
+    expect((await logNames(dir)).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+
+    // the next batch goes through; an older one (replayed after a restart) is skipped
+    expect((await t.write(idRows(3, 2), { txn: { appId: 'stream-1', version: 1 } })).skipped).toBe(false);
+    expect((await t.write(idRows(0, 3), { txn: { appId: 'stream-1', version: 0 } })).skipped).toBe(true);
+    // another application has its own sequence
+    expect((await t.write(idRows(100, 1), { txn: { appId: 'stream-2', version: 0 } })).skipped).toBe(false);
+    const s = await t.snapshot();
+    expect(s.txnVersion('stream-1')).toBe(1);
+    expect(s.txnVersion('stream-2')).toBe(0);
+    expect(s.txnVersion('nobody')).toBeUndefined();
+    expect((await readRows(t, s, 'id')).map((r) => Number(r.id))).toEqual([0, 1, 2, 3, 4, 100]);
+    const txn = (await commitActions(dir, 1)).find((a) => 'txn' in a)!.txn as Record<string, unknown>;
+    expect(txn).toMatchObject({ appId: 'stream-1', version: 1 });
+    expect(typeof txn.lastUpdated).toBe('number');
+  });
+
+  it('the txn version survives a checkpoint (a replay after 10+ commits is still skipped)', async () => {
+    const t = await DeltaTable.forPath(dirs.make());
+    for (let b = 0; b < 12; b++) await t.write(idRows(b, 1), { txn: { appId: 'app', version: b } });
+    expect((await t.snapshot()).txnVersion('app')).toBe(11);
+    expect((await t.write(idRows(5, 1), { txn: { appId: 'app', version: 5 } })).skipped).toBe(true);
+    expect(await countRows(t)).toBe(12);
+  });
+});
+
+describe('writing on top of a given snapshot', () => {
+  it('brings an old snapshot up to date first (across a checkpoint) and commits after the latest version', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir);
+    await t.write(idRows(0, 1));
+    const old = await t.snapshot(); // version 0
+    for (let i = 1; i < 12; i++) await t.write(idRows(i, 1)); // versions 1..11, checkpoint at 10
+    const r = await t.write(idRows(100, 1), { snapshot: old });
+    expect(r.version).toBe(12);
+    const updated = await old.update();
+    expect(updated.version).toBe(12);
+    expect(updated.numRecords).toBe(13);
+    expect(snapshotState(updated)).toEqual(snapshotState(await t.snapshot()));
+    // from a snapshot just behind the latest: only the new commits are replayed
+    const s11 = await t.snapshot({ version: 11 });
+    expect(snapshotState(await s11.update())).toEqual(snapshotState(await t.snapshot()));
+    const latest = await t.snapshot();
+    expect(await latest.update()).toBe(latest);
+  });
+});
+
+describe('table locations', () => {
+  it('reads and writes a table whose directory name has quotes, spaces, non-ASCII and glob characters', async () => {
+    for (const name of ["it's a täble", 'br[ack]ets', 'star*q?']) {
+      const t = await DeltaTable.forPath(dirs.make(name));
+      for (let i = 0; i < 11; i++) await t.write(idRows(i, 1)); // includes a checkpoint at 10
+      expect(await countRows(t)).toBe(11);
+      expect((await t.optimize()).numFilesAdded).toBe(1);
+      expect((await readRows(t, undefined, 'id')).map((r) => Number(r.id))).toEqual([
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+      ]);
+    }
+  });
+});
+
+describe('table rules', () => {
+  it('an append-only table accepts appends and refuses an overwrite (nothing is committed)', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir);
+    await t.write(idRows(0, 2), { properties: { 'delta.appendOnly': 'true' } });
+    await t.write(idRows(2, 2));
+    const err = await rejection(t.write(idRows(9, 1), { mode: 'overwrite' }));
+    expect(err).toBeInstanceOf(ProtocolViolation);
+    expect(err.message).toMatch(/append-only/);
+    expect((await t.snapshot()).version).toBe(1);
+    expect(await countRows(t)).toBe(4);
+  });
+
+  it('refuses NULL in a NOT NULL column, and data that lacks the column, without committing', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir);
+    const schema: StructType = {
+      type: 'struct',
+      fields: [field('id', 'long', false), field('text', 'string')],
+    };
+    await t.create(schema);
+    await t.write({ rows: [{ id: 1, text: 'a' }] });
+    const err = await rejection(
+      t.write({ sql: `SELECT * FROM (VALUES (2::BIGINT, 'b'), (NULL, 'c')) x(id, text)` }),
+    );
+    expect(err).toBeInstanceOf(ProtocolViolation);
+    expect(err.message).toMatch(/NOT NULL constraint violated: column 'id' has 1 null/);
+    const missing = await rejection(t.write({ sql: `SELECT 'd' AS text` }));
+    expect(missing).toBeInstanceOf(ProtocolViolation);
+    expect(missing.message).toMatch(/NOT NULL column 'id' is missing/);
+    expect((await t.snapshot()).version).toBe(1);
+    expect(await countRows(t)).toBe(1);
+    // a nullable column may be missing: it is written as NULL
+    await t.write({ sql: 'SELECT 3::BIGINT AS id' });
+    expect((await readRows(t, undefined, 'id')).map((r) => r.text)).toEqual(['a', null]);
+  });
+
+  it('refuses new columns unless mergeSchema, and incompatible types', async () => {
+    const t = await DeltaTable.forPath(dirs.make());
+    await t.write(idRows(0, 1));
+    expect(await rejection(t.write({ sql: `SELECT 1::BIGINT AS id, 'x' AS v, 2 AS extra` }))).toBeInstanceOf(
+      SchemaMismatch,
+    );
+    expect(await rejection(t.write({ sql: `SELECT 'abc' AS id` }))).toBeInstanceOf(SchemaMismatch);
+    await t.write({ sql: `SELECT 1::INTEGER AS id, 'y' AS v, 2.5::DOUBLE AS extra` }, { mergeSchema: true });
+    const s = await t.snapshot();
+    expect(s.schema.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual([
+      'id:long',
+      'v:string',
+      'extra:double',
+    ]);
+    expect((await readRows(t, s, 'id')).map((r) => r.extra)).toEqual([null, 2.5]);
+  });
+
+  it('mode ignore skips an existing table; overwrite replaces the rows; overwriteSchema replaces the schema', async () => {
+    const t = await DeltaTable.forPath(dirs.make());
+    await t.write(idRows(0, 3));
+    expect((await t.write(idRows(10, 3), { mode: 'ignore' })).skipped).toBe(true);
+    await t.write(idRows(10, 2), { mode: 'overwrite' });
+    expect((await readRows(t, undefined, 'id')).map((r) => Number(r.id))).toEqual([10, 11]);
+    await t.write({ sql: `SELECT 'only' AS word` }, { mode: 'overwrite', overwriteSchema: true });
+    const s = await t.snapshot();
+    expect(s.schema.fields.map((f) => f.name)).toEqual(['word']);
+    expect(await readRows(t, s)).toEqual([{ word: 'only' }]);
+    // the old version still reads with its own schema
+    expect((await readRows(t, await t.snapshot({ version: 1 }), 'id')).map((r) => Number(r.id))).toEqual([
+      10, 11,
+    ]);
+  });
+
+  it('an empty append commits nothing and reports the current version; an empty overwrite empties the table', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir);
+    await t.write(idRows(0, 2));
+    const r = await t.write({ sql: idRows(0, 2).sql + ' WHERE false' });
+    expect(r).toEqual({ version: 0, skipped: false, numFiles: 0, numRows: 0 });
+    expect((await logNames(dir)).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+    const o = await t.write({ sql: idRows(0, 2).sql + ' WHERE false' }, { mode: 'overwrite' });
+    expect(o).toMatchObject({ version: 1, numFiles: 0 });
+    expect((await t.snapshot()).numFiles).toBe(0);
+    expect(await countRows(t)).toBe(0);
+  });
+});

@@ -1,0 +1,165 @@
+import * as nodePath from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeltaTable } from '../../../src/delta/index.js';
+import { DuckSession } from '../../../src/duck/session.js';
+import { DeltaSource, SourceDataRemoved, type DeltaSourceOptions } from '../../../src/engine/delta-source.js';
+import { StreamingQueryException } from '../../../src/engine/query.js';
+import { rejection, tempDirs } from '../../helpers/delta.js';
+import {
+  appendIds,
+  failingSink,
+  range,
+  StreamTest,
+  type QuerySpec,
+} from '../../helpers/engine-stream-test.js';
+
+let session: DuckSession;
+const dirs = tempDirs('tweetlake-deltasource-');
+beforeAll(async () => {
+  session = await DuckSession.create();
+});
+afterAll(() => {
+  session.close();
+  dirs.cleanup();
+});
+
+/** A stream from a Delta table (`upstream`) to the sink table; rows pass through unchanged. */
+function deltaStream(): {
+  t: StreamTest;
+  upstream: string;
+  run: (o?: DeltaSourceOptions, spec?: QuerySpec) => ReturnType<StreamTest['run']>;
+} {
+  const t = new StreamTest(session, dirs.make());
+  const upstream = nodePath.join(t.root, 'upstream');
+  const run = (o: DeltaSourceOptions = {}, spec: QuerySpec = {}) =>
+    t.run({ source: new DeltaSource(upstream, o), transform: null, sink: t.deltaSinkPlain(), ...spec });
+  return { t, upstream, run };
+}
+
+describe('DeltaSource', () => {
+  it('reads the snapshot present at start in one batch, then each new version', async () => {
+    const { t, upstream, run } = deltaStream();
+    await appendIds(session, upstream, [1, 2]); // version 0
+    await appendIds(session, upstream, [3]); // version 1
+    const q1 = await run();
+    expect(q1.recentProgress).toHaveLength(1);
+    expect(q1.recentProgress[0]?.sources[0]?.endOffset).toEqual({ version: 1, initial: true });
+    expect(q1.recentProgress[0]?.sources[0]?.startOffset).toBeNull();
+    await t.checkAnswer([1, 2, 3]);
+
+    await appendIds(session, upstream, [4]); // version 2
+    await appendIds(session, upstream, [5, 6]); // version 3
+    const q2 = await run({}, { limits: { maxFilesPerTrigger: 1 } });
+    expect(q2.recentProgress.map((p) => p.sources[0]?.endOffset)).toEqual([{ version: 2 }, { version: 3 }]);
+    expect(q2.recentProgress.map((p) => p.numInputRows)).toEqual([1, 2]);
+    await t.checkAnswer(range(1, 6));
+
+    const q3 = await run();
+    expect(q3.recentProgress).toEqual([]);
+    await t.checkAnswer(range(1, 6));
+  });
+
+  it('without limits reads every new version in one batch', async () => {
+    const { t, upstream, run } = deltaStream();
+    await appendIds(session, upstream, [1]);
+    await run();
+    for (const id of [2, 3, 4]) await appendIds(session, upstream, [id]);
+    const q = await run();
+    expect(q.recentProgress.map((p) => p.sources[0]?.endOffset)).toEqual([{ version: 3 }]);
+    await t.checkAnswer([1, 2, 3, 4]);
+  });
+
+  it('startingVersion reads the changes from that version on, not the snapshot', async () => {
+    const { t, upstream, run } = deltaStream();
+    await appendIds(session, upstream, [1]); // v0
+    await appendIds(session, upstream, [2]); // v1
+    await appendIds(session, upstream, [3, 4]); // v2
+    await appendIds(session, upstream, [5]); // v3
+    await run({ startingVersion: 2 });
+    await t.checkAnswer([3, 4, 5]);
+  });
+
+  it('startingVersion beyond the latest version waits for that version', async () => {
+    const { t, upstream, run } = deltaStream();
+    await appendIds(session, upstream, [1]); // v0
+    const q = await run({ startingVersion: 1 });
+    expect(q.recentProgress).toEqual([]);
+    await appendIds(session, upstream, [2]); // v1
+    await run({ startingVersion: 1 });
+    await t.checkAnswer([2]);
+  });
+
+  it('OPTIMIZE (dataChange=false) brings no duplicate rows', async () => {
+    const { t, upstream, run } = deltaStream();
+    for (const id of [1, 2, 3, 4]) await appendIds(session, upstream, [id]);
+    await run();
+    const table = await DeltaTable.forPath(upstream, session);
+    const optimized = await table.optimize();
+    expect(optimized.version).toBeDefined();
+    expect(optimized.numFilesRemoved).toBe(4);
+    await appendIds(session, upstream, [5]);
+    const q = await run();
+    expect(q.recentProgress.map((p) => p.numInputRows)).toEqual([1]);
+    await t.checkAnswer([1, 2, 3, 4, 5]);
+
+    // A stream started after OPTIMIZE reads the compacted snapshot once.
+    const fresh = deltaStream();
+    const fresh2 = await fresh.t.run({
+      source: new DeltaSource(upstream),
+      transform: null,
+      sink: fresh.t.deltaSinkPlain(),
+    });
+    expect(fresh2.recentProgress).toHaveLength(1);
+    await fresh.t.checkAnswer([1, 2, 3, 4, 5]);
+  });
+
+  it('a commit that removes data (overwrite) fails the query with SourceDataRemoved', async () => {
+    const { t, upstream, run } = deltaStream();
+    await appendIds(session, upstream, [1, 2]);
+    await run();
+    await appendIds(session, upstream, [10], 'overwrite');
+    const err = await rejection(run());
+    expect(err).toBeInstanceOf(StreamingQueryException);
+    expect(err.cause).toBeInstanceOf(SourceDataRemoved);
+    expect((err.cause as SourceDataRemoved).code).toBe('STREAM_SOURCE_REMOVED_DATA');
+    expect(err.message).toMatch(/version 1 of source table .* removes data/);
+    await t.checkAnswer([1, 2]);
+  });
+
+  it('skipChangeCommits skips the whole commit that removes data and follows the appends after it', async () => {
+    const { t, upstream, run } = deltaStream();
+    await appendIds(session, upstream, [1, 2]); // v0
+    await run({ skipChangeCommits: true });
+    await appendIds(session, upstream, [10], 'overwrite'); // v1: removes 1, 2 and adds 10
+    await appendIds(session, upstream, [11]); // v2
+    await run({ skipChangeCommits: true });
+    await t.checkAnswer([1, 2, 11]);
+  });
+
+  it('a crash after the sink committed a batch of versions: the restart replays it and the txn skips it', async () => {
+    const { t, upstream, run } = deltaStream();
+    await appendIds(session, upstream, [1]);
+    await run();
+    await appendIds(session, upstream, [2]);
+    await appendIds(session, upstream, [3]);
+    const err = await rejection(run({}, { sink: failingSink(t.deltaSinkPlain(), () => 'after') }));
+    expect(err).toBeInstanceOf(StreamingQueryException);
+    await t.checkAnswer([1, 2, 3]);
+    await appendIds(session, upstream, [4]);
+    const q = await run();
+    expect(q.recentProgress.map((p) => [p.batchId, p.sources[0]?.endOffset, p.sink.numOutputRows])).toEqual([
+      [1, { version: 2 }, 0],
+      [2, { version: 3 }, 1],
+    ]);
+    await t.checkAnswer([1, 2, 3, 4]);
+  });
+
+  it('a source table that does not exist yet gives no batch until it is created', async () => {
+    const { t, upstream, run } = deltaStream();
+    const q = await run();
+    expect(q.recentProgress).toEqual([]);
+    await appendIds(session, upstream, [7]);
+    await run();
+    await t.checkAnswer([7]);
+  });
+});

@@ -1,0 +1,181 @@
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import * as nodePath from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckSession } from '../../../src/duck/session.js';
+import { FileSource } from '../../../src/engine/file-source.js';
+import { Trigger } from '../../../src/engine/trigger.js';
+import { ForeachBatchSink } from '../../../src/engine/sink.js';
+import { tempDirs } from '../../helpers/delta.js';
+import { range, StreamTest } from '../../helpers/engine-stream-test.js';
+
+let session: DuckSession;
+const dirs = tempDirs('tweetlake-filesource-');
+beforeAll(async () => {
+  session = await DuckSession.create();
+});
+afterAll(() => {
+  session.close();
+  dirs.cleanup();
+});
+
+const stream = () => new StreamTest(session, dirs.make());
+
+describe('FileSource: each file once, across restarts', () => {
+  it('reads every file once; a restart reads only files that are new since', async () => {
+    const t = stream();
+    t.addFile('a.json', range(1, 3));
+    t.addFile('b.json', range(4, 5));
+    const q1 = await t.run();
+    expect(q1.recentProgress.map((p) => p.batchId)).toEqual([0]);
+    await t.checkAnswer(range(1, 5));
+
+    // StopStream (it stopped by itself), AddData, StartStream on the same checkpoint.
+    t.addFile('c.json', range(6, 8));
+    const q2 = await t.run();
+    expect(q2.recentProgress.map((p) => p.batchId)).toEqual([1]);
+    expect(q2.id).toBe(q1.id);
+    expect(q2.runId).not.toBe(q1.runId);
+    expect(t.batchFiles.get(1)).toEqual(['c.json']);
+    await t.checkAnswer(range(1, 8));
+
+    // Nothing new: no batch, no new table version.
+    const version = await t.tableVersion();
+    const q3 = await t.run();
+    expect(q3.recentProgress).toEqual([]);
+    expect(await t.tableVersion()).toBe(version);
+    await t.checkAnswer(range(1, 8));
+  });
+
+  it('does not read a file again when it is rewritten with a newer modification time', async () => {
+    const t = stream();
+    const a = t.addFile('a.json', [1, 2]);
+    await t.run();
+    writeFileSync(a, JSON.stringify({ id: 99, v: 'rewritten' }) + '\n');
+    utimesSync(a, 1_900_000_000, 1_900_000_000);
+    const q = await t.run();
+    expect(q.recentProgress).toEqual([]);
+    await t.checkAnswer([1, 2]);
+  });
+
+  it('records the admitted files in the checkpoint before the batch runs', async () => {
+    const t = stream();
+    t.addFile('a.json', [1]);
+    t.addFile('b.json', [2]);
+    await t.run({ limits: { maxFilesPerTrigger: 1 } });
+    const logged = (n: number) =>
+      (
+        JSON.parse(readFileSync(nodePath.join(t.checkpoint, 'sources', '0', String(n)), 'utf8')) as {
+          files: { path: string }[];
+        }
+      ).files.map((f) => nodePath.basename(f.path));
+    expect(logged(0)).toEqual(['a.json']);
+    expect(logged(1)).toEqual(['b.json']);
+    expect(t.hasLog('offsets', 1) && t.hasLog('commits', 1)).toBe(true);
+  });
+});
+
+describe('FileSource: discovery order and admission limits', () => {
+  it('admits files by modification time, then by name, whatever their names', async () => {
+    const t = stream();
+    t.addFile('z.json', [1], 1_000);
+    t.addFile('a.json', [2], 3_000);
+    t.addFile('m.json', [3], 2_000);
+    t.addFile('c.json', [4], 2_000); // same time as m.json: the name decides
+    await t.run({ limits: { maxFilesPerTrigger: 1 } });
+    expect([...t.batchFiles.entries()]).toEqual([
+      [0, ['z.json']],
+      [1, ['c.json']],
+      [2, ['m.json']],
+      [3, ['a.json']],
+    ]);
+    await t.checkAnswer([1, 2, 3, 4]);
+  });
+
+  it('maxFilesPerTrigger splits a backlog into ceil(files / max) batches', async () => {
+    const t = stream();
+    for (let i = 0; i < 5; i++) t.addFile(`f${i}.json`, [i]);
+    const q = await t.run({ limits: { maxFilesPerTrigger: 2 } });
+    expect(q.recentProgress.map((p) => p.numInputRows)).toEqual([2, 2, 1]);
+    expect([...t.batchFiles.values()]).toEqual([['f0.json', 'f1.json'], ['f2.json', 'f3.json'], ['f4.json']]);
+    await t.checkAnswer(range(0, 4));
+  });
+
+  it('maxBytesPerTrigger admits files while they fit, and always at least one file', async () => {
+    const t = stream();
+    const paths = [1, 2, 3, 4].map((i) => t.addFile(`f${i}.json`, range(i * 10, i * 10 + 9)));
+    const size = readFileSync(paths[0]!).length; // all four files have the same size
+    expect(paths.every((p) => readFileSync(p).length === size)).toBe(true);
+    const twoFiles = await t.run({ limits: { maxBytesPerTrigger: size * 2 + 1 } });
+    expect(twoFiles.recentProgress.map((p) => p.numInputRows)).toEqual([20, 20]);
+
+    const u = stream();
+    for (let i = 0; i < 3; i++) u.addFile(`f${i}.json`, range(i * 10, i * 10 + 9));
+    const tiny = await u.run({ limits: { maxBytesPerTrigger: 1 } });
+    expect(tiny.recentProgress).toHaveLength(3);
+    await u.checkAnswer(range(0, 29));
+  });
+
+  it('Trigger.once reads everything in one batch, ignoring the limits', async () => {
+    const t = stream();
+    for (let i = 0; i < 4; i++) t.addFile(`f${i}.json`, [i]);
+    const q = await t.run({ trigger: Trigger.once(), limits: { maxFilesPerTrigger: 1 } });
+    expect(q.recentProgress).toHaveLength(1);
+    await t.checkAnswer([0, 1, 2, 3]);
+  });
+
+  it('ignores hidden files and folders (names starting with . or _) and reads subfolders', async () => {
+    const t = stream();
+    t.addFile('a.json', [1]);
+    t.addFile('.hidden.json', [2]);
+    t.addFile('_SUCCESS', [3]);
+    t.addFile('_tmp/b.json', [4]);
+    t.addFile('.staging/c.json', [5]);
+    t.addFile('2015/02/d.json', [6]);
+    await t.run();
+    await t.checkAnswer([1, 6]);
+  });
+
+  it('reads only the files matching `pattern` when given', async () => {
+    const t = stream();
+    t.addFile('a.json', [1]);
+    t.addFile('b.txt', [2]);
+    await t.run({ source: new FileSource({ path: t.source, pattern: /\.json$/ }) });
+    await t.checkAnswer([1]);
+  });
+});
+
+describe('FileSource: availableNow', () => {
+  it('processes what exists at start in as many batches as the limits need, then stops by itself', async () => {
+    const t = stream();
+    for (let i = 0; i < 3; i++) t.addFile(`f${i}.json`, [i]);
+    const q = await t.run({ trigger: Trigger.availableNow(), limits: { maxFilesPerTrigger: 1 } });
+    expect(q.isActive).toBe(false);
+    expect(q.status.message).toBe('Stopped');
+    expect(q.recentProgress.map((p) => p.batchId)).toEqual([0, 1, 2]);
+    await t.checkAnswer([0, 1, 2]);
+  });
+
+  it('leaves a file that arrives during the run to the next run', async () => {
+    const t = stream();
+    t.addFile('a.json', [1]);
+    t.addFile('b.json', [2]);
+    const inner = t.deltaSink();
+    let added = false;
+    // The sink drops a new (and older-looking) file into the folder while batch 0 runs.
+    const sink = new ForeachBatchSink('adds a file', async (batch, ctx) => {
+      if (!added) {
+        added = true;
+        t.addFile('c.json', [3], 1_000);
+      }
+      return inner.addBatch(batch, ctx);
+    });
+    const q = await t.run({ sink, limits: { maxFilesPerTrigger: 1 } });
+    expect(q.recentProgress).toHaveLength(2);
+    await t.checkAnswer([1, 2]);
+
+    const next = await t.run({ limits: { maxFilesPerTrigger: 1 } });
+    expect(next.recentProgress.map((p) => p.batchId)).toEqual([2]);
+    expect(t.batchFiles.get(2)).toEqual(['c.json']);
+    await t.checkAnswer([1, 2, 3]);
+  });
+});
