@@ -5,6 +5,8 @@ import * as nodePath from 'node:path';
 import { literal } from '../duck/session.js';
 import { ObjectExists } from '../storage/object-store.js';
 import type { Action } from './actions.js';
+import { UnsupportedWriterFeature } from './errors.js';
+import { hasFeature } from './features.js';
 import { classicCheckpointPath, LAST_CHECKPOINT } from './log-files.js';
 import { readLastCheckpoint, type LastCheckpoint } from './log-segment.js';
 import type { Snapshot, TableContext } from './snapshot.js';
@@ -49,6 +51,10 @@ export function checkpointActions(snapshot: Snapshot, now = Date.now()): Action[
  * or not at all if one exists), then points `_last_checkpoint` at it unless a newer one is there.
  */
 export async function writeCheckpoint(ctx: TableContext, snapshot: Snapshot): Promise<void> {
+  if (hasFeature(snapshot.protocol, 'v2Checkpoint')) {
+    // PROTOCOL.md "V2 Checkpoint Table Feature": such tables only get V2-spec checkpoints (with checkpointMetadata).
+    throw new UnsupportedWriterFeature('v2Checkpoint', ctx.store.root, 'tweetlake writes only V1 (classic) checkpoints');
+  }
   const actions = checkpointActions(snapshot);
   const dir = await fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-checkpoint-'));
   try {

@@ -8,10 +8,15 @@ import { DeltaTable } from '../delta/table.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { AdmissionLimits, Source, SourceBatch } from './source.js';
 
-/** Offset of a Delta source: every change up to `version` is read (`initial`: via the snapshot at it). */
+/**
+ * Offset of a Delta source: every change up to `version` is read. While the snapshot the stream
+ * started from is being read (`initial`), `index` counts its files read so far (files in path order;
+ * absent: all of them), so a large table is read in batches too.
+ */
 interface DeltaOffset {
   version: number;
   initial?: boolean;
+  index?: number;
 }
 
 export interface DeltaSourceOptions {
@@ -48,6 +53,7 @@ export class DeltaSource implements Source {
   private table!: DeltaTable;
   private snapshot?: Snapshot;
   private cap?: number;
+  private initial?: { version: number; files: AddFile[] };
 
   constructor(
     private readonly path: string,
@@ -76,12 +82,32 @@ export class DeltaSource implements Source {
     const latest = this.cap === undefined ? snap.version : Math.min(this.cap, snap.version);
     const from = asOffset(start);
     if (!from) {
-      if (this.options.startingVersion === undefined) return { version: latest, initial: true };
+      if (this.options.startingVersion === undefined) return this.admitInitial(latest, 0, limits);
       if (this.options.startingVersion > latest) return start;
       return this.admit(this.options.startingVersion - 1, latest, limits);
     }
+    if (from.initial && from.index !== undefined) {
+      const total = (await this.initialFiles(from.version)).length;
+      if (from.index < total) return this.admitInitial(from.version, from.index, limits);
+    }
     if (from.version >= latest) return start;
     return this.admit(from.version, latest, limits);
+  }
+
+  /** Files of the snapshot a stream starts from, in a fixed order (path) so batches replay the same. */
+  private async initialFiles(version: number): Promise<AddFile[]> {
+    if (this.initial?.version !== version) {
+      const files = (await this.table.snapshot({ version })).files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      this.initial = { version, files };
+    }
+    return this.initial.files;
+  }
+
+  /** The next slice of the starting snapshot, within the file limit. */
+  private async admitInitial(version: number, index: number, limits: AdmissionLimits): Promise<JsonValue> {
+    const total = (await this.initialFiles(version)).length;
+    const step = limits.maxFilesPerTrigger ?? total;
+    return { version, initial: true, index: Math.min(total, index + Math.max(1, step)) };
   }
 
   /** The end of the next batch: whole versions after `after`, up to `latest`, within the file limit. */
@@ -114,8 +140,11 @@ export class DeltaSource implements Source {
     const from = asOffset(start);
     const snapshot = await this.table.snapshot({ version: to.version });
     let files: AddFile[];
-    if (to.initial) files = snapshot.files;
-    else {
+    if (to.initial) {
+      const all = await this.initialFiles(to.version);
+      const first = from?.initial && from.version === to.version ? (from.index ?? all.length) : 0;
+      files = all.slice(first, to.index ?? all.length);
+    } else {
       files = [];
       const first = from ? from.version + 1 : (this.options.startingVersion ?? 0);
       for (let v = first; v <= to.version; v++) files.push(...(await this.changes(v)));
@@ -124,17 +153,24 @@ export class DeltaSource implements Source {
     const rows = files.reduce((n, f) => n + (fileStats(f)?.numRecords ?? 0) - (f.deletionVector?.cardinality ?? 0), 0);
     return {
       sql: plan.sql,
-      description: to.initial ? `snapshot at version ${to.version}` : `versions ${(from?.version ?? -1) + 1}..${to.version}`,
+      description: to.initial
+        ? `snapshot at version ${to.version}, ${files.length} file(s)`
+        : `versions ${(from?.version ?? -1) + 1}..${to.version}`,
       dispose: plan.dispose,
       numRows: rows,
     };
   }
 
-  async backlog(start: JsonValue | undefined): Promise<{ rows?: number } | undefined> {
+  /** Files not yet read after `start` (0 when the stream has caught up with the table). */
+  async backlog(start: JsonValue | undefined): Promise<{ files: number }> {
     const snap = await this.latest();
-    if (!snap) return { rows: 0 };
+    if (!snap) return { files: 0 };
     const from = asOffset(start);
-    return { rows: from && from.version >= snap.version ? 0 : undefined };
+    if (!from) return { files: Math.max(1, snap.numFiles) };
+    let files = 0;
+    if (from.initial && from.index !== undefined) files += (await this.initialFiles(from.version)).length - from.index;
+    for (let v = from.version + 1; v <= snap.version; v++) files += Math.max(1, (await this.changes(v)).length);
+    return { files };
   }
 
   /** The newest version of the source table (undefined while it does not exist). */

@@ -5,6 +5,7 @@ import { FileSource } from '../engine/file-source.js';
 import { StreamingQueryManager } from '../engine/manager.js';
 import type { QueryProgress } from '../engine/progress.js';
 import type { StreamingQuery } from '../engine/query.js';
+import type { Source } from '../engine/source.js';
 import { Trigger } from '../engine/trigger.js';
 import { lakehousePaths, STREAM_NAMES, TABLE_NAMES, type LakehousePaths, type StreamName, type TableName } from './paths.js';
 import { stageQueries, type StageOptions } from './stages.js';
@@ -43,6 +44,7 @@ export class Pipeline {
   private readonly histories = new Map<StreamName, StreamState['history']>();
   private readonly startedAt = new Map<StreamName, string>();
   private fileSource?: FileSource;
+  private readonly sources = new Map<StreamName, Source>();
 
   constructor(private readonly options: PipelineOptions) {
     this.paths = lakehousePaths(options.root);
@@ -94,6 +96,7 @@ export class Pipeline {
   private async startStream(name: StreamName, trigger: Trigger): Promise<StreamingQuery> {
     const base = stageQueries({ ...this.options, paths: this.paths })[name];
     if (base.source instanceof FileSource) this.fileSource = base.source;
+    this.sources.set(name, base.source);
     this.startedAt.set(name, new Date().toISOString());
     this.options.onStreamStart?.(name);
     const query = await this.manager.start({
@@ -201,22 +204,13 @@ export class Pipeline {
   async caughtUp(): Promise<boolean> {
     const queries = STREAM_NAMES.map((n) => this.manager.get(n));
     if (queries.some((q) => !q || !q.isActive)) return queries.every((q) => !q?.isActive);
-    const bronze = queries[0]!;
-    const pending = (await this.fileSource?.backlog())?.files ?? 0;
-    if (pending > 0 || bronze.status.isTriggerActive) return false;
-    const upstream: [StreamName, TableName][] = [
-      ['silver_stream', 'bronze'],
-      ['gold_stream', 'silver'],
-      ['application_stream', 'gold'],
-    ];
-    for (const [stream, table] of upstream) {
-      const q = this.manager.get(stream)!;
+    for (const name of STREAM_NAMES) {
+      const q = this.manager.get(name)!;
       if (q.status.isTriggerActive) return false;
-      const t = await DeltaTable.forPath(this.paths.tables[table], this.session);
-      if (!(await t.exists())) continue;
-      const version = (await t.snapshot()).version;
-      const end = q.lastProgress?.sources[0]?.endOffset as { version?: number } | undefined;
-      if (!end || (end.version ?? -1) < version) return false;
+      const source = this.sources.get(name);
+      const end = q.lastProgress?.sources[0]?.endOffset ?? undefined;
+      const pending = await source?.backlog?.(end ?? undefined);
+      if ((pending?.files ?? 0) > 0 || (pending?.rows ?? 0) > 0) return false;
     }
     return true;
   }

@@ -40,9 +40,15 @@ export const ZONE_OFFSETS: Record<string, number> = {
   AEDT: 11,
 };
 
-/** Mention pattern (RE2): group 1 is the handle. */
-export const MENTION_REGEX = String.raw`(?:^|[^A-Za-z0-9_@.])@([A-Za-z0-9_]{1,15})\b`;
-const MENTION_STRIP = String.raw`(^|[^A-Za-z0-9_@.])@[A-Za-z0-9_]{1,15}\b`;
+/**
+ * Mention candidates (RE2): group 1 is the whole word after '@' (any letters, so `@wörld` is one
+ * word); a candidate is a mention only if that word is 1–15 ASCII handle characters and is not
+ * followed by another '@' (`@a@b` mentions nobody).
+ */
+export const MENTION_REGEX = String.raw`(?:^|[^A-Za-z0-9_@.])@([\p{L}\p{N}_]+)(@?)`;
+const HANDLE = String.raw`[A-Za-z0-9_]{1,15}`;
+/** A mention with the characters around it; stripping keeps them (groups 1 and 2). */
+const MENTION_STRIP = String.raw`(^|[^A-Za-z0-9_@.])@[A-Za-z0-9_]{1,15}([^\p{L}\p{N}_@]|$)`;
 
 /**
  * SQL turning `EEE MMM dd HH:mm:ss zzz yyyy` (zzz an abbreviation above, or ±hhmm) into a UTC
@@ -63,12 +69,18 @@ export function parseTwitterDateSql(col: string): string {
 
 /** SQL list of the distinct lower-cased handles a text mentions. */
 export function mentionsSql(col: string): string {
-  return `list_distinct(list_transform(regexp_extract_all(${col}, '${MENTION_REGEX}', 1), m -> lower(m)))`;
+  // Whole matches, so that a word followed by '@' (`@a@b`) can be told apart and dropped.
+  const word = String.raw`@([\p{L}\p{N}_]+)`;
+  return `list_distinct(list_transform(list_filter(list_transform(regexp_extract_all(${col}, '${MENTION_REGEX}', 0),
+      m -> CASE WHEN ends_with(m, '@') THEN NULL ELSE regexp_extract(m, '${word}', 1) END),
+      m -> m IS NOT NULL AND regexp_full_match(m, '${HANDLE}')), m -> lower(m)))`;
 }
 
 /** SQL of the text with mentions removed and white space collapsed. */
 export function cleanedTextSql(col: string): string {
-  return `trim(regexp_replace(regexp_replace(${col}, '${MENTION_STRIP}', '\\1', 'g'), '\\s+', ' ', 'g'))`;
+  // Two passes: a match consumes the character after a mention, which may be the one before the next.
+  const strip = (x: string) => `regexp_replace(${x}, '${MENTION_STRIP}', '\\1\\2', 'g')`;
+  return `trim(regexp_replace(${strip(strip(col))}, '\\s+', ' ', 'g'))`;
 }
 
 /** Silver rows of a batch of bronze rows. */

@@ -212,19 +212,23 @@ function parseDate(date: string | null): string | null {
   return new Date(local - offsetMinutes * 60_000).toISOString().replace('T', ' ').replace('.000Z', '+00');
 }
 
-/** '@' + 1–15 handle characters, not after a letter, digit, '_', '@' or '.', not followed by a handle character. */
-const MENTION = /(?<![A-Za-z0-9_@.])@([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_])/g;
+/**
+ * '@' + a word (letters of any script, digits, '_') not after an ASCII letter, digit, '_', '@' or '.';
+ * a mention when the word is 1–15 ASCII handle characters and no '@' follows it.
+ */
+const CANDIDATE = /(?<![A-Za-z0-9_@.])@([\p{L}\p{N}_]+)(@?)/gu;
+const isMention = (m: RegExpMatchArray) => m[2] === '' && /^[A-Za-z0-9_]{1,15}$/.test(m[1]!);
 
 function mentionsOf(text: string | null): (string | null)[] {
   if (text === null) return [null];
-  const found = [...new Set([...text.matchAll(MENTION)].map((m) => m[1]!.toLowerCase()))];
+  const found = [...new Set([...text.matchAll(CANDIDATE)].filter(isMention).map((m) => m[1]!.toLowerCase()))];
   return found.length ? found : [null];
 }
 
 function cleanedOf(text: string | null): string | null {
   if (text === null) return null;
   return text
-    .replace(MENTION, '')
+    .replace(CANDIDATE, (...args) => (isMention(args as unknown as RegExpMatchArray) ? '' : (args[0] as string)))
     .replace(/[\t\n\f\r ]+/g, ' ')
     .replace(/^ +| +$/g, '');
 }

@@ -37,13 +37,13 @@ function deltaStream(): {
 }
 
 describe('DeltaSource', () => {
-  it('reads the snapshot present at start in one batch, then each new version', async () => {
+  it('reads the snapshot present at start (in one batch without limits), then each new version', async () => {
     const { t, upstream, run } = deltaStream();
     await appendIds(session, upstream, [1, 2]); // version 0
     await appendIds(session, upstream, [3]); // version 1
     const q1 = await run();
     expect(q1.recentProgress).toHaveLength(1);
-    expect(q1.recentProgress[0]?.sources[0]?.endOffset).toEqual({ version: 1, initial: true });
+    expect(q1.recentProgress[0]?.sources[0]?.endOffset).toEqual({ version: 1, initial: true, index: 2 });
     expect(q1.recentProgress[0]?.sources[0]?.startOffset).toBeNull();
     await t.checkAnswer([1, 2, 3]);
 
@@ -57,6 +57,23 @@ describe('DeltaSource', () => {
     const q3 = await run();
     expect(q3.recentProgress).toEqual([]);
     await t.checkAnswer(range(1, 6));
+  });
+
+  it('reads a large starting snapshot in batches of maxFilesPerTrigger files, across restarts', async () => {
+    const { t, upstream, run } = deltaStream();
+    for (const id of [1, 2, 3, 4, 5]) await appendIds(session, upstream, [id]); // versions 0..4, one file each
+    const q1 = await run({}, { limits: { maxFilesPerTrigger: 2 } });
+    expect(q1.recentProgress.map((p) => p.sources[0]?.endOffset)).toEqual([
+      { version: 4, initial: true, index: 2 },
+      { version: 4, initial: true, index: 4 },
+      { version: 4, initial: true, index: 5 },
+    ]);
+    expect(q1.recentProgress.map((p) => p.numInputRows)).toEqual([2, 2, 1]);
+    await t.checkAnswer([1, 2, 3, 4, 5]);
+    await appendIds(session, upstream, [6]); // version 5
+    const q2 = await run({}, { limits: { maxFilesPerTrigger: 2 } });
+    expect(q2.recentProgress.map((p) => p.sources[0]?.endOffset)).toEqual([{ version: 5 }]);
+    await t.checkAnswer([1, 2, 3, 4, 5, 6]);
   });
 
   it('without limits reads every new version in one batch', async () => {

@@ -105,11 +105,12 @@ describe('mentionsSql and cleanedTextSql', () => {
     ['x.@handle', [], 'x.@handle'],
     ['@abcdefghijklmno fifteen', ['abcdefghijklmno'], 'fifteen'],
     ['@abcdefghijklmnop sixteen', [], '@abcdefghijklmnop sixteen'],
-    ['@a@b', ['a'], '@b'],
+    ['@a@b', [], '@a@b'], // a handle followed by '@' is not a mention (as on Twitter), and then neither is @b
     ['@under_score9!', ['under_score9'], '!'],
     ['😡@emoji😡 done', ['emoji'], '😡😡 done'],
-    ['héllo @wörld', ['w'], 'héllo örld'], // handles are ASCII: a non-ASCII letter ends one (docs/pipeline.md)
-    ['déjà vu @Zoë', ['zo'], 'déjà vu ë'],
+    ['héllo @wörld', [], 'héllo @wörld'], // a word with a non-ASCII letter is not a handle (docs/pipeline.md)
+    ['déjà vu @Zoë @ok', ['ok'], 'déjà vu @Zoë'],
+    ['é@user', ['user'], 'é'], // only ASCII letters before '@' make an e-mail address
     ['#@tag (@paren) -@dash', ['dash', 'paren', 'tag'], '# () -'],
     ['_@nope', [], '_@nope'],
     ['@ alone', [], '@ alone'],
