@@ -16,10 +16,10 @@ const session = await DuckSession.create();
 const orchestration = (process.argv[2] ?? 'sequential') as 'sequential' | 'concurrent';
 const p = new Pipeline({
   root,
-  source: 'data/sample',
+  source: process.argv[3] ?? 'data/sample',
   session,
   orchestration,
-  maxFilesPerTrigger: 5,
+  maxFilesPerTrigger: Number(process.argv[4] ?? 5),
   pollIntervalMs: 200,
   classifier: async () => stub,
   onProgress: (s, pr) => console.log(s, pr.batchId, pr.numInputRows, pr.sink.numOutputRows, Math.round(pr.processedRowsPerSecond), JSON.stringify(pr.metrics)),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ensureBundledModelRegistered } from '../model/bundled.js';
+import { importFromHub } from '../model/hf-import.js';
 import { openRegistry } from '../model/registry-factory.js';
 import type { ModelRegistry } from '../model/registry.js';
 import { lakehousePaths } from '../pipeline/paths.js';
@@ -11,7 +12,7 @@ export type RegistryOpener = (mlflowDir: string) => Promise<ModelRegistry>;
 
 const defaultOpener: RegistryOpener = async (dir) => openRegistry({ lakehouseMlflowDir: dir });
 
-/** `tweetlake model list | register | promote`. */
+/** `tweetlake model list | register | promote | import-hf`. */
 export function registerModelCommands(program: Command, out: NodeJS.WritableStream, open: RegistryOpener = defaultOpener): Command {
   const model = program.command('model').description('the MLflow model registry');
   const registry = async (opts: { root?: string; config?: string }) => {
@@ -65,6 +66,26 @@ export function registerModelCommands(program: Command, out: NodeJS.WritableStre
         await r.setAlias(name, opts.alias, opts.version);
         out.write(`${name}@${opts.alias} -> version ${opts.version}\n`);
       }
+    });
+  lakehouseOptions(model.command('import-hf <repo-id>').description('download an ONNX sequence classifier from the Hugging Face hub and register it'))
+    .option('--revision <rev>', 'branch, tag or commit', 'main')
+    .option('--name <name>', 'registered model name (default: the repo id with / as _)')
+    .option('--hub <url>', 'hub URL (default: HF_ENDPOINT or https://huggingface.co)')
+    .action(async (repoId: string, opts: { root?: string; config?: string; revision: string; name?: string; hub?: string }) => {
+      const config = configFor(opts);
+      const r = await registry(opts);
+      const result = await importFromHub(repoId, {
+        registry: r,
+        revision: opts.revision,
+        cacheDir: lakehousePaths(config.root).modelCache,
+        ...(opts.name ? { name: opts.name } : {}),
+        ...(opts.hub ? { hubUrl: opts.hub } : {}),
+      });
+      out.write(
+        `imported ${repoId}@${opts.revision}${result.commit ? ` (${result.commit})` : ''} as ${result.name} version ${result.version.version}; ` +
+          `labels ${result.labels.join(', ')}; files: ${result.files.join(', ')}\n` +
+          `use it with: tweetlake run --model models:/${result.name}/${result.version.version}\n`,
+      );
     });
   return model;
 }

@@ -118,7 +118,7 @@ export class Pipeline {
         if (history.length > 200) history.shift();
         this.histories.set(name, history);
         this.options.onProgress?.(name, p);
-        void this.publish(query);
+        void this.publish(query).catch(() => undefined); // state is advisory; the next batch publishes again
       },
     });
     await this.publish(query);
@@ -165,7 +165,7 @@ export class Pipeline {
       });
     };
     await sample();
-    const timer = setInterval(() => void sample(), 500);
+    const timer = setInterval(() => void sample().catch(() => undefined), 500);
     timer.unref();
     return {
       close: async () => {

@@ -85,11 +85,12 @@ export function cleanedTextSql(col: string): string {
 
 /** Silver rows of a batch of bronze rows. */
 export function silverRowsSql(bronze: string, options: { dropWithoutMentions?: boolean } = {}): string {
-  const mentions = mentionsSql('text');
+  // Mentions are computed once per tweet (inner query), then exploded.
   const exploded = options.dropWithoutMentions
-    ? `unnest(${mentions})`
-    : `unnest(CASE WHEN coalesce(len(${mentions}), 0) = 0 THEN [CAST(NULL AS VARCHAR)] ELSE ${mentions} END)`; // NULL text too
-  return `SELECT ${parseTwitterDateSql('date')} AS "timestamp", ${exploded} AS mention,
-      ${cleanedTextSql('text')} AS cleaned_text, sentiment
-    FROM (${bronze})`;
+    ? `unnest(ms)`
+    : `unnest(CASE WHEN coalesce(len(ms), 0) = 0 THEN [CAST(NULL AS VARCHAR)] ELSE ms END)`; // NULL text too
+  return `SELECT "timestamp", ${exploded} AS mention, cleaned_text, sentiment FROM (
+      SELECT ${parseTwitterDateSql('date')} AS "timestamp", ${mentionsSql('text')} AS ms,
+        ${cleanedTextSql('text')} AS cleaned_text, sentiment
+      FROM (${bronze}))`;
 }

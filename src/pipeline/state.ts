@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { QueryProgress, QueryStatus } from '../engine/progress.js';
@@ -43,7 +44,7 @@ export interface StreamState {
 
 async function writeAtomic(path: string, text: string): Promise<void> {
   await fs.mkdir(nodePath.dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
   await fs.writeFile(tmp, text);
   await fs.rename(tmp, path);
 }
