@@ -7,7 +7,12 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TweetlakeError } from '../errors.js';
-import { artifactProxyPath, listFilesRecursive, type ArtifactEntry, type MlflowHttpClient } from './mlflow-http.js';
+import {
+  artifactProxyPath,
+  listFilesRecursive,
+  type ArtifactEntry,
+  type MlflowHttpClient,
+} from './mlflow-http.js';
 
 /** An artifact location: list, upload into it, download from it. Paths are '/'-separated and relative to its root. */
 export interface ArtifactRepo {
@@ -37,14 +42,17 @@ export class UnsupportedArtifactLocation extends TweetlakeError {
 function cleanRel(path: string | undefined): string {
   const p = (path ?? '').replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');
   if (p.split('/').some((s) => s === '..')) {
-    throw new TweetlakeError('ARTIFACT_PATH_INVALID', `artifact path '${path}' may not contain '..'`, { domain: 'user' });
+    throw new TweetlakeError('ARTIFACT_PATH_INVALID', `artifact path '${path}' may not contain '..'`, {
+      domain: 'user',
+    });
   }
   return p;
 }
 
 /** The local folder a `file:` URI or a path names; undefined for other schemes. */
 export function localPathOf(uri: string): string | undefined {
-  if (uri.startsWith('file:')) return fileURLToPath(uri.startsWith('file://') ? uri : `file://${uri.slice('file:'.length)}`);
+  if (uri.startsWith('file:'))
+    return fileURLToPath(uri.startsWith('file://') ? uri : `file://${uri.slice('file:'.length)}`);
   if (/^[a-z][a-z0-9+.-]*:/i.test(uri) && !/^[a-z]:[\\/]/i.test(uri)) return undefined;
   return nodePath.resolve(uri);
 }
@@ -113,12 +121,18 @@ class ProxyArtifactRepo implements ArtifactRepo {
     const rel = cleanRel(path);
     const entries = await this.http.listArtifacts(this.remote(rel));
     // the proxy answers base names; make them relative to this repo's root
-    return entries.map((e) => ({ ...e, path: rel ? `${rel}/${nodePath.posix.basename(e.path)}` : nodePath.posix.basename(e.path) }));
+    return entries.map((e) => ({
+      ...e,
+      path: rel ? `${rel}/${nodePath.posix.basename(e.path)}` : nodePath.posix.basename(e.path),
+    }));
   }
 
   async uploadFile(localFile: string, path?: string): Promise<void> {
     const rel = cleanRel(path);
-    await this.http.uploadArtifact(localFile, this.remote(rel ? `${rel}/${nodePath.basename(localFile)}` : nodePath.basename(localFile)));
+    await this.http.uploadArtifact(
+      localFile,
+      this.remote(rel ? `${rel}/${nodePath.basename(localFile)}` : nodePath.basename(localFile)),
+    );
   }
 
   async uploadDir(localDir: string, path?: string): Promise<void> {
@@ -155,7 +169,8 @@ class ProxyArtifactRepo implements ArtifactRepo {
 export function openArtifactRepo(uri: string, http?: MlflowHttpClient): ArtifactRepo {
   const proxy = artifactProxyPath(uri);
   if (proxy !== undefined) {
-    if (!http) throw new UnsupportedArtifactLocation(`${uri} (no MLflow server configured: set MLFLOW_TRACKING_URI)`);
+    if (!http)
+      throw new UnsupportedArtifactLocation(`${uri} (no MLflow server configured: set MLFLOW_TRACKING_URI)`);
     return new ProxyArtifactRepo(uri, proxy, http);
   }
   const local = localPathOf(uri);

@@ -46,8 +46,15 @@ export interface HubImportResult {
 
 /** The hub refused or lacks something the import needs. */
 export class HubImportError extends TweetlakeError {
-  constructor(message: string, options: { domain?: 'user' | 'external'; retryable?: boolean; cause?: unknown } = {}) {
-    super('HF_IMPORT_FAILED', message, { domain: options.domain ?? 'user', retryable: options.retryable ?? false, cause: options.cause });
+  constructor(
+    message: string,
+    options: { domain?: 'user' | 'external'; retryable?: boolean; cause?: unknown } = {},
+  ) {
+    super('HF_IMPORT_FAILED', message, {
+      domain: options.domain ?? 'user',
+      retryable: options.retryable ?? false,
+      cause: options.cause,
+    });
   }
 }
 
@@ -58,22 +65,32 @@ export function defaultModelName(repoId: string): string {
 
 function checkRepoId(repoId: string): void {
   if (!/^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/.test(repoId) || repoId.includes('..')) {
-    throw new HubImportError(`'${repoId}' is not a Hugging Face repo id (expected owner/name, e.g. Xenova/distilbert-base-uncased-finetuned-sst-2-english)`);
+    throw new HubImportError(
+      `'${repoId}' is not a Hugging Face repo id (expected owner/name, e.g. Xenova/distilbert-base-uncased-finetuned-sst-2-english)`,
+    );
   }
 }
 
 type Fetched = { status: 'ok'; commit?: string } | { status: 'missing' };
 
-async function download(url: string, dest: string, headers: Record<string, string>, what: string): Promise<Fetched> {
+async function download(
+  url: string,
+  dest: string,
+  headers: Record<string, string>,
+  what: string,
+): Promise<Fetched> {
   let res: Response;
   try {
     res = await fetch(url, { headers, redirect: 'follow', signal: AbortSignal.timeout(600_000) });
   } catch (err) {
-    throw new HubImportError(`cannot reach ${url} (${errorMessage(err)}); without internet, set HF_ENDPOINT (or --hub-url) to a reachable mirror`, {
-      domain: 'external',
-      retryable: true,
-      cause: err,
-    });
+    throw new HubImportError(
+      `cannot reach ${url} (${errorMessage(err)}); without internet, set HF_ENDPOINT (or --hub-url) to a reachable mirror`,
+      {
+        domain: 'external',
+        retryable: true,
+        cause: err,
+      },
+    );
   }
   if (res.status === 404) {
     await res.body?.cancel();
@@ -87,7 +104,10 @@ async function download(url: string, dest: string, headers: Record<string, strin
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
-    throw new HubImportError(`downloading ${url} failed: ${res.status} ${res.statusText}`, { domain: 'external', retryable: res.status >= 500 });
+    throw new HubImportError(`downloading ${url} failed: ${res.status} ${res.statusText}`, {
+      domain: 'external',
+      retryable: res.status >= 500,
+    });
   }
   await fs.mkdir(nodePath.dirname(dest), { recursive: true });
   await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(dest));
@@ -106,10 +126,15 @@ interface HfConfig {
 export function classifierLabels(config: HfConfig, repoId: string): string[] {
   const archs = config.architectures ?? [];
   if (archs.length > 0 && !archs.some((a) => a.endsWith('ForSequenceClassification'))) {
-    throw new HubImportError(`${repoId} is a ${archs.join(', ')}, not a sequence classifier (…ForSequenceClassification)`);
+    throw new HubImportError(
+      `${repoId} is a ${archs.join(', ')}, not a sequence classifier (…ForSequenceClassification)`,
+    );
   }
   const entries = Object.entries(config.id2label ?? {});
-  if (entries.length === 0) throw new HubImportError(`${repoId}'s config.json has no id2label: it is not a sequence-classification model`);
+  if (entries.length === 0)
+    throw new HubImportError(
+      `${repoId}'s config.json has no id2label: it is not a sequence-classification model`,
+    );
   return entries.sort(([a], [b]) => Number(a) - Number(b)).map(([, label]) => String(label));
 }
 
@@ -149,7 +174,9 @@ export function hubMlmodel(info: {
       hf_dir: 'model',
       model_dir: 'model',
       tokenizer: 'model/tokenizer.json',
-      ...(info.onnxFiles.includes('onnx/model_quantized.onnx') ? { onnx_int8: 'model/onnx/model_quantized.onnx' } : {}),
+      ...(info.onnxFiles.includes('onnx/model_quantized.onnx')
+        ? { onnx_int8: 'model/onnx/model_quantized.onnx' }
+        : {}),
       ...(info.onnxFiles.includes('onnx/model.onnx') ? { onnx_fp32: 'model/onnx/model.onnx' } : {}),
       onnx_output: 'logits',
       transformers_js_dtype: info.onnxFiles[0] === 'onnx/model_quantized.onnx' ? 'q8' : 'fp32',
@@ -178,7 +205,11 @@ async function writeMlflowFolder(dir: string, mlmodel: Record<string, unknown>):
   );
   await fs.writeFile(
     nodePath.join(dir, 'conda.yaml'),
-    stringify({ channels: ['conda-forge'], dependencies: ['python=3.11', 'pip', { pip: REQUIREMENTS }], name: 'mlflow-env' }),
+    stringify({
+      channels: ['conda-forge'],
+      dependencies: ['python=3.11', 'pip', { pip: REQUIREMENTS }],
+      name: 'mlflow-env',
+    }),
   );
 }
 
@@ -194,14 +225,22 @@ export async function importFromHub(repoId: string, options: HubImportOptions): 
   const base = `${hubUrl}/${repoId}/resolve/${encodeURIComponent(revision)}`;
 
   await fs.mkdir(options.cacheDir, { recursive: true });
-  const staging = nodePath.join(options.cacheDir, `hf-import-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const staging = nodePath.join(
+    options.cacheDir,
+    `hf-import-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   const hfDir = nodePath.join(staging, 'model');
   try {
     const got: string[] = [];
     const missing: string[] = [];
     let commit: string | undefined;
     const fetchFile = async (file: string): Promise<boolean> => {
-      const r = await download(`${base}/${file}`, nodePath.join(hfDir, ...file.split('/')), headers, `${repoId}/${file}`);
+      const r = await download(
+        `${base}/${file}`,
+        nodePath.join(hfDir, ...file.split('/')),
+        headers,
+        `${repoId}/${file}`,
+      );
       if (r.status === 'missing') return false;
       commit ??= r.commit;
       got.push(file);
@@ -209,9 +248,13 @@ export async function importFromHub(repoId: string, options: HubImportOptions): 
     };
     for (const f of HF_REQUIRED_FILES) if (!(await fetchFile(f))) missing.push(f);
     if (missing.length === HF_REQUIRED_FILES.length) {
-      throw new HubImportError(`${repoId} at revision '${revision}' was not found on ${hubUrl} (no ${missing.join(', ')}); check the repo id and revision`);
+      throw new HubImportError(
+        `${repoId} at revision '${revision}' was not found on ${hubUrl} (no ${missing.join(', ')}); check the repo id and revision`,
+      );
     }
-    const config = JSON.parse(await fs.readFile(nodePath.join(hfDir, 'config.json'), 'utf8').catch(() => '{}')) as HfConfig;
+    const config = JSON.parse(
+      await fs.readFile(nodePath.join(hfDir, 'config.json'), 'utf8').catch(() => '{}'),
+    ) as HfConfig;
     const labels = missing.includes('config.json') ? [] : classifierLabels(config, repoId);
     for (const f of HF_OPTIONAL_FILES) await fetchFile(f);
     const onnxFiles: string[] = [];
@@ -221,15 +264,32 @@ export async function importFromHub(repoId: string, options: HubImportOptions): 
         await fetchFile(`${f}_data`); // external weights of models over 2 GB, when there are any
       }
     }
-    if (onnxFiles.length === 0) missing.push(`${HF_ONNX_FILES.join(' or ')} (ONNX weights; convert the model with Optimum or pick a repo that has an onnx/ folder)`);
-    if (missing.length > 0) throw new HubImportError(`${repoId} at revision '${revision}' on ${hubUrl} lacks ${missing.join(', ')}`);
+    if (onnxFiles.length === 0)
+      missing.push(
+        `${HF_ONNX_FILES.join(' or ')} (ONNX weights; convert the model with Optimum or pick a repo that has an onnx/ folder)`,
+      );
+    if (missing.length > 0)
+      throw new HubImportError(
+        `${repoId} at revision '${revision}' on ${hubUrl} lacks ${missing.join(', ')}`,
+      );
 
-    const tokenizerConfig = JSON.parse(await fs.readFile(nodePath.join(hfDir, 'tokenizer_config.json'), 'utf8')) as { model_max_length?: number };
+    const tokenizerConfig = JSON.parse(
+      await fs.readFile(nodePath.join(hfDir, 'tokenizer_config.json'), 'utf8'),
+    ) as { model_max_length?: number };
     const id2label: Record<string, string> = {};
     labels.forEach((l, i) => (id2label[String(i)] = l));
     await writeMlflowFolder(
       staging,
-      hubMlmodel({ repoId, revision, ...(commit ? { commit } : {}), hubUrl, labels, id2label, maxLength: maxLengthOf(tokenizerConfig, config), onnxFiles }),
+      hubMlmodel({
+        repoId,
+        revision,
+        ...(commit ? { commit } : {}),
+        hubUrl,
+        labels,
+        id2label,
+        maxLength: maxLengthOf(tokenizerConfig, config),
+        onnxFiles,
+      }),
     );
     const version = await options.registry.createVersion(name, staging, {
       description: `Imported from ${hubUrl}/${repoId} at ${revision}${commit ? ` (commit ${commit})` : ''}`,

@@ -52,8 +52,10 @@ export class MlflowHttpError extends TweetlakeError {
 
 function hint(status: number, code: string, message: string, endpoint: string, baseUrl: string): string {
   const head = `MLflow server ${baseUrl} answered ${status} ${code} to ${endpoint}: ${message}`;
-  if (status === 401 || status === 403) return `${head} (set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)`;
-  if (status === 404 && code === 'ENDPOINT_NOT_FOUND') return `${head} (is ${baseUrl} an MLflow server, started with artifact serving for mlflow-artifacts calls?)`;
+  if (status === 401 || status === 403)
+    return `${head} (set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)`;
+  if (status === 404 && code === 'ENDPOINT_NOT_FOUND')
+    return `${head} (is ${baseUrl} an MLflow server, started with artifact serving for mlflow-artifacts calls?)`;
   if (status === 429 || status >= 500) return `${head} (gave up after retries; try again later)`;
   return head;
 }
@@ -61,11 +63,15 @@ function hint(status: number, code: string, message: string, endpoint: string, b
 /** The server could not be reached at all. */
 export class MlflowUnreachable extends TweetlakeError {
   constructor(baseUrl: string, cause: unknown) {
-    super('MLFLOW_UNREACHABLE', `cannot reach the MLflow server at ${baseUrl} (${errorMessage(cause)}); is it running? check MLFLOW_TRACKING_URI`, {
-      domain: 'external',
-      retryable: true,
-      cause,
-    });
+    super(
+      'MLFLOW_UNREACHABLE',
+      `cannot reach the MLflow server at ${baseUrl} (${errorMessage(cause)}); is it running? check MLFLOW_TRACKING_URI`,
+      {
+        domain: 'external',
+        retryable: true,
+        cause,
+      },
+    );
   }
 }
 
@@ -75,13 +81,19 @@ export function isHttpUri(uri: string | undefined): uri is string {
 }
 
 /** Options for the tracking (or, with `registry`, the registry) server named by the environment; undefined when none is. */
-export function mlflowHttpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, which: 'tracking' | 'registry' = 'tracking'): MlflowHttpOptions | undefined {
-  const uri = which === 'registry' ? (env.MLFLOW_REGISTRY_URI ?? env.MLFLOW_TRACKING_URI) : env.MLFLOW_TRACKING_URI;
+export function mlflowHttpOptionsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  which: 'tracking' | 'registry' = 'tracking',
+): MlflowHttpOptions | undefined {
+  const uri =
+    which === 'registry' ? (env.MLFLOW_REGISTRY_URI ?? env.MLFLOW_TRACKING_URI) : env.MLFLOW_TRACKING_URI;
   if (!isHttpUri(uri)) return undefined;
   return {
     baseUrl: uri,
     ...(env.MLFLOW_TRACKING_TOKEN ? { token: env.MLFLOW_TRACKING_TOKEN } : {}),
-    ...(env.MLFLOW_TRACKING_USERNAME ? { username: env.MLFLOW_TRACKING_USERNAME, password: env.MLFLOW_TRACKING_PASSWORD ?? '' } : {}),
+    ...(env.MLFLOW_TRACKING_USERNAME
+      ? { username: env.MLFLOW_TRACKING_USERNAME, password: env.MLFLOW_TRACKING_PASSWORD ?? '' }
+      : {}),
   };
 }
 
@@ -121,7 +133,11 @@ export class MlflowHttpClient {
 
   constructor(options: MlflowHttpOptions) {
     if (!isHttpUri(options.baseUrl)) {
-      throw new TweetlakeError('MLFLOW_URI_INVALID', `'${options.baseUrl}' is not an http(s):// MLflow server URL`, { domain: 'user' });
+      throw new TweetlakeError(
+        'MLFLOW_URI_INVALID',
+        `'${options.baseUrl}' is not an http(s):// MLflow server URL`,
+        { domain: 'user' },
+      );
     }
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.headers = {};
@@ -151,13 +167,23 @@ export class MlflowHttpClient {
   }
 
   private async json<T>(method: string, path: string, endpoint: string, body?: string): Promise<T> {
-    const res = await this.request(method, path, endpoint, () => body, body === undefined ? {} : { 'content-type': 'application/json' });
+    const res = await this.request(
+      method,
+      path,
+      endpoint,
+      () => body,
+      body === undefined ? {} : { 'content-type': 'application/json' },
+    );
     const text = await res.text();
     if (!text) return {} as T;
     try {
       return JSON.parse(text) as T;
     } catch (err) {
-      throw new TweetlakeError('MLFLOW_BAD_RESPONSE', `MLflow server ${this.baseUrl} sent non-JSON to ${endpoint}: ${text.slice(0, 200)}`, { domain: 'external', cause: err });
+      throw new TweetlakeError(
+        'MLFLOW_BAD_RESPONSE',
+        `MLflow server ${this.baseUrl} sent non-JSON to ${endpoint}: ${text.slice(0, 200)}`,
+        { domain: 'external', cause: err },
+      );
     }
   }
 
@@ -192,7 +218,9 @@ export class MlflowHttpClient {
       if (retry && attempt < this.maxRetries) {
         await res.body?.cancel();
         const after = Number(res.headers.get('retry-after'));
-        await sleep(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 60_000) : this.delay(attempt));
+        await sleep(
+          Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 60_000) : this.delay(attempt),
+        );
         continue;
       }
       throw await this.errorOf(res, endpoint);
@@ -223,8 +251,15 @@ export class MlflowHttpClient {
   /** Lists one level of the artifact store under `path` (relative to the server's artifact root). */
   async listArtifacts(path: string): Promise<ArtifactEntry[]> {
     const qs = new URLSearchParams({ path }).toString();
-    const res = await this.request('GET', `api/2.0/mlflow-artifacts/artifacts?${qs}`, 'mlflow-artifacts/artifacts (list)', () => undefined);
-    const j = (await res.json()) as { files?: { path: string; is_dir?: boolean; file_size?: number | string }[] };
+    const res = await this.request(
+      'GET',
+      `api/2.0/mlflow-artifacts/artifacts?${qs}`,
+      'mlflow-artifacts/artifacts (list)',
+      () => undefined,
+    );
+    const j = (await res.json()) as {
+      files?: { path: string; is_dir?: boolean; file_size?: number | string }[];
+    };
     return (j.files ?? []).map((f) => ({
       path: f.path,
       isDir: Boolean(f.is_dir),
@@ -234,7 +269,12 @@ export class MlflowHttpClient {
 
   /** Downloads one artifact file to `dest` (parent folders created). */
   async downloadArtifact(path: string, dest: string): Promise<void> {
-    const res = await this.request('GET', `api/2.0/mlflow-artifacts/artifacts/${encodePath(path)}`, `mlflow-artifacts/artifacts/${path}`, () => undefined);
+    const res = await this.request(
+      'GET',
+      `api/2.0/mlflow-artifacts/artifacts/${encodePath(path)}`,
+      `mlflow-artifacts/artifacts/${path}`,
+      () => undefined,
+    );
     await fs.mkdir(nodePath.dirname(dest), { recursive: true });
     if (!res.body) {
       await fs.writeFile(dest, '');
@@ -246,9 +286,15 @@ export class MlflowHttpClient {
   /** Uploads one local file as the artifact `path` (read whole: model and image files are small enough). */
   async uploadArtifact(localFile: string, path: string): Promise<void> {
     const data = await fs.readFile(localFile);
-    const res = await this.request('PUT', `api/2.0/mlflow-artifacts/artifacts/${encodePath(path)}`, `mlflow-artifacts/artifacts/${path}`, () => data, {
-      'content-type': 'application/octet-stream',
-    });
+    const res = await this.request(
+      'PUT',
+      `api/2.0/mlflow-artifacts/artifacts/${encodePath(path)}`,
+      `mlflow-artifacts/artifacts/${path}`,
+      () => data,
+      {
+        'content-type': 'application/octet-stream',
+      },
+    );
     await res.body?.cancel();
   }
 }

@@ -12,7 +12,10 @@ export interface RegistryChoice {
 }
 
 /** Which registry the environment asks for (MLFLOW_REGISTRY_URI, else MLFLOW_TRACKING_URI, else the lakehouse). */
-export function registryChoice(lakehouseMlflowDir: string, env: NodeJS.ProcessEnv = process.env): RegistryChoice {
+export function registryChoice(
+  lakehouseMlflowDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): RegistryChoice {
   const uri = env.MLFLOW_REGISTRY_URI || env.MLFLOW_TRACKING_URI;
   if (!uri) return { kind: 'file', location: lakehouseMlflowDir };
   if (isHttpUri(uri)) return { kind: 'rest', location: uri };
@@ -28,7 +31,10 @@ export function registryChoice(lakehouseMlflowDir: string, env: NodeJS.ProcessEn
 }
 
 /** Opens the model registry: a RestModelRegistry when an http(s) MLflow URI is set, else a FileModelRegistry. */
-export function openRegistry(options: { lakehouseMlflowDir: string; env?: NodeJS.ProcessEnv }): ModelRegistry {
+export function openRegistry(options: {
+  lakehouseMlflowDir: string;
+  env?: NodeJS.ProcessEnv;
+}): ModelRegistry {
   const env = options.env ?? process.env;
   const choice = registryChoice(options.lakehouseMlflowDir, env);
   if (choice.kind === 'file') return new FileModelRegistry(choice.location);

@@ -6,7 +6,12 @@ import { TweetlakeError } from '../errors.js';
 import { openArtifactRepo } from './artifact-repo.js';
 import { MlflowHttpError, type MlflowHttpClient } from './mlflow-http.js';
 import { canonicalStage } from './model-uri.js';
-import { ModelNotFound, type ModelRegistry, type ModelVersionInfo, type RegisteredModelInfo } from './registry.js';
+import {
+  ModelNotFound,
+  type ModelRegistry,
+  type ModelVersionInfo,
+  type RegisteredModelInfo,
+} from './registry.js';
 
 /** Experiment that holds the runs whose artifacts are the files of registered versions. */
 export const MODEL_UPLOAD_EXPERIMENT = 'tweetlake-models';
@@ -97,10 +102,13 @@ export class RestModelRegistry implements ModelRegistry {
     const names: string[] = [];
     let pageToken: string | undefined;
     do {
-      const r = await this.http.get<{ registered_models?: RestRegisteredModel[]; next_page_token?: string }>('registered-models/search', {
-        max_results: 1000,
-        page_token: pageToken,
-      });
+      const r = await this.http.get<{ registered_models?: RestRegisteredModel[]; next_page_token?: string }>(
+        'registered-models/search',
+        {
+          max_results: 1000,
+          page_token: pageToken,
+        },
+      );
       for (const m of r.registered_models ?? []) names.push(m.name);
       pageToken = r.next_page_token || undefined;
     } while (pageToken);
@@ -115,7 +123,9 @@ export class RestModelRegistry implements ModelRegistry {
   async getModel(name: string): Promise<RegisteredModelInfo | undefined> {
     let model: RestRegisteredModel;
     try {
-      model = (await this.http.get<{ registered_model: RestRegisteredModel }>('registered-models/get', { name })).registered_model;
+      model = (
+        await this.http.get<{ registered_model: RestRegisteredModel }>('registered-models/get', { name })
+      ).registered_model;
     } catch (err) {
       if (isCode(err, 'RESOURCE_DOES_NOT_EXIST')) return undefined;
       throw err;
@@ -123,11 +133,14 @@ export class RestModelRegistry implements ModelRegistry {
     const versions: ModelVersionInfo[] = [];
     let pageToken: string | undefined;
     do {
-      const r = await this.http.get<{ model_versions?: RestModelVersion[]; next_page_token?: string }>('model-versions/search', {
-        filter: `name=${quote(name)}`,
-        max_results: 1000,
-        page_token: pageToken,
-      });
+      const r = await this.http.get<{ model_versions?: RestModelVersion[]; next_page_token?: string }>(
+        'model-versions/search',
+        {
+          filter: `name=${quote(name)}`,
+          max_results: 1000,
+          page_token: pageToken,
+        },
+      );
       for (const v of r.model_versions ?? []) versions.push(toVersion(v));
       pageToken = r.next_page_token || undefined;
     } while (pageToken);
@@ -136,7 +149,9 @@ export class RestModelRegistry implements ModelRegistry {
     for (const a of model.aliases ?? []) aliases[a.alias] = String(a.version);
     // search results may leave a version's aliases out (the SQL store does): take them from the model
     for (const v of versions) {
-      const own = Object.entries(aliases).filter(([, ver]) => ver === v.version).map(([a]) => a);
+      const own = Object.entries(aliases)
+        .filter(([, ver]) => ver === v.version)
+        .map(([a]) => a);
       v.aliases = [...new Set([...v.aliases, ...own])].sort();
     }
     return {
@@ -149,9 +164,17 @@ export class RestModelRegistry implements ModelRegistry {
     };
   }
 
-  async createVersion(name: string, modelDir: string, options: { description?: string; runId?: string } = {}): Promise<ModelVersionInfo> {
+  async createVersion(
+    name: string,
+    modelDir: string,
+    options: { description?: string; runId?: string } = {},
+  ): Promise<ModelVersionInfo> {
     if (!existsSync(nodePath.join(modelDir, 'MLmodel'))) {
-      throw new TweetlakeError('MODEL_INVALID', `${modelDir} is not an MLflow model folder (no MLmodel file)`, { domain: 'user' });
+      throw new TweetlakeError(
+        'MODEL_INVALID',
+        `${modelDir} is not an MLflow model folder (no MLmodel file)`,
+        { domain: 'user' },
+      );
     }
     const run = await this.uploadRun(name, modelDir, options.runId);
     try {
@@ -200,18 +223,25 @@ export class RestModelRegistry implements ModelRegistry {
     const name = this.options.uploadExperiment ?? MODEL_UPLOAD_EXPERIMENT;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const r = await this.http.get<{ experiment: { experiment_id: string } }>('experiments/get-by-name', { experiment_name: name });
+        const r = await this.http.get<{ experiment: { experiment_id: string } }>('experiments/get-by-name', {
+          experiment_name: name,
+        });
         return r.experiment.experiment_id;
       } catch (err) {
         if (!isCode(err, 'RESOURCE_DOES_NOT_EXIST')) throw err;
       }
       try {
-        return (await this.http.post<{ experiment_id: string }>('experiments/create', { name })).experiment_id;
+        return (await this.http.post<{ experiment_id: string }>('experiments/create', { name }))
+          .experiment_id;
       } catch (err) {
         if (!isCode(err, 'RESOURCE_ALREADY_EXISTS')) throw err; // created concurrently: read it again
       }
     }
-    throw new TweetlakeError('MLFLOW_EXPERIMENT', `cannot get or create experiment '${name}' on ${this.location}`, { domain: 'external', retryable: true });
+    throw new TweetlakeError(
+      'MLFLOW_EXPERIMENT',
+      `cannot get or create experiment '${name}' on ${this.location}`,
+      { domain: 'external', retryable: true },
+    );
   }
 
   private async waitReady(v: ModelVersionInfo): Promise<ModelVersionInfo> {
@@ -222,24 +252,37 @@ export class RestModelRegistry implements ModelRegistry {
       cur = await this.getVersion(v.name, v.version);
     }
     if (cur.status !== 'READY') {
-      throw new TweetlakeError('MODEL_VERSION_NOT_READY', `version ${cur.version} of ${cur.name} is ${cur.status} on ${this.location}; check the server's logs`, {
-        domain: 'external',
-      });
+      throw new TweetlakeError(
+        'MODEL_VERSION_NOT_READY',
+        `version ${cur.version} of ${cur.name} is ${cur.status} on ${this.location}; check the server's logs`,
+        {
+          domain: 'external',
+        },
+      );
     }
     return cur;
   }
 
   async getVersion(name: string, version: string): Promise<ModelVersionInfo> {
     try {
-      const r = await this.http.get<{ model_version: RestModelVersion }>('model-versions/get', { name, version });
+      const r = await this.http.get<{ model_version: RestModelVersion }>('model-versions/get', {
+        name,
+        version,
+      });
       return toVersion(r.model_version);
     } catch (err) {
-      if (isCode(err, 'RESOURCE_DOES_NOT_EXIST')) throw new ModelNotFound(`version ${version} of model '${name}'`, this.location);
+      if (isCode(err, 'RESOURCE_DOES_NOT_EXIST'))
+        throw new ModelNotFound(`version ${version} of model '${name}'`, this.location);
       throw err;
     }
   }
 
-  async transitionStage(name: string, version: string, stage: string, archiveExisting = false): Promise<ModelVersionInfo> {
+  async transitionStage(
+    name: string,
+    version: string,
+    stage: string,
+    archiveExisting = false,
+  ): Promise<ModelVersionInfo> {
     try {
       const r = await this.http.post<{ model_version: RestModelVersion }>('model-versions/transition-stage', {
         name,
@@ -249,7 +292,8 @@ export class RestModelRegistry implements ModelRegistry {
       });
       return toVersion(r.model_version);
     } catch (err) {
-      if (isCode(err, 'RESOURCE_DOES_NOT_EXIST')) throw new ModelNotFound(`version ${version} of model '${name}'`, this.location);
+      if (isCode(err, 'RESOURCE_DOES_NOT_EXIST'))
+        throw new ModelNotFound(`version ${version} of model '${name}'`, this.location);
       throw err;
     }
   }
@@ -258,7 +302,8 @@ export class RestModelRegistry implements ModelRegistry {
     try {
       await this.http.post('registered-models/alias', { name, alias, version });
     } catch (err) {
-      if (isCode(err, 'RESOURCE_DOES_NOT_EXIST')) throw new ModelNotFound(`version ${version} of model '${name}'`, this.location);
+      if (isCode(err, 'RESOURCE_DOES_NOT_EXIST'))
+        throw new ModelNotFound(`version ${version} of model '${name}'`, this.location);
       throw err;
     }
   }
@@ -266,17 +311,24 @@ export class RestModelRegistry implements ModelRegistry {
   /** The version an alias points at. */
   async getVersionByAlias(name: string, alias: string): Promise<ModelVersionInfo> {
     try {
-      const r = await this.http.get<{ model_version: RestModelVersion }>('registered-models/alias', { name, alias });
+      const r = await this.http.get<{ model_version: RestModelVersion }>('registered-models/alias', {
+        name,
+        alias,
+      });
       return toVersion(r.model_version);
     } catch (err) {
-      if (isCode(err, 'RESOURCE_DOES_NOT_EXIST') || isCode(err, 'INVALID_PARAMETER_VALUE')) throw new ModelNotFound(`models:/${name}@${alias}`, this.location);
+      if (isCode(err, 'RESOURCE_DOES_NOT_EXIST') || isCode(err, 'INVALID_PARAMETER_VALUE'))
+        throw new ModelNotFound(`models:/${name}@${alias}`, this.location);
       throw err;
     }
   }
 
   /** Where the server says the version's files are (model-versions/get-download-uri). */
   async downloadUri(name: string, version: string): Promise<string> {
-    const r = await this.http.get<{ artifact_uri: string }>('model-versions/get-download-uri', { name, version });
+    const r = await this.http.get<{ artifact_uri: string }>('model-versions/get-download-uri', {
+      name,
+      version,
+    });
     return r.artifact_uri;
   }
 
@@ -288,7 +340,10 @@ export class RestModelRegistry implements ModelRegistry {
     try {
       await openArtifactRepo(uri, this.http).download('', tmp);
       if (!existsSync(nodePath.join(tmp, 'MLmodel'))) {
-        throw new ModelDownloadFailed(`version ${version.version} of ${version.name} from ${uri}`, 'it has no MLmodel file (not an MLflow model folder)');
+        throw new ModelDownloadFailed(
+          `version ${version.version} of ${version.name} from ${uri}`,
+          'it has no MLmodel file (not an MLflow model folder)',
+        );
       }
       await fs.mkdir(nodePath.dirname(dest), { recursive: true });
       await fs.rename(tmp, dest).catch(async (err: { code?: string }) => {
@@ -309,7 +364,9 @@ export class RestModelRegistry implements ModelRegistry {
     }
     const logged = /^models:\/+(m-[0-9a-f]+)\/?(.*)$/.exec(uri);
     if (logged) {
-      const r = await this.http.get<{ model: { info: { artifact_uri: string } } }>(`logged-models/${logged[1]!}`);
+      const r = await this.http.get<{ model: { info: { artifact_uri: string } } }>(
+        `logged-models/${logged[1]!}`,
+      );
       return [r.model.info.artifact_uri.replace(/\/+$/, ''), logged[2]].filter(Boolean).join('/');
     }
     return uri;

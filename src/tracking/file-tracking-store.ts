@@ -1,7 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { parse, stringify } from 'yaml';
 import { openArtifactRepo } from '../model/artifact-repo.js';
 import type { ArtifactEntry } from '../model/mlflow-http.js';
 import {
@@ -23,68 +22,18 @@ import {
   type TrackingStore,
 } from './tracking-store.js';
 
-/** MLflow's RunStatus enum as its file store persists it. */
-const STATUS_CODE: Record<RunStatus, number> = { RUNNING: 1, SCHEDULED: 2, FINISHED: 3, FAILED: 4, KILLED: 5 };
-const STATUS_NAME = Object.fromEntries(Object.entries(STATUS_CODE).map(([k, v]) => [v, k])) as Record<number, RunStatus>;
-/** Folders of an experiment that are not runs (MLflow's RESERVED_EXPERIMENT_FOLDERS). */
-const RESERVED = new Set(['tags', 'datasets', 'traces', 'models']);
-const DEFAULT_EXPERIMENT_ID = '0';
-
-type Yaml = Record<string, unknown>;
-
-async function readYaml(path: string): Promise<Yaml | undefined> {
-  try {
-    return (parse(await fs.readFile(path, 'utf8')) ?? {}) as Yaml;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-async function writeYaml(path: string, value: Yaml): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-  await fs.writeFile(tmp, stringify(value));
-  await fs.rename(tmp, path);
-}
-
-async function subdirs(dir: string): Promise<string[]> {
-  try {
-    return (await fs.readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
-
-/** `{key: content}` of every file below `dir` (keys with '/' are nested files, as MLflow writes them). */
-async function readKeyFiles(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (rel: string): Promise<void> => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await fs.readdir(nodePath.join(dir, rel), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(r);
-      else if (e.isFile()) out[r] = await fs.readFile(nodePath.join(dir, ...r.split('/')), 'utf8');
-    }
-  };
-  await walk('');
-  return out;
-}
-
-/** An 18-digit experiment id derived from the name, so that two processes creating one name agree. */
-function experimentIdFor(name: string): string {
-  const digits = BigInt(`0x${createHash('sha256').update(name).digest('hex').slice(0, 16)}`).toString().padStart(20, '0');
-  return `${1 + (Number(digits[0]) % 9)}${digits.slice(-17)}`;
-}
-
-function parseMetricLine(key: string, line: string): Metric {
-  const [ts, value, step] = line.trim().split(' ');
-  return { key, timestamp: Number(ts), value: Number(value), step: Number(step ?? 0) };
-}
+import {
+  DEFAULT_EXPERIMENT_ID,
+  RESERVED,
+  STATUS_CODE,
+  STATUS_NAME,
+  experimentIdFor,
+  parseMetricLine,
+  readKeyFiles,
+  readYaml,
+  subdirs,
+  writeYaml,
+} from './file-store-layout.js';
 
 /**
  * MLflow's file store (`<root>/<experiment_id>/meta.yaml`, `<run_id>/{meta.yaml,metrics,params,tags,artifacts}`),
@@ -112,7 +61,11 @@ export class FileTrackingStore implements TrackingStore {
     return this.ready;
   }
 
-  private async createExperimentDir(id: string, name: string, tags: Record<string, string>): Promise<boolean> {
+  private async createExperimentDir(
+    id: string,
+    name: string,
+    tags: Record<string, string>,
+  ): Promise<boolean> {
     const dir = nodePath.join(this.root, id);
     try {
       await fs.mkdir(dir);
@@ -184,7 +137,9 @@ export class FileTrackingStore implements TrackingStore {
     await this.createExperimentDir(id, name, tags);
     const e = await this.readExperiment(nodePath.join(this.root, id));
     if (!e || e.name !== name) {
-      throw new InvalidTrackingInput(`experiment id ${id} for '${name}' is taken by '${e?.name}' in ${this.root}; rename one of them`);
+      throw new InvalidTrackingInput(
+        `experiment id ${id} for '${name}' is taken by '${e?.name}' in ${this.root}; rename one of them`,
+      );
     }
     return e;
   }
@@ -207,7 +162,8 @@ export class FileTrackingStore implements TrackingStore {
       artifactUri: nodePath.join(runDir, 'artifacts'),
       lifecycleStage: 'active',
     };
-    for (const d of ['metrics', 'params', 'tags', 'artifacts']) await fs.mkdir(nodePath.join(runDir, d), { recursive: true });
+    for (const d of ['metrics', 'params', 'tags', 'artifacts'])
+      await fs.mkdir(nodePath.join(runDir, d), { recursive: true });
     await this.writeRunMeta(runDir, info);
     this.runDirs.set(runId, runDir);
     await this.writeKeyFiles(runDir, 'tags', systemRunTags(runName, options.tags));
@@ -279,7 +235,8 @@ export class FileTrackingStore implements TrackingStore {
   private async activeRun(runId: string): Promise<{ dir: string; info: RunInfo }> {
     const dir = await this.runDir(runId);
     const info = await this.readRunInfo(dir);
-    if (info.lifecycleStage !== 'active') throw new InvalidTrackingInput(`run ${runId} is deleted; restore it before logging to it`);
+    if (info.lifecycleStage !== 'active')
+      throw new InvalidTrackingInput(`run ${runId} is deleted; restore it before logging to it`);
     return { dir, info };
   }
 
@@ -294,7 +251,10 @@ export class FileTrackingStore implements TrackingStore {
       } catch (err) {
         if ((err as { code?: string }).code !== 'EEXIST') throw err;
         const old = await fs.readFile(path, 'utf8');
-        if (old !== v) throw new InvalidTrackingInput(`param '${k}' of run ${runId} is already '${old}'; MLflow params cannot change (log a metric or a tag instead)`);
+        if (old !== v)
+          throw new InvalidTrackingInput(
+            `param '${k}' of run ${runId} is already '${old}'; MLflow params cannot change (log a metric or a tag instead)`,
+          );
       }
     }
     const lines = new Map<string, string[]>();
@@ -311,7 +271,8 @@ export class FileTrackingStore implements TrackingStore {
     if (batch.tags) {
       await this.writeKeyFiles(dir, 'tags', batch.tags);
       const name = batch.tags['mlflow.runName'];
-      if (name !== undefined && name !== info.runName) await this.writeRunMeta(dir, { ...info, runName: name });
+      if (name !== undefined && name !== info.runName)
+        await this.writeRunMeta(dir, { ...info, runName: name });
     }
   }
 

@@ -90,7 +90,12 @@ function toRunInfo(i: RestRunInfo): RunInfo {
 }
 
 function toMetric(m: RestMetric): Metric {
-  return { key: m.key, value: Number(m.value), timestamp: Number(m.timestamp ?? 0), step: Number(m.step ?? 0) };
+  return {
+    key: m.key,
+    value: Number(m.value),
+    timestamp: Number(m.timestamp ?? 0),
+    step: Number(m.step ?? 0),
+  };
 }
 
 function toRun(r: RestRun): Run {
@@ -116,7 +121,9 @@ export class RestTrackingStore implements TrackingStore {
 
   async getExperimentByName(name: string): Promise<Experiment | undefined> {
     try {
-      const r = await this.http.get<{ experiment: RestExperiment }>('experiments/get-by-name', { experiment_name: name });
+      const r = await this.http.get<{ experiment: RestExperiment }>('experiments/get-by-name', {
+        experiment_name: name,
+      });
       return toExperiment(r.experiment);
     } catch (err) {
       if (isCode(err, 'RESOURCE_DOES_NOT_EXIST')) return undefined;
@@ -130,13 +137,18 @@ export class RestTrackingStore implements TrackingStore {
       const found = await this.getExperimentByName(name);
       if (found) {
         if (found.lifecycleStage !== 'active') {
-          throw new InvalidTrackingInput(`experiment '${name}' on ${this.location} is deleted: restore it in the MLflow UI or pick another name`);
+          throw new InvalidTrackingInput(
+            `experiment '${name}' on ${this.location} is deleted: restore it in the MLflow UI or pick another name`,
+          );
         }
         return found;
       }
       try {
         const tagList = Object.entries(tags).map(([key, value]) => ({ key, value }));
-        await this.http.post<{ experiment_id: string }>('experiments/create', { name, ...(tagList.length ? { tags: tagList } : {}) });
+        await this.http.post<{ experiment_id: string }>('experiments/create', {
+          name,
+          ...(tagList.length ? { tags: tagList } : {}),
+        });
       } catch (err) {
         if (!isCode(err, 'RESOURCE_ALREADY_EXISTS')) throw err; // created concurrently: read it again
       }
@@ -215,12 +227,15 @@ export class RestTrackingStore implements TrackingStore {
     const out: Metric[] = [];
     let pageToken: string | undefined;
     do {
-      const r = await this.http.get<{ metrics?: RestMetric[]; next_page_token?: string }>('metrics/get-history', {
-        run_id: runId,
-        metric_key: key,
-        max_results: 25_000,
-        page_token: pageToken,
-      });
+      const r = await this.http.get<{ metrics?: RestMetric[]; next_page_token?: string }>(
+        'metrics/get-history',
+        {
+          run_id: runId,
+          metric_key: key,
+          max_results: 25_000,
+          page_token: pageToken,
+        },
+      );
       for (const m of r.metrics ?? []) out.push(toMetric(m));
       pageToken = r.next_page_token || undefined;
     } while (pageToken);

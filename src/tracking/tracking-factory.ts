@@ -12,7 +12,10 @@ export interface TrackingChoice {
 }
 
 /** MLFLOW_TRACKING_URI=http(s)://… → that server; a file:// URI or folder → a file store there; unset → `<lakehouse>/mlruns`. */
-export function trackingChoice(lakehouseMlflowDir: string, env: NodeJS.ProcessEnv = process.env): TrackingChoice {
+export function trackingChoice(
+  lakehouseMlflowDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): TrackingChoice {
   const uri = env.MLFLOW_TRACKING_URI;
   if (!uri) return { kind: 'file', location: lakehouseMlflowDir };
   if (isHttpUri(uri)) return { kind: 'rest', location: uri };
@@ -28,9 +31,14 @@ export function trackingChoice(lakehouseMlflowDir: string, env: NodeJS.ProcessEn
 }
 
 /** Opens the tracking store the environment names (see trackingChoice). */
-export function openTrackingStore(options: { lakehouseMlflowDir: string; env?: NodeJS.ProcessEnv }): TrackingStore {
+export function openTrackingStore(options: {
+  lakehouseMlflowDir: string;
+  env?: NodeJS.ProcessEnv;
+}): TrackingStore {
   const env = options.env ?? process.env;
   const choice = trackingChoice(options.lakehouseMlflowDir, env);
   if (choice.kind === 'file') return new FileTrackingStore(choice.location);
-  return new RestTrackingStore(new MlflowHttpClient(mlflowHttpOptionsFromEnv(env, 'tracking') ?? { baseUrl: choice.location }));
+  return new RestTrackingStore(
+    new MlflowHttpClient(mlflowHttpOptionsFromEnv(env, 'tracking') ?? { baseUrl: choice.location }),
+  );
 }

@@ -102,7 +102,9 @@ export class InvalidTrackingInput extends TweetlakeError {
 /** A run or experiment that is not there. */
 export class TrackingNotFound extends TweetlakeError {
   constructor(what: string, where: string) {
-    super('TRACKING_NOT_FOUND', `${what} is not in the MLflow tracking store at ${where}`, { domain: 'user' });
+    super('TRACKING_NOT_FOUND', `${what} is not in the MLflow tracking store at ${where}`, {
+      domain: 'user',
+    });
   }
 }
 
@@ -125,36 +127,61 @@ const KEY = /^[/\p{L}\p{N}_.\- :]*$/u;
 /** Throws unless `key` is a metric/param/tag name MLflow accepts (and that is safe as a file path). */
 export function checkKey(kind: string, key: string): void {
   if (!key || !KEY.test(key)) {
-    throw new InvalidTrackingInput(`invalid ${kind} name '${key}': names may only contain alphanumerics, '_', '-', '.', ' ', ':' and '/'`);
+    throw new InvalidTrackingInput(
+      `invalid ${kind} name '${key}': names may only contain alphanumerics, '_', '-', '.', ' ', ':' and '/'`,
+    );
   }
   const norm = nodePath.posix.normalize(key);
   if (norm !== key || norm === '.' || norm.startsWith('..') || norm.startsWith('/')) {
     throw new InvalidTrackingInput(`invalid ${kind} name '${key}': it would resolve to the path '${norm}'`);
   }
-  if (key.length > MLFLOW_LIMITS.maxKeyLength) throw new InvalidTrackingInput(`${kind} name '${key.slice(0, 40)}…' is longer than ${MLFLOW_LIMITS.maxKeyLength} characters`);
+  if (key.length > MLFLOW_LIMITS.maxKeyLength)
+    throw new InvalidTrackingInput(
+      `${kind} name '${key.slice(0, 40)}…' is longer than ${MLFLOW_LIMITS.maxKeyLength} characters`,
+    );
 }
 
 /** Validates a batch as MLflow would, before anything is written or sent. */
 export function validateBatch(batch: LogBatch): void {
   for (const m of batch.metrics ?? []) {
     checkKey('metric', m.key);
-    if (typeof m.value !== 'number') throw new InvalidTrackingInput(`metric '${m.key}' has a non-numeric value`);
-    if (!Number.isSafeInteger(m.timestamp)) throw new InvalidTrackingInput(`metric '${m.key}' needs an integer timestamp in ms`);
-    if (!Number.isSafeInteger(m.step)) throw new InvalidTrackingInput(`metric '${m.key}' needs an integer step`);
+    if (typeof m.value !== 'number')
+      throw new InvalidTrackingInput(`metric '${m.key}' has a non-numeric value`);
+    if (!Number.isSafeInteger(m.timestamp))
+      throw new InvalidTrackingInput(`metric '${m.key}' needs an integer timestamp in ms`);
+    if (!Number.isSafeInteger(m.step))
+      throw new InvalidTrackingInput(`metric '${m.key}' needs an integer step`);
   }
   for (const [k, v] of Object.entries(batch.params ?? {})) {
     checkKey('param', k);
-    if (v.length > MLFLOW_LIMITS.maxParamValueLength) throw new InvalidTrackingInput(`param '${k}' is longer than ${MLFLOW_LIMITS.maxParamValueLength} characters`);
+    if (v.length > MLFLOW_LIMITS.maxParamValueLength)
+      throw new InvalidTrackingInput(
+        `param '${k}' is longer than ${MLFLOW_LIMITS.maxParamValueLength} characters`,
+      );
   }
   for (const [k, v] of Object.entries(batch.tags ?? {})) {
     checkKey('tag', k);
-    if (v.length > MLFLOW_LIMITS.maxTagValueLength) throw new InvalidTrackingInput(`tag '${k}' is longer than ${MLFLOW_LIMITS.maxTagValueLength} characters`);
+    if (v.length > MLFLOW_LIMITS.maxTagValueLength)
+      throw new InvalidTrackingInput(
+        `tag '${k}' is longer than ${MLFLOW_LIMITS.maxTagValueLength} characters`,
+      );
   }
 }
 
 /** A metric as MLflow's JSON wants it (NaN and infinities as protobuf JSON strings). */
-export function metricJson(m: Metric): { key: string; value: number | string; timestamp: number; step: number } {
-  const value = Number.isFinite(m.value) ? m.value : Number.isNaN(m.value) ? 'NaN' : m.value > 0 ? 'Infinity' : '-Infinity';
+export function metricJson(m: Metric): {
+  key: string;
+  value: number | string;
+  timestamp: number;
+  step: number;
+} {
+  const value = Number.isFinite(m.value)
+    ? m.value
+    : Number.isNaN(m.value)
+      ? 'NaN'
+      : m.value > 0
+        ? 'Infinity'
+        : '-Infinity';
   return { key: m.key, value, timestamp: m.timestamp, step: m.step };
 }
 
@@ -170,7 +197,11 @@ export interface LogBatchRequest {
  * Splits a batch into requests within MLflow's limits: at most 1000 metrics, 100 params, 100 tags and
  * 1000 entities in all, and at most 1,000,000 bytes of JSON each. Params go first, then tags, then metrics.
  */
-export function splitLogBatch(runId: string, batch: LogBatch, limits: BatchLimits = { ...MLFLOW_LIMITS }): LogBatchRequest[] {
+export function splitLogBatch(
+  runId: string,
+  batch: LogBatch,
+  limits: BatchLimits = { ...MLFLOW_LIMITS },
+): LogBatchRequest[] {
   const envelope = Buffer.byteLength(JSON.stringify({ run_id: runId, metrics: [], params: [], tags: [] }));
   const out: LogBatchRequest[] = [];
   let cur: LogBatchRequest | undefined;
@@ -180,11 +211,14 @@ export function splitLogBatch(runId: string, batch: LogBatch, limits: BatchLimit
     const fits = (r: LogBatchRequest): boolean => {
       const entities = r.metrics.length + r.params.length + r.tags.length;
       const countOk =
-        kind === 'metrics' ? r.metrics.length < limits.maxMetricsPerBatch : r[kind].length < limits.maxParamsTagsPerBatch;
+        kind === 'metrics'
+          ? r.metrics.length < limits.maxMetricsPerBatch
+          : r[kind].length < limits.maxParamsTagsPerBatch;
       return countOk && entities < limits.maxEntitiesPerBatch && bytes + size <= limits.maxRequestBytes;
     };
     if (!cur || !fits(cur)) {
-      if (envelope + size > limits.maxRequestBytes) throw new InvalidTrackingInput(`one ${kind} entry is larger than a whole log-batch request`);
+      if (envelope + size > limits.maxRequestBytes)
+        throw new InvalidTrackingInput(`one ${kind} entry is larger than a whole log-batch request`);
       cur = { run_id: runId, metrics: [], params: [], tags: [] };
       out.push(cur);
       bytes = envelope;
@@ -203,7 +237,12 @@ export function latestMetrics(history: Metric[]): Record<string, number> {
   const best = new Map<string, Metric>();
   for (const m of history) {
     const b = best.get(m.key);
-    if (!b || m.step > b.step || (m.step === b.step && (m.timestamp > b.timestamp || (m.timestamp === b.timestamp && m.value > b.value)))) best.set(m.key, m);
+    if (
+      !b ||
+      m.step > b.step ||
+      (m.step === b.step && (m.timestamp > b.timestamp || (m.timestamp === b.timestamp && m.value > b.value)))
+    )
+      best.set(m.key, m);
   }
   return Object.fromEntries([...best].map(([k, m]) => [k, m.value]));
 }
@@ -224,7 +263,8 @@ export function defaultRunName(prefix = 'tweetlake', now = new Date()): string {
 
 /** The tags MLflow's own clients put on every run (user, source, run name), merged under the caller's tags. */
 export function systemRunTags(runName: string, extra: Record<string, string> = {}): Record<string, string> {
-  const script = process.argv[1] ? nodePath.basename(process.argv[1]) : 'tweetlake';
+  // MLflow's clients put the entry script's path here; ours is the CLI (or the caller's script)
+  const script = process.argv[1] || 'tweetlake';
   return {
     'mlflow.user': currentUser(),
     'mlflow.source.name': script,
@@ -237,4 +277,9 @@ export function systemRunTags(runName: string, extra: Record<string, string> = {
 /** The user name runs are created under. */
 export function runUser(): string {
   return currentUser();
+}
+
+/** The newest run of an experiment (by start time), if it has any. */
+export async function latestRun(store: TrackingStore, experimentId: string): Promise<Run | undefined> {
+  return (await store.searchRuns(experimentId, { maxResults: 1 }))[0];
 }
