@@ -8,6 +8,7 @@ import { registerLakehouseCommands } from './lakehouse-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerRunCommand } from './run-command.js';
 import { registerTableCommands } from './table-commands.js';
+import { registerScheduleCommands } from './schedule-commands.js';
 import { registerUiCommands } from './ui-commands.js';
 
 /** Builds the command tree; `out` receives what commands print. */
@@ -22,6 +23,7 @@ export function buildProgram(out: NodeJS.WriteStream = process.stdout): Command 
   registerTableCommands(program, out);
   registerModelCommands(program, out);
   registerUiCommands(program, out);
+  registerScheduleCommands(program, out);
   return program;
 }
 

@@ -1,0 +1,103 @@
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import * as nodePath from 'node:path';
+import { nextRun, parseCron } from './cron.js';
+
+/** One run of a scheduled job, as kept in the schedule's history. */
+export interface ScheduledRun {
+  job: string;
+  scheduledFor: string;
+  startedAt: string;
+  endedAt: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
+  /** Tasks in order; a task runs only if the one before it succeeded (dependsOn). */
+  tasks: { name: string; status: 'SUCCEEDED' | 'FAILED' | 'SKIPPED'; seconds: number; error?: string }[];
+}
+
+export interface ScheduleTask {
+  name: string;
+  run: () => Promise<void>;
+}
+
+/** History of a lakehouse's scheduled runs (`_schedules/history.jsonl`). */
+export class ScheduleHistory {
+  constructor(private readonly dir: string) {}
+
+  get file(): string {
+    return nodePath.join(this.dir, 'history.jsonl');
+  }
+
+  async append(run: ScheduledRun): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await appendFile(this.file, `${JSON.stringify(run)}\n`);
+  }
+
+  async list(): Promise<ScheduledRun[]> {
+    try {
+      return (await readFile(this.file, 'utf8'))
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as ScheduledRun);
+    } catch {
+      return [];
+    }
+  }
+}
+
+/** Runs the tasks in order, each only if the previous one succeeded, and records the run. */
+export async function runJob(job: string, scheduledFor: Date, tasks: ScheduleTask[], history: ScheduleHistory): Promise<ScheduledRun> {
+  const startedAt = new Date().toISOString();
+  const done: ScheduledRun['tasks'] = [];
+  let failed = false;
+  for (const task of tasks) {
+    if (failed) {
+      done.push({ name: task.name, status: 'SKIPPED', seconds: 0 });
+      continue;
+    }
+    const t0 = performance.now();
+    try {
+      await task.run();
+      done.push({ name: task.name, status: 'SUCCEEDED', seconds: (performance.now() - t0) / 1000 });
+    } catch (err) {
+      failed = true;
+      done.push({ name: task.name, status: 'FAILED', seconds: (performance.now() - t0) / 1000, error: (err as Error).message });
+    }
+  }
+  const run: ScheduledRun = {
+    job,
+    scheduledFor: scheduledFor.toISOString(),
+    startedAt,
+    endedAt: new Date().toISOString(),
+    status: failed ? 'FAILED' : 'SUCCEEDED',
+    tasks: done,
+  };
+  await history.append(run);
+  return run;
+}
+
+/**
+ * Fires the job on a cron expression until `signal` aborts. Runs never overlap: the next firing time
+ * is computed after a run ends, so firings that fall inside a long run are not made up for.
+ */
+export async function runSchedule(
+  expression: string,
+  job: string,
+  tasks: ScheduleTask[],
+  history: ScheduleHistory,
+  options: { signal: AbortSignal; onRun?: (r: ScheduledRun) => void; onWait?: (next: Date) => void; now?: () => Date },
+): Promise<void> {
+  const schedule = parseCron(expression);
+  const now = options.now ?? (() => new Date());
+  while (!options.signal.aborted) {
+    const next = nextRun(schedule, now());
+    options.onWait?.(next);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, next.getTime() - now().getTime()));
+      options.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+    if (options.signal.aborted) break;
+    options.onRun?.(await runJob(job, next, tasks, history));
+  }
+}
