@@ -7,6 +7,7 @@ export class ProgressView {
   private readonly bars = new Map<StreamName, cliProgress.SingleBar>();
   private readonly multi?: cliProgress.MultiBar;
   private readonly rows = new Map<StreamName, number>();
+  private printedTenth = -1;
 
   constructor(
     private readonly out: NodeJS.WriteStream,
@@ -58,6 +59,21 @@ export class ProgressView {
     else {
       bar.setTotal(Math.max(upstreamRows ?? rows, rows));
       bar.update(rows, { batch: p.batchId, rate });
+    }
+  }
+
+  /** Inference progress inside a gold batch: texts scored of the batch's distinct texts. */
+  inference(done: number, total: number): void {
+    const bar = this.bars.get('gold_stream');
+    if (bar) {
+      bar.setTotal(total);
+      bar.update(done, { unit: 'texts scored' });
+      return;
+    }
+    const tenth = Math.floor((done * 10) / Math.max(1, total));
+    if (tenth > this.printedTenth || done === total) {
+      this.printedTenth = done === total ? -1 : tenth;
+      this.out.write(`gold_stream: scored ${done}/${total} distinct texts\n`);
     }
   }
 

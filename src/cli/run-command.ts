@@ -114,6 +114,7 @@ export async function runPipeline(
     inferenceBatchSize: 1024,
     classifier: classifier.get,
     onStreamStart: (s) => view.start(s),
+    onInference: (done, total) => view.inference(done, total),
     onProgress: (s, p) => {
       produced.set(s, (produced.get(s) ?? 0) + p.sink.numOutputRows);
       const upstream = STREAM_NAMES[STREAM_NAMES.indexOf(s) - 1];

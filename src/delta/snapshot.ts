@@ -1,5 +1,5 @@
 import type { DuckSession } from '../duck/session.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { ObjectNotFound, type ObjectStore } from '../storage/object-store.js';
 import type { AddFile, CommitInfo, DomainMetadata, Metadata, Protocol, RemoveFile } from './actions.js';
 import { parseActions } from './actions.js';
 import { readCheckpoint } from './checkpoint-reader.js';
@@ -64,6 +64,10 @@ export class Snapshot {
       }
     }
     await replayCommits(context.store, state, segment.commits);
+    if (segment.commits.length === 0 && state.metadata?.configuration?.['delta.enableInCommitTimestamps'] === 'true') {
+      // The checkpoint is at this very version: its commit still holds the in-commit timestamp.
+      state.commitInfo = await commitInfoAt(context.store, segment.version);
+    }
     return Snapshot.checked(context, segment, state);
   }
 
@@ -169,6 +173,20 @@ export class Snapshot {
     for (const f of this.state.files.values()) total += f.size;
     return total;
   }
+}
+
+/** The commitInfo of the commit at `version`, or undefined when the commit is gone or has none. */
+async function commitInfoAt(store: ObjectStore, version: number): Promise<CommitInfo | undefined> {
+  const path = commitPath(version);
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(path);
+  } catch (err) {
+    if (err instanceof ObjectNotFound) return undefined; // log cleaned up: only the file time is left
+    throw err;
+  }
+  const actions = parseActions(new TextDecoder().decode(bytes), path);
+  return actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
 }
 
 async function replayCommits(store: ObjectStore, state: TableState, commits: CommitFile[]): Promise<void> {

@@ -30,7 +30,7 @@ export async function scoreBatch(
   batch: SourceBatch,
   session: DuckSession,
   classifier: Classifier,
-  options: { chunkSize?: number; onChunk?: (done: number) => void } = {},
+  options: { chunkSize?: number; onChunk?: (done: number, total: number) => void } = {},
 ): Promise<{ batch: SourceBatch; metrics: InferenceMetrics }> {
   const id = randomUUID().replace(/-/g, '');
   const input = `${WORK}.silver_${id}`;
@@ -62,7 +62,7 @@ export async function scoreBatch(
           WORK,
         );
         done += texts.length;
-        options.onChunk?.(done);
+        options.onChunk?.(done, Number(counts?.d ?? 0));
       }
     }
     const sql = `SELECT s."timestamp", s.mention, s.cleaned_text, s.sentiment,

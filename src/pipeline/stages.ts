@@ -31,7 +31,8 @@ export interface StageOptions {
   schemaEvolution?: boolean;
   /** Texts per inference call. */
   inferenceBatchSize?: number;
-  onInference?: (done: number) => void;
+  /** Texts scored so far in the gold batch running now, of `total` distinct texts. */
+  onInference?: (done: number, total: number) => void;
 }
 
 const WORK = 'tweetlake_work';
