@@ -229,6 +229,8 @@ export class InferencePool implements Classifier {
 
   /** Labels every text; the result is in input order. */
   async classify(texts: string[], options: { probabilities?: boolean } = {}): Promise<Prediction[]> {
+    const bad = texts.findIndex((t) => typeof t !== 'string');
+    if (bad >= 0) throw new InferenceError(`text ${bad} is ${texts[bad] === null ? 'null' : typeof texts[bad]}, not a string`);
     const order = texts.map((t, i) => ({ t, i })).sort((a, b) => a.t.length - b.t.length);
     const size = this.options.batchSize ?? 32;
     const batches: { idx: number[]; texts: string[] }[] = [];
@@ -253,6 +255,25 @@ export class InferencePool implements Classifier {
       }),
     );
     return out;
+  }
+
+  /**
+   * Fault injection: worker `index` exits (code 1) when its next batch arrives, before touching it,
+   * as a crashing worker would; the pool must replace it and retry the batch. (Terminating a thread
+   * from outside while ONNX Runtime is inside native code aborts the whole process, so this is the
+   * way to rehearse a crash.)
+   */
+  injectCrash(index: number): void {
+    const slot = this.slots[index];
+    if (!slot) throw new InferenceError(`no worker ${index} (the pool has ${this.slots.length})`);
+    slot.worker.postMessage({ type: 'crash-next' } satisfies WorkerRequest);
+  }
+
+  /** Fault injection: worker `index` answers its next `count` batches with an error (they are retried). */
+  injectFailures(index: number, count: number): void {
+    const slot = this.slots[index];
+    if (!slot) throw new InferenceError(`no worker ${index} (the pool has ${this.slots.length})`);
+    slot.worker.postMessage({ type: 'fail-next', count } satisfies WorkerRequest);
   }
 
   /** Lets queued and running batches finish, then stops the workers. */

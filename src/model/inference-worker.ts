@@ -33,9 +33,25 @@ async function main(): Promise<void> {
     return;
   }
   send({ type: 'ready', labels });
+  let crashNext = false;
+  let failNext = 0;
   port.on('message', (msg: WorkerRequest) => {
     if (msg.type === 'shutdown') {
       port.close();
+      return;
+    }
+    if (msg.type === 'crash-next') {
+      crashNext = true;
+      return;
+    }
+    if (msg.type === 'fail-next') {
+      failNext = msg.count;
+      return;
+    }
+    if (crashNext) process.exit(1);
+    if (failNext > 0) {
+      failNext--;
+      send({ type: 'error', id: msg.id, message: 'injected failure' });
       return;
     }
     void (async () => {

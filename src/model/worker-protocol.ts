@@ -11,7 +11,13 @@ export interface WorkerInit {
   maxLength: number;
 }
 
-export type WorkerRequest = { type: 'classify'; id: number; texts: string[] } | { type: 'shutdown' };
+export type WorkerRequest =
+  | { type: 'classify'; id: number; texts: string[] }
+  | { type: 'shutdown' }
+  /** Fault injection: exit on the next classify request (see InferencePool.injectCrash). */
+  | { type: 'crash-next' }
+  /** Fault injection: answer the next `count` classify requests with an error (InferencePool.injectFailures). */
+  | { type: 'fail-next'; count: number };
 
 export type WorkerResponse =
   | { type: 'ready'; labels: string[] }

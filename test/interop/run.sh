@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Interop suite: real delta-rs and Spark (delta-spark) read what tweetlake writes and write what it reads.
+# Usage: npm run test:interop [-- vitest args]   (or: bash test/interop/run.sh [vitest args])
+# Needs python3 (3.10+) and Java 17. Creates/reuses .venv-interop/ at the repository root.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv-interop"
+REQS="$ROOT/test/interop/requirements.txt"
+STAMP="$VENV/.requirements.sha256"
+PYTHON_BOOTSTRAP="${PYTHON:-python3}"
+
+# --- Python environment -------------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "interop: creating $VENV" >&2
+  "$PYTHON_BOOTSTRAP" -m venv "$VENV"
+fi
+want="$(sha256sum "$REQS" | cut -d' ' -f1)"
+have="$(cat "$STAMP" 2>/dev/null || true)"
+if [ "$want" != "$have" ]; then
+  echo "interop: installing $REQS" >&2
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQS"
+  rm -f "$VENV/.spark-warm"
+  echo "$want" >"$STAMP"
+fi
+export TWEETLAKE_PYTHON="$VENV/bin/python"
+
+# --- Java for Spark -----------------------------------------------------------------------------
+if [ -z "${JAVA_HOME:-}" ]; then
+  if ! command -v java >/dev/null 2>&1; then
+    echo "interop: java not found; install Java 17 (e.g. apt-get install openjdk-17-jre-headless)" >&2
+    exit 1
+  fi
+  JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"
+  export JAVA_HOME
+fi
+
+# --- Delta jars ---------------------------------------------------------------------------------
+# delta-spark's jars come from Maven Central through spark.jars.packages (ivy cache: ~/.ivy2).
+# Resolve them once here so that no test spends its time downloading.
+if [ ! -f "$VENV/.spark-warm" ] || ! ls "$HOME"/.ivy2/jars/io.delta_delta-spark_* >/dev/null 2>&1; then
+  echo "interop: resolving delta-spark jars (Maven Central) and starting Spark once" >&2
+  "$TWEETLAKE_PYTHON" "$ROOT/test/interop/py/spark_job.py" --warm
+  touch "$VENV/.spark-warm"
+fi
+
+exec npx vitest run --project interop "$@"
