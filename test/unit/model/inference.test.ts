@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundledModelDir } from '../../../src/model/bundled.js';
-import { InferenceError, InferencePool } from '../../../src/model/inference-pool.js';
+import { InferencePool } from '../../../src/model/inference-pool.js';
 import { readMlflowModel } from '../../../src/model/mlmodel.js';
 
 const model = readMlflowModel(bundledModelDir());
