@@ -123,7 +123,7 @@ export function streamRatesChart(points: { stream: string; timestamp: string; ro
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'timestamp', type: 'temporal', title: null, axis: { format: '%H:%M:%S' } },
-      y: { field: 'rowsPerSecond', type: 'quantitative', title: 'rows/s' },
+      y: { field: 'rowsPerSecond', type: 'quantitative', title: 'rows/s (log scale)', scale: { type: 'log' } },
       color: { field: 'stream', type: 'nominal' },
       tooltip: [{ field: 'stream' }, { field: 'rowsPerSecond', format: ',.0f' }],
     },

@@ -150,7 +150,8 @@ export async function performanceReport(
       gold.length === 0
         ? 'the model stage has not run'
         : `moving texts to the workers and probabilities back took ${(transferMs / 1000).toFixed(1)} s of worker-batch time ` +
-          `(${mb(metric(gold, 'bytesToWorkers'))} out, ${mb(metric(gold, 'bytesFromWorkers'))} back) against ${(computeMs / 1000).toFixed(1)} s of model compute`,
+          `(${mb(metric(gold, 'bytesToWorkers'))} out, ${mb(metric(gold, 'bytesFromWorkers'))} back) against ${(computeMs / 1000).toFixed(1)} worker-seconds of model compute: ` +
+          (transferMs < computeMs * 0.05 ? 'serialization is not what limits the run' : 'moving data to the workers is a real share of the model stage'),
     figures: {
       bytesToWorkers: metric(gold, 'bytesToWorkers'),
       bytesFromWorkers: metric(gold, 'bytesFromWorkers'),
@@ -167,7 +168,7 @@ export async function performanceReport(
       ? 'no batches have run yet'
       : slowest[0] === 'gold_stream'
         ? `model inference drives the run: gold_stream took ${slowest[1].toFixed(1)} s of ${total.toFixed(1)} s of stream time ` +
-          `(${(computeMs / 1000).toFixed(1)} s computing the model on ${distinct} distinct texts)`
+          `(${(computeMs / 1000).toFixed(1)} worker-seconds of model compute on ${distinct} distinct texts, workers in parallel)`
         : `${slowest[0]} drives the run: ${slowest[1].toFixed(1)} s of ${total.toFixed(1)} s of stream time`;
   return { headline, stageSeconds, sections: [spillSection, skewSection, shuffleSection, storageSection, serializationSection] };
 }

@@ -98,7 +98,7 @@ export async function dashboardState(
     const evaluation = await store.getDocument<EvaluationSummary>('evaluation');
     const rates = streams.flatMap((s) =>
       s.history.map((b) => ({ stream: s.name, timestamp: b.timestamp, rowsPerSecond: Math.round(b.processedRowsPerSecond) })),
-    );
+    ).filter((p) => p.rowsPerSecond > 0); // log scale
     const charts: Record<string, VegaLiteSpec> = {
       topTweeters: topTweetersChart(insights),
       mentionsPresence: mentionsPresenceChart(insights),

@@ -79,10 +79,10 @@ th, td { text-align: left; padding: 3px 10px 3px 0; border-bottom: 1px solid #ec
 th { color: #5b6478; font-weight: 500; }
 .headline { font-weight: 600; }
 .section-name { font-weight: 600; text-transform: capitalize; }
-svg .node rect { fill: white; stroke: #8a93a6; rx: 6; }
-svg .node.active rect { stroke: #2ca02c; stroke-width: 2; }
-svg .node.table rect { fill: #eef4fb; }
-svg .node.failed rect { stroke: #d62728; stroke-width: 2; }
-svg text { font-size: 12px; fill: #1d2330; }
-svg .edge { stroke: #8a93a6; stroke-width: 1.5; marker-end: url(#arrow); fill: none; }
+#graph svg .node rect { fill: white; stroke: #8a93a6; rx: 6; }
+#graph svg .node.active rect { stroke: #2ca02c; stroke-width: 2; }
+#graph svg .node.table rect { fill: #eef4fb; }
+#graph svg .node.failed rect { stroke: #d62728; stroke-width: 2; }
+#graph svg text { font-size: 12px; fill: #1d2330; }
+#graph svg .edge { stroke: #8a93a6; stroke-width: 1.5; marker-end: url(#arrow); fill: none; }
 `;
