@@ -133,13 +133,12 @@ function segmentFrom(
     if (!meta) {
       if (partial) return undefined;
       if (!checkpoint && v === 0 && commits.size > 0) {
+        // Old commits were cleaned up (log retention) and no checkpoint covers this version.
         const first = Math.min(...commits.keys());
-        if (version < first) {
-          throw new VersionNotFound(
-            `version ${version} of ${location} is no longer available: the log starts at ${first} ` +
-              `and no checkpoint at or before ${version} exists`,
-          );
-        }
+        throw new VersionNotFound(
+          `version ${version} of ${location} cannot be rebuilt: the log starts at commit ${first} ` +
+            `and there is no checkpoint at or before version ${version}`,
+        );
       }
       throw new CorruptLog(`the log of ${location} is missing commit ${v} (needed to rebuild version ${version})`);
     }
