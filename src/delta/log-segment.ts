@@ -136,7 +136,7 @@ function segmentFrom(
         // Old commits were cleaned up (log retention) and no checkpoint covers this version.
         const first = Math.min(...commits.keys());
         throw new VersionNotFound(
-          `version ${version} of ${location} cannot be rebuilt: the log starts at commit ${first} ` +
+          `version ${version} of ${location} is no longer available: the log starts at commit ${first} ` +
             `and there is no checkpoint at or before version ${version}`,
         );
       }
