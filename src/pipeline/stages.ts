@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DuckSession } from '../duck/session.js';
 
 import type { StructType } from '../delta/schema.js';
+import type { Snapshot } from '../delta/snapshot.js';
 import { DeltaTable } from '../delta/table.js';
 import { DeltaSource } from '../engine/delta-source.js';
 import { FileSource } from '../engine/file-source.js';
@@ -52,6 +53,11 @@ async function ensureTable(path: string, schema: StructType, session: DuckSessio
 async function countRows(session: DuckSession, sql: string): Promise<number> {
   const [row] = await session.all(`SELECT count(*) AS n FROM (${sql})`);
   return Number(row?.n ?? 0);
+}
+
+/** Whether the table already committed this query's batch (a replay after a crash): its txn says so. */
+async function holdsBatch(table: DeltaTable, ctx: BatchContext, snapshot?: Snapshot): Promise<boolean> {
+  return ((snapshot ?? (await table.snapshot())).txnVersion(ctx.queryId) ?? -1) >= ctx.batchId;
 }
 
 /** Writes one batch to a table exactly once (txn = query id + batch id). */
@@ -135,10 +141,7 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
     session: o.session,
     sink: new ForeachBatchSink('gold', async (batch, ctx) => {
       const gold = await ensureTable(o.paths.tables.gold, GOLD_SCHEMA, o.session);
-      const snapshot = await gold.snapshot();
-      if ((snapshot.txnVersion(ctx.queryId) ?? -1) >= ctx.batchId) {
-        return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 }; // replayed batch: already in gold
-      }
+      if (await holdsBatch(gold, ctx)) return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 }; // no need to score again
       const classifier = await o.classifier();
       const before = classifier.stats ? { ...classifier.stats, n: classifier.stats.sequenceLengths.length } : undefined;
       const scored = await scoreBatch(batch, o.session, classifier, {
@@ -195,9 +198,7 @@ export function applicationQuery(o: StageOptions): Omit<StreamingQueryOptions, '
     sink: new ForeachBatchSink('application', async (batch, ctx) => {
       const app = await ensureTable(o.paths.tables.application, APPLICATION_SCHEMA, o.session);
       const snapshot = await app.snapshot();
-      if ((snapshot.txnVersion(ctx.queryId) ?? -1) >= ctx.batchId) {
-        return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 };
-      }
+      if (await holdsBatch(app, ctx, snapshot)) return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 };
       const current = await app.scan(snapshot);
       try {
         const merged = mergeAggregatesSql(current.sql, mentionAggregatesSql(batch.sql));
