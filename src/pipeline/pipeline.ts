@@ -154,6 +154,7 @@ export class Pipeline {
       rss = Math.max(rss, m.rss);
       heap = Math.max(heap, m.heapUsed);
       spill = Math.max(spill, await this.session.spilledBytes().catch(() => 0));
+      for (const q of this.manager.all) await this.publish(q); // statuses change between batches too
       await this.state.publishProcess({
         pid: process.pid,
         startedAt,
