@@ -129,3 +129,22 @@ export function streamRatesChart(points: { stream: string; timestamp: string; ro
     },
   };
 }
+
+/** Duration of each batch of each stream over time, and its input rows (point size). */
+export function batchDurationsChart(points: { stream: string; timestamp: string; durationMs: number; inputRows: number }[]): VegaLiteSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Batch durations (point size: input rows)',
+    width: 520,
+    height: 160,
+    data: { values: points },
+    mark: { type: 'point', filled: true, opacity: 0.8 },
+    encoding: {
+      x: { field: 'timestamp', type: 'temporal', title: null, axis: { format: '%H:%M:%S' } },
+      y: { field: 'durationMs', type: 'quantitative', title: 'ms' },
+      size: { field: 'inputRows', type: 'quantitative', legend: null },
+      color: { field: 'stream', type: 'nominal' },
+      tooltip: [{ field: 'stream' }, { field: 'durationMs', title: 'ms' }, { field: 'inputRows', title: 'input rows', format: ',' }],
+    },
+  };
+}

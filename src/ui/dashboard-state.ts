@@ -7,6 +7,7 @@ import {
   mentionsPresenceChart,
   perMentionChart,
   streamRatesChart,
+  batchDurationsChart,
   topNegativeChart,
   topPositiveChart,
   topTweetersChart,
@@ -106,6 +107,9 @@ export async function dashboardState(
       topPositive: topPositiveChart(insights),
       topNegative: topNegativeChart(insights),
       streamRates: streamRatesChart(rates),
+      batchDurations: batchDurationsChart(
+        streams.flatMap((s) => s.history.map((b) => ({ stream: s.name, timestamp: b.timestamp, durationMs: b.durationMs, inputRows: b.numInputRows }))),
+      ),
       ...(evaluation ? { confusion: confusionMatrixChart(evaluation.labels, evaluation.matrix) } : {}),
     };
     const performance = await performanceReport(session, paths, streams, process, sourceFileSizes(options.source));

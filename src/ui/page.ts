@@ -37,7 +37,7 @@ export function dashboardHtml(title = 'tweetlake'): string {
     <div class="card"><div id="chart-topTweeters"></div><div id="chart-mentionsPresence"></div></div>
   </section>
   <section class="grid">
-    <div class="card"><h2>Streams</h2><div id="streams"></div><div id="chart-streamRates"></div></div>
+    <div class="card"><h2>Streams</h2><div id="streams"></div><div id="chart-streamRates"></div><div id="chart-batchDurations"></div></div>
     <div class="card"><h2>Model evaluation</h2><div id="evaluation" data-testid="evaluation"><p class="muted">no evaluation run yet</p></div><div id="chart-confusion"></div></div>
   </section>
   <section class="card">

@@ -15,7 +15,7 @@ function table(rows: Record<string, unknown>[]): string {
 /** A self-contained HTML report of the lakehouse: counters, charts as PNG, evaluation, the five S's, tables. */
 export async function staticReport(state: DashboardState): Promise<string> {
   const images: string[] = [];
-  for (const name of ['topPositive', 'topNegative', 'perMention', 'topTweeters', 'mentionsPresence', 'streamRates', 'confusion']) {
+  for (const name of ['topPositive', 'topNegative', 'perMention', 'topTweeters', 'mentionsPresence', 'streamRates', 'batchDurations', 'confusion']) {
     const spec = state.charts[name];
     if (!spec) continue;
     const png = await renderPng(spec, 1.5);

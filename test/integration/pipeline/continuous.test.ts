@@ -91,3 +91,39 @@ describe('a continuous run follows files as they arrive', () => {
     expect(states.filter((s) => s.active).map((s) => s.name).sort()).toEqual(['application_stream', 'bronze_stream', 'gold_stream', 'silver_stream']);
   }, 120_000);
 });
+
+describe('schema evolution on request', () => {
+  it('adds a new source field to bronze as a column instead of rescuing it', async () => {
+    const dir = mkdtempSync(nodePath.join(tmpdir(), 'tweetlake-evolve-'));
+    const source = nodePath.join(dir, 'source');
+    mkdirSync(source);
+    const tweet = (i: number, extra: object = {}) =>
+      JSON.stringify({ date: 'Tue Feb 24 11:35:00 PST 2015', user: `u${i}`, text: `@jetblue flight ${i}`, sentiment: 'neutral', ...extra });
+    writeFileSync(nodePath.join(source, 'a.json'), `${tweet(1)}\n${tweet(2)}\n`);
+    const session = await DuckSession.create();
+    try {
+      const run = (schemaEvolution: boolean) =>
+        new Pipeline({ root: nodePath.join(dir, 'lakehouse'), source, session, schemaEvolution, classifier: async () => labeller }).run();
+      await run(true);
+      writeFileSync(nodePath.join(source, 'b.json'), `${tweet(3, { lang: 'en', retweets: 4 })}\n`);
+      await run(true);
+      const bronze = await DeltaTable.forPath(nodePath.join(dir, 'lakehouse', 'bronze'), session);
+      const snap = await bronze.snapshot();
+      expect(snap.schema.fields.map((f) => f.name)).toEqual(
+        expect.arrayContaining(['date', 'user', 'text', 'sentiment', 'lang', 'retweets', '_rescued_data']),
+      );
+      const plan = await bronze.scan(snap);
+      const rows = await session.all(`SELECT "user", lang, retweets, _rescued_data FROM (${plan.sql}) ORDER BY "user"`);
+      await plan.dispose();
+      expect(rows).toEqual([
+        { user: 'u1', lang: null, retweets: null, _rescued_data: null },
+        { user: 'u2', lang: null, retweets: null, _rescued_data: null },
+        { user: 'u3', lang: 'en', retweets: null, _rescued_data: '{"retweets":4}' }, // a number in a string column is rescued
+      ]);
+      expect((await bronze.history(1))[0]!.operation).toBe('STREAMING UPDATE');
+    } finally {
+      session.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
