@@ -103,21 +103,33 @@ export class DeltaSource implements Source {
     return this.initial.files;
   }
 
-  /** The next slice of the starting snapshot, within the file limit. */
+  /** The next slice of the starting snapshot, within the file and row limits. */
   private async admitInitial(version: number, index: number, limits: AdmissionLimits): Promise<JsonValue> {
-    const total = (await this.initialFiles(version)).length;
-    const step = limits.maxFilesPerTrigger ?? total;
-    return { version, initial: true, index: Math.min(total, index + Math.max(1, step)) };
+    const files = await this.initialFiles(version);
+    const maxFiles = limits.maxFilesPerTrigger ?? files.length;
+    let end = index;
+    let rows = 0;
+    while (end < files.length && end - index < Math.max(1, maxFiles)) {
+      const r = numRecords(files[end]!);
+      if (limits.maxRowsPerTrigger !== undefined && end > index && rows + r > limits.maxRowsPerTrigger) break;
+      rows += r;
+      end++;
+    }
+    return { version, initial: true, index: Math.min(files.length, Math.max(end, index + 1)) };
   }
 
-  /** The end of the next batch: whole versions after `after`, up to `latest`, within the file limit. */
+  /** The end of the next batch: whole versions after `after`, up to `latest`, within the file and row limits. */
   private async admit(after: number, latest: number, limits: AdmissionLimits): Promise<JsonValue> {
     let files = 0;
+    let rows = 0;
     let end = after;
     for (let v = after + 1; v <= latest; v++) {
-      const adds = (await this.changes(v)).length;
-      if (limits.maxFilesPerTrigger !== undefined && end > after && files + adds > limits.maxFilesPerTrigger) break;
-      files += adds;
+      const adds = await this.changes(v);
+      const r = adds.reduce((n, a) => n + numRecords(a), 0);
+      if (limits.maxFilesPerTrigger !== undefined && end > after && files + adds.length > limits.maxFilesPerTrigger) break;
+      if (limits.maxRowsPerTrigger !== undefined && end > after && rows + r > limits.maxRowsPerTrigger) break;
+      files += adds.length;
+      rows += r;
       end = v;
     }
     return { version: end };
@@ -176,5 +188,14 @@ export class DeltaSource implements Source {
   /** The newest version of the source table (undefined while it does not exist). */
   async latestVersion(): Promise<number | undefined> {
     return (await this.latest())?.version;
+  }
+}
+
+/** Rows of a data file from its statistics (0 when it has none). */
+function numRecords(a: AddFile): number {
+  try {
+    return Number((JSON.parse(a.stats ?? '{}') as { numRecords?: number }).numRecords ?? 0);
+  } catch {
+    return 0;
   }
 }

@@ -145,8 +145,10 @@ export function rawRecordsSql(files: string[]): string {
   ), elements AS (
     SELECT source_file, list_transform(json_extract(text, '$[*]'), x -> CAST(x AS VARCHAR)) AS els FROM arrays WHERE ok
   )
-  SELECT source_file, CAST(i AS BIGINT) AS line_number, rtrim(parts[i], chr(13)) AS line, CAST(NULL AS VARCHAR) AS file_error
-    FROM lined, range(1, len(parts) + 1) r(i) WHERE trim(rtrim(parts[i], chr(13))) <> ''
+  SELECT source_file, CAST(i AS BIGINT) AS line_number, line, CAST(NULL AS VARCHAR) AS file_error FROM (
+      SELECT source_file, i, CASE WHEN ends_with(p, chr(13)) THEN rtrim(p, chr(13)) ELSE p END AS line
+      FROM (SELECT source_file, unnest(parts) AS p, generate_subscripts(parts, 1) AS i FROM lined))
+    WHERE regexp_matches(line, '[^ ]')
   UNION ALL
   SELECT source_file, CAST(i AS BIGINT), els[i], NULL FROM elements, range(1, len(els) + 1) r(i)
   UNION ALL

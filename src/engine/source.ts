@@ -15,6 +15,8 @@ export interface SourceBatch {
 export interface AdmissionLimits {
   maxFilesPerTrigger?: number;
   maxBytesPerTrigger?: number;
+  /** Rows per batch, from the files' statistics (Delta sources). */
+  maxRowsPerTrigger?: number;
 }
 
 /**

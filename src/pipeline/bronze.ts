@@ -11,12 +11,6 @@ function jsonKey(column: string): string {
   return `[${literal(column)}]`;
 }
 
-/** A string field of the record, or NULL when it is missing, null or not a string (then it is rescued). */
-function stringField(column: string): string {
-  const k = jsonKey(column);
-  return `CASE WHEN json_type(line, ${k})[1] = 'VARCHAR' THEN json_extract_string(line, ${k})[1] END`;
-}
-
 /**
  * Fields the schema does not know, and known fields whose value is not a string, as a JSON object
  * text (Auto Loader's `_rescued_data`); NULL when nothing was rescued. A JSON merge patch that sets
@@ -35,10 +29,13 @@ export function rescuedDataSql(columns: readonly string[]): string {
 
 /** Bronze rows of a batch of raw records: the schema's columns, rescued data and provenance. */
 export function bronzeRowsSql(raw: string, columns: readonly string[], processingTime: string): string {
-  const cols = columns.map((c) => `${stringField(c)} AS "${c.replace(/"/g, '""')}"`).join(', ');
-  return `SELECT ${cols}, ${rescuedDataSql(columns)} AS _rescued_data, source_file,
+  // One parse for the types and one for the values of all columns; rescued data only where needed.
+  const keys = `[${columns.map(literal).join(', ')}]`;
+  const cols = columns.map((c, i) => `CASE WHEN t[${i + 1}] = 'VARCHAR' THEN v[${i + 1}] END AS "${c.replace(/"/g, '""')}"`).join(', ');
+  const clean = `list_has_all(${keys}, json_keys(line)) AND list_bool_and(list_transform(t, x -> x IS NULL OR x IN ('VARCHAR', 'NULL')))`;
+  return `SELECT ${cols}, CASE WHEN ${clean} THEN NULL ELSE ${rescuedDataSql(columns)} END AS _rescued_data, source_file,
       CAST(${literal(processingTime)} AS TIMESTAMPTZ) AS processing_time
-    FROM ${raw} WHERE ${IS_OBJECT}`;
+    FROM (SELECT line, source_file, json_type(line, ${keys}) AS t, json_extract_string(line, ${keys}) AS v FROM ${raw} WHERE ${IS_OBJECT})`;
 }
 
 /** Quarantine rows of a batch: records that are not JSON objects and files that could not be read. */

@@ -49,7 +49,9 @@ export function defaultConfig(): TweetlakeConfig {
     dropTweetsWithoutMentions: false,
     schemaEvolution: false,
     model: { uri: DEFAULT_MODEL_URI, batchSize: 32 },
-    duckdb: {},
+    // DuckDB keeps freed buffers up to its limit (80% of RAM by default); a limit keeps memory flat,
+    // and DuckDB spills to disk past it (docs/BENCHMARKS.md).
+    duckdb: { memoryLimit: '512MB' },
   };
 }
 

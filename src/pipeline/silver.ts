@@ -80,7 +80,8 @@ export function mentionsSql(col: string): string {
 export function cleanedTextSql(col: string): string {
   // Two passes: a match consumes the character after a mention, which may be the one before the next.
   const strip = (x: string) => `regexp_replace(${x}, '${MENTION_STRIP}', '\\1\\2', 'g')`;
-  return `trim(regexp_replace(${strip(strip(col))}, '\\s+', ' ', 'g'))`;
+  // Only runs of white space and single non-space characters change (RE2's \s is [\t\n\f\r ]).
+  return `trim(regexp_replace(${strip(strip(col))}, '[\\t\\n\\f\\r ]{2,}|[\\t\\n\\f\\r]', ' ', 'g'))`;
 }
 
 /** Silver rows of a batch of bronze rows. */

@@ -37,6 +37,8 @@ export interface StageOptions {
 }
 
 const WORK = 'tweetlake_work';
+/** Rows per batch of the stages that read a Delta table (bounds memory whatever the upstream file sizes). */
+const DELTA_MAX_ROWS_PER_TRIGGER = 200_000;
 
 async function ensureTable(path: string, schema: StructType, session: DuckSession): Promise<DeltaTable> {
   const table = await DeltaTable.forPath(path, session);
@@ -121,7 +123,7 @@ export function silverQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
     name: 'silver_stream',
     source: new DeltaSource(o.paths.tables.bronze),
     checkpointLocation: o.paths.checkpoints.silver_stream,
-    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger },
+    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxRowsPerTrigger: DELTA_MAX_ROWS_PER_TRIGGER },
     session: o.session,
     sink: new ForeachBatchSink('silver', async (batch, ctx) => {
       const silver = await ensureTable(o.paths.tables.silver, SILVER_SCHEMA, o.session);
@@ -137,7 +139,7 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
     name: 'gold_stream',
     source: new DeltaSource(o.paths.tables.silver),
     checkpointLocation: o.paths.checkpoints.gold_stream,
-    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger },
+    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxRowsPerTrigger: DELTA_MAX_ROWS_PER_TRIGGER },
     session: o.session,
     sink: new ForeachBatchSink('gold', async (batch, ctx) => {
       const gold = await ensureTable(o.paths.tables.gold, GOLD_SCHEMA, o.session);
@@ -193,7 +195,7 @@ export function applicationQuery(o: StageOptions): Omit<StreamingQueryOptions, '
     name: 'application_stream',
     source: new DeltaSource(o.paths.tables.gold),
     checkpointLocation: o.paths.checkpoints.application_stream,
-    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger },
+    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxRowsPerTrigger: DELTA_MAX_ROWS_PER_TRIGGER },
     session: o.session,
     sink: new ForeachBatchSink('application', async (batch, ctx) => {
       const app = await ensureTable(o.paths.tables.application, APPLICATION_SCHEMA, o.session);

@@ -15,7 +15,11 @@ import { pythonBin } from './helpers.js';
 const ROOT = nodePath.resolve(nodePath.dirname(fileURLToPath(import.meta.url)), '../..');
 
 interface SmokeJson {
-  modelFree: { system: string; startupMs: number; iterations: { kind: string; ms: number; stages: Record<string, { ms: number; files: number }> }[] }[];
+  modelFree: {
+    system: string;
+    startupMs: number;
+    iterations: { kind: string; ms: number; stages: Record<string, { ms: number; files: number }> }[];
+  }[];
   verdicts: Record<string, unknown>;
 }
 
@@ -29,9 +33,25 @@ describe('bench --smoke', () => {
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', 'bench/main.ts', '--smoke', '--systems', 'tweetlake,spark', '--python', pythonBin(), '--work', nodePath.join(dir, 'work'), '--json', json],
+        [
+          '--import',
+          'tsx',
+          'bench/main.ts',
+          '--smoke',
+          '--systems',
+          'tweetlake,spark',
+          '--python',
+          pythonBin(),
+          '--work',
+          nodePath.join(dir, 'work'),
+          '--json',
+          json,
+        ],
         { cwd: ROOT, maxBuffer: 1 << 26, timeout: 300_000 },
-        (err, out, errOut) => (err ? reject(new Error(`bench --smoke failed: ${err.message}\n${String(errOut).slice(-6000)}`)) : resolve(String(out))),
+        (err, out, errOut) =>
+          err
+            ? reject(new Error(`bench --smoke failed: ${err.message}\n${String(errOut).slice(-6000)}`))
+            : resolve(String(out)),
       );
     });
     const seconds = (performance.now() - t0) / 1000;
@@ -39,7 +59,13 @@ describe('bench --smoke', () => {
 
     // the printed table: every stage row has a time, a rate and a memory figure for both systems
     const number = String.raw`[\d,]+(?:\.\d+)?`;
-    for (const stage of ['bronze', 'silver', 'gold \\(fixture\\)', 'application', 'end to end \\(incl\\. startup\\)']) {
+    for (const stage of [
+      'bronze',
+      'silver',
+      'gold \\(fixture\\)',
+      'application',
+      'end to end \\(incl\\. startup\\)',
+    ]) {
       const row = new RegExp(String.raw`^${stage}\s+cold\s+(?:${number}\s+){8}${number}×`, 'm');
       expect(stdout, `row '${stage}'`).toMatch(row);
     }
