@@ -22,7 +22,15 @@ const p = new Pipeline({
   maxFilesPerTrigger: Number(process.argv[4] ?? 5),
   pollIntervalMs: 200,
   classifier: async () => stub,
-  onProgress: (s, pr) => console.log(s, pr.batchId, pr.numInputRows, pr.sink.numOutputRows, Math.round(pr.processedRowsPerSecond), JSON.stringify(pr.metrics)),
+  onProgress: (s, pr) =>
+    console.log(
+      s,
+      pr.batchId,
+      pr.numInputRows,
+      pr.sink.numOutputRows,
+      Math.round(pr.processedRowsPerSecond),
+      JSON.stringify(pr.metrics),
+    ),
 });
 const t0 = Date.now();
 const summary = await p.run();

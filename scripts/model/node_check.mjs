@@ -45,7 +45,7 @@ for (const c of ref.cases) {
   const byLabel = Object.fromEntries(out.map((o) => [o.label, o.score]));
   const diffs = [
     ...lg.map((x, i) => Math.abs(x - c.logits[i])),
-    ...['NEG', 'NEU', 'POS'].map((l, i) => Math.abs(byLabel[l] - c.probabilities[l])),
+    ...['NEG', 'NEU', 'POS'].map((l) => Math.abs(byLabel[l] - c.probabilities[l])),
     ...probs.map((p, i) => Math.abs(p - c.probabilities[['NEG', 'NEU', 'POS'][i]])),
   ];
   const d = Math.max(...diffs);

@@ -5,7 +5,14 @@ export type VegaLiteSpec = Record<string, unknown>;
 
 const COLORS = { NEG: '#d62728', NEU: '#9e9e9e', POS: '#2ca02c' };
 
-function bar(title: string, values: object[], x: string, y: string, color: string, xTitle: string): VegaLiteSpec {
+function bar(
+  title: string,
+  values: object[],
+  x: string,
+  y: string,
+  color: string,
+  xTitle: string,
+): VegaLiteSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
@@ -28,12 +35,26 @@ export function topTweetersChart(i: Insights): VegaLiteSpec {
 
 /** Bar chart of the 20 mentions with most positive tweets: who is loved. */
 export function topPositiveChart(i: Insights): VegaLiteSpec {
-  return bar('Top 20 mentions by positive tweets (who is loved)', i.topPositive, 'positive', 'mention', COLORS.POS, 'positive tweets');
+  return bar(
+    'Top 20 mentions by positive tweets (who is loved)',
+    i.topPositive,
+    'positive',
+    'mention',
+    COLORS.POS,
+    'positive tweets',
+  );
 }
 
 /** Bar chart of the 20 mentions with most negative tweets: who is the villain. */
 export function topNegativeChart(i: Insights): VegaLiteSpec {
-  return bar('Top 20 mentions by negative tweets (who is the villain)', i.topNegative, 'negative', 'mention', COLORS.NEG, 'negative tweets');
+  return bar(
+    'Top 20 mentions by negative tweets (who is the villain)',
+    i.topNegative,
+    'negative',
+    'mention',
+    COLORS.NEG,
+    'negative tweets',
+  );
 }
 
 /** Tweets with and without a mention. */
@@ -87,8 +108,14 @@ export function perMentionChart(i: Insights): VegaLiteSpec {
 }
 
 /** Confusion matrix heat map (rows: given label, columns: predicted). */
-export function confusionMatrixChart(labels: string[], matrix: number[][], title = 'Confusion matrix'): VegaLiteSpec {
-  const values = matrix.flatMap((row, i) => row.map((n, j) => ({ actual: labels[i], predicted: labels[j], n })));
+export function confusionMatrixChart(
+  labels: string[],
+  matrix: number[][],
+  title = 'Confusion matrix',
+): VegaLiteSpec {
+  const values = matrix.flatMap((row, i) =>
+    row.map((n, j) => ({ actual: labels[i], predicted: labels[j], n })),
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
@@ -100,12 +127,18 @@ export function confusionMatrixChart(labels: string[], matrix: number[][], title
       y: { field: 'actual', type: 'nominal', sort: labels, title: 'given' },
     },
     layer: [
-      { mark: 'rect', encoding: { color: { field: 'n', type: 'quantitative', scale: { scheme: 'blues' }, legend: null } } },
+      {
+        mark: 'rect',
+        encoding: { color: { field: 'n', type: 'quantitative', scale: { scheme: 'blues' }, legend: null } },
+      },
       {
         mark: { type: 'text', fontSize: 14 },
         encoding: {
           text: { field: 'n', type: 'quantitative' },
-          color: { condition: { test: `datum.n > ${Math.max(1, ...matrix.flat()) / 2}`, value: 'white' }, value: 'black' },
+          color: {
+            condition: { test: `datum.n > ${Math.max(1, ...matrix.flat()) / 2}`, value: 'white' },
+            value: 'black',
+          },
         },
       },
     ],
@@ -113,7 +146,9 @@ export function confusionMatrixChart(labels: string[], matrix: number[][], title
 }
 
 /** Input and processed rows per second of each stream's batches over time. */
-export function streamRatesChart(points: { stream: string; timestamp: string; rowsPerSecond: number }[]): VegaLiteSpec {
+export function streamRatesChart(
+  points: { stream: string; timestamp: string; rowsPerSecond: number }[],
+): VegaLiteSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: 'Processed rows per second, per batch',
@@ -123,7 +158,12 @@ export function streamRatesChart(points: { stream: string; timestamp: string; ro
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'timestamp', type: 'temporal', title: null, axis: { format: '%H:%M:%S' } },
-      y: { field: 'rowsPerSecond', type: 'quantitative', title: 'rows/s (log scale)', scale: { type: 'log' } },
+      y: {
+        field: 'rowsPerSecond',
+        type: 'quantitative',
+        title: 'rows/s (log scale)',
+        scale: { type: 'log' },
+      },
       color: { field: 'stream', type: 'nominal' },
       tooltip: [{ field: 'stream' }, { field: 'rowsPerSecond', format: ',.0f' }],
     },
@@ -131,7 +171,9 @@ export function streamRatesChart(points: { stream: string; timestamp: string; ro
 }
 
 /** Duration of each batch of each stream over time, and its input rows (point size). */
-export function batchDurationsChart(points: { stream: string; timestamp: string; durationMs: number; inputRows: number }[]): VegaLiteSpec {
+export function batchDurationsChart(
+  points: { stream: string; timestamp: string; durationMs: number; inputRows: number }[],
+): VegaLiteSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: 'Batch durations (point size: input rows)',
@@ -144,7 +186,11 @@ export function batchDurationsChart(points: { stream: string; timestamp: string;
       y: { field: 'durationMs', type: 'quantitative', title: 'ms' },
       size: { field: 'inputRows', type: 'quantitative', legend: null },
       color: { field: 'stream', type: 'nominal' },
-      tooltip: [{ field: 'stream' }, { field: 'durationMs', title: 'ms' }, { field: 'inputRows', title: 'input rows', format: ',' }],
+      tooltip: [
+        { field: 'stream' },
+        { field: 'durationMs', title: 'ms' },
+        { field: 'inputRows', title: 'input rows', format: ',' },
+      ],
     },
   };
 }

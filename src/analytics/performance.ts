@@ -25,7 +25,12 @@ const SMALL_FILE_BYTES = 8 * 1024 * 1024;
 function stats(values: number[]): { min: number; median: number; max: number; mean: number } {
   if (values.length === 0) return { min: 0, median: 0, max: 0, mean: 0 };
   const s = [...values].sort((a, b) => a - b);
-  return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s.at(-1)!, mean: s.reduce((a, b) => a + b, 0) / s.length };
+  return {
+    min: s[0]!,
+    median: s[Math.floor(s.length / 2)]!,
+    max: s.at(-1)!,
+    mean: s.reduce((a, b) => a + b, 0) / s.length,
+  };
 }
 
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
@@ -45,7 +50,9 @@ export async function performanceReport(
 ): Promise<PerformanceReport> {
   const byName = new Map(streams.map((s) => [s.name as StreamName, s]));
   const history = (n: StreamName) => byName.get(n)?.history ?? [];
-  const stageSeconds = Object.fromEntries(STREAM_NAMES.map((n) => [n, sum(history(n).map((b) => b.durationMs)) / 1000]));
+  const stageSeconds = Object.fromEntries(
+    STREAM_NAMES.map((n) => [n, sum(history(n).map((b) => b.durationMs)) / 1000]),
+  );
 
   // Spill
   const spill = process?.duckdbSpillHighWaterBytes ?? 0;
@@ -69,11 +76,19 @@ export async function performanceReport(
     return { stream: n, batches: history(n).length, minRows: s.min, medianRows: s.median, maxRows: s.max };
   });
   const fileSizes = stats(sourceFileSizes);
-  const padded = history('gold_stream').map((b) => b.metrics?.meanPaddedLength ?? 0).filter((x) => x > 0);
-  const worst = skewRows.reduce((w, r) => (r.medianRows > 0 && r.maxRows / r.medianRows > w.ratio ? { stream: r.stream, ratio: r.maxRows / r.medianRows } : w), {
-    stream: '',
-    ratio: 1,
-  });
+  const padded = history('gold_stream')
+    .map((b) => b.metrics?.meanPaddedLength ?? 0)
+    .filter((x) => x > 0);
+  const worst = skewRows.reduce(
+    (w, r) =>
+      r.medianRows > 0 && r.maxRows / r.medianRows > w.ratio
+        ? { stream: r.stream, ratio: r.maxRows / r.medianRows }
+        : w,
+    {
+      stream: '',
+      ratio: 1,
+    },
+  );
   const skewSection: PerformanceSection = {
     name: 'skew',
     reading:
@@ -85,7 +100,11 @@ export async function performanceReport(
       sourceFileMinBytes: fileSizes.min,
       sourceFileMedianBytes: fileSizes.median,
       sourceFileMaxBytes: fileSizes.max,
-      meanModelBatchSize: stats(history('gold_stream').map((b) => b.metrics?.meanModelBatchSize ?? 0).filter((x) => x > 0)).mean,
+      meanModelBatchSize: stats(
+        history('gold_stream')
+          .map((b) => b.metrics?.meanModelBatchSize ?? 0)
+          .filter((x) => x > 0),
+      ).mean,
       meanPaddedTokens: stats(padded).mean,
     },
     rows: skewRows,
@@ -103,7 +122,14 @@ export async function performanceReport(
     reading:
       `three regroupings, all inside one process: silver explodes ${bronzeRows} tweets into ${silverRows} mention rows, ` +
       `gold dedupes ${goldIn} rows to ${distinct} distinct texts before the model, application groups ${appIn} rows into ${appOut} mentions`,
-    figures: { bronzeRows, silverRows, goldRows: goldIn, distinctTexts: distinct, applicationInput: appIn, mentions: appOut },
+    figures: {
+      bronzeRows,
+      silverRows,
+      goldRows: goldIn,
+      distinctTexts: distinct,
+      applicationInput: appIn,
+      mentions: appOut,
+    },
   };
 
   // Storage
@@ -135,7 +161,11 @@ export async function performanceReport(
         ? 'no data files yet'
         : `${totalSmall} of ${totalFiles} data files are under ${mb(SMALL_FILE_BYTES)} (one file per micro-batch); ` +
           `OPTIMIZE would merge ${sum(storageRows.map((r) => Number(r.optimizeWouldMerge)))} files into ${sum(storageRows.map((r) => Number(r.optimizeWouldWrite)))}`,
-    figures: { files: totalFiles, smallFiles: totalSmall, smallFileRatio: totalFiles ? totalSmall / totalFiles : 0 },
+    figures: {
+      files: totalFiles,
+      smallFiles: totalSmall,
+      smallFileRatio: totalFiles ? totalSmall / totalFiles : 0,
+    },
     rows: storageRows,
   };
 
@@ -151,7 +181,9 @@ export async function performanceReport(
         ? 'the model stage has not run'
         : `moving texts to the workers and probabilities back took ${(transferMs / 1000).toFixed(1)} s of worker-batch time ` +
           `(${mb(metric(gold, 'bytesToWorkers'))} out, ${mb(metric(gold, 'bytesFromWorkers'))} back) against ${(computeMs / 1000).toFixed(1)} worker-seconds of model compute: ` +
-          (transferMs < computeMs * 0.05 ? 'serialization is not what limits the run' : 'moving data to the workers is a real share of the model stage'),
+          (transferMs < computeMs * 0.05
+            ? 'serialization is not what limits the run'
+            : 'moving data to the workers is a real share of the model stage'),
     figures: {
       bytesToWorkers: metric(gold, 'bytesToWorkers'),
       bytesFromWorkers: metric(gold, 'bytesFromWorkers'),
@@ -170,5 +202,9 @@ export async function performanceReport(
         ? `model inference drives the run: gold_stream took ${slowest[1].toFixed(1)} s of ${total.toFixed(1)} s of stream time ` +
           `(${(computeMs / 1000).toFixed(1)} worker-seconds of model compute on ${distinct} distinct texts, workers in parallel)`
         : `${slowest[0]} drives the run: ${slowest[1].toFixed(1)} s of ${total.toFixed(1)} s of stream time`;
-  return { headline, stageSeconds, sections: [spillSection, skewSection, shuffleSection, storageSection, serializationSection] };
+  return {
+    headline,
+    stageSeconds,
+    sections: [spillSection, skewSection, shuffleSection, storageSection, serializationSection],
+  };
 }

@@ -43,7 +43,11 @@ async function safe(session: DuckSession, sql: string, available: boolean): Prom
  * Runs every insight query. `present` says which views exist (a table not written yet answers
  * empty). `limit` bounds the per-mention list.
  */
-export async function computeInsights(session: DuckSession, present: Set<string>, limit = 200): Promise<Insights> {
+export async function computeInsights(
+  session: DuckSession,
+  present: Set<string>,
+  limit = 200,
+): Promise<Insights> {
   const b = present.has('bronze');
   const g = present.has('gold');
   const a = present.has('application');
@@ -64,7 +68,10 @@ export async function computeInsights(session: DuckSession, present: Set<string>
       nulls: num(r.nulls),
       empty: num(r.empty),
     })),
-    topTweeters: (await safe(session, `${INSIGHT_SQL.tweetsPerUser} LIMIT 20`, b)).map((r) => ({ user: String(r.user), tweets: num(r.tweets) })),
+    topTweeters: (await safe(session, `${INSIGHT_SQL.tweetsPerUser} LIMIT 20`, b)).map((r) => ({
+      user: String(r.user),
+      tweets: num(r.tweets),
+    })),
     distinctUsers: num(users?.n),
     mentions: { distinct: num(mentions?.distinct_mentions), rows: num(mentions?.mention_rows) },
     perMention: (await safe(session, `${INSIGHT_SQL.perMention} LIMIT ${limit}`, a)).map((r) => ({
@@ -74,8 +81,17 @@ export async function computeInsights(session: DuckSession, present: Set<string>
       positive: num(r.positive),
       total: num(r.total),
     })),
-    topPositive: (await safe(session, INSIGHT_SQL.topPositive, a)).map((r) => ({ mention: String(r.mention), positive: num(r.positive) })),
-    topNegative: (await safe(session, INSIGHT_SQL.topNegative, a)).map((r) => ({ mention: String(r.mention), negative: num(r.negative) })),
-    labels: (await safe(session, INSIGHT_SQL.labels, g)).map((r) => ({ predicted_sentiment: String(r.predicted_sentiment), rows: num(r.rows) })),
+    topPositive: (await safe(session, INSIGHT_SQL.topPositive, a)).map((r) => ({
+      mention: String(r.mention),
+      positive: num(r.positive),
+    })),
+    topNegative: (await safe(session, INSIGHT_SQL.topNegative, a)).map((r) => ({
+      mention: String(r.mention),
+      negative: num(r.negative),
+    })),
+    labels: (await safe(session, INSIGHT_SQL.labels, g)).map((r) => ({
+      predicted_sentiment: String(r.predicted_sentiment),
+      rows: num(r.rows),
+    })),
   };
 }

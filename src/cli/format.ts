@@ -21,7 +21,11 @@ export function renderTable(rows: JsonRow[], columns?: string[], maxWidth = 60):
   const cut = (s: string) => (s.length > maxWidth ? `${s.slice(0, maxWidth - 1)}…` : s);
   const cells = rows.map((r) => cols.map((c) => cut(cell(r[c])).replace(/\n/g, ' ')));
   const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const out = [line(cols), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)];
   return out.join('\n') + '\n';
 }

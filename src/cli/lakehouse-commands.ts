@@ -11,7 +11,11 @@ import { configFor, lakehouseOptions, positiveInt } from './options.js';
 
 /** `tweetlake streams | stop | clear | sql | generate`. */
 export function registerLakehouseCommands(program: Command, out: NodeJS.WritableStream): void {
-  lakehouseOptions(program.command('streams').description('the streams of a running (or the last) `tweetlake run`, with their progress'))
+  lakehouseOptions(
+    program
+      .command('streams')
+      .description('the streams of a running (or the last) `tweetlake run`, with their progress'),
+  )
     .option('--format <fmt>', 'table | jsonl', 'table')
     .action(async (opts: { root?: string; config?: string; format: string }) => {
       const config = configFor(opts);
@@ -41,29 +45,40 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
       );
     });
 
-  lakehouseOptions(program.command('stop [name]').description('ask a running `tweetlake run` to stop one stream by name, or all'))
-    .action(async (name: string | undefined, opts: { root?: string; config?: string }) => {
-      const config = configFor(opts);
-      const store = new StateStore(lakehousePaths(config.root).state);
-      const active = (await store.streams()).filter((s) => s.active);
-      if (name && !active.some((s) => s.name === name)) {
-        throw new Error(`no active stream named '${name}' (active: ${active.map((s) => s.name).join(', ') || 'none'})`);
-      }
-      await store.requestStop(name);
-      out.write(`asked ${name ?? 'all streams'} to stop after the current batch\n`);
-    });
+  lakehouseOptions(
+    program
+      .command('stop [name]')
+      .description('ask a running `tweetlake run` to stop one stream by name, or all'),
+  ).action(async (name: string | undefined, opts: { root?: string; config?: string }) => {
+    const config = configFor(opts);
+    const store = new StateStore(lakehousePaths(config.root).state);
+    const active = (await store.streams()).filter((s) => s.active);
+    if (name && !active.some((s) => s.name === name)) {
+      throw new Error(
+        `no active stream named '${name}' (active: ${active.map((s) => s.name).join(', ') || 'none'})`,
+      );
+    }
+    await store.requestStop(name);
+    out.write(`asked ${name ?? 'all streams'} to stop after the current batch\n`);
+  });
 
-  lakehouseOptions(program.command('clear').description('delete the tables, checkpoints and stream state of the lakehouse'))
-    .action(async (opts: { root?: string; config?: string }) => {
-      const config = configFor(opts);
-      const session = await DuckSession.create();
-      try {
-        await new Pipeline({ root: config.root, source: config.source, session, classifier: () => Promise.reject(new Error('unused')) }).clear();
-      } finally {
-        session.close();
-      }
-      out.write(`cleared tables and checkpoints under ${config.root} (models and MLflow runs kept)\n`);
-    });
+  lakehouseOptions(
+    program.command('clear').description('delete the tables, checkpoints and stream state of the lakehouse'),
+  ).action(async (opts: { root?: string; config?: string }) => {
+    const config = configFor(opts);
+    const session = await DuckSession.create();
+    try {
+      await new Pipeline({
+        root: config.root,
+        source: config.source,
+        session,
+        classifier: () => Promise.reject(new Error('unused')),
+      }).clear();
+    } finally {
+      session.close();
+    }
+    out.write(`cleared tables and checkpoints under ${config.root} (models and MLflow runs kept)\n`);
+  });
 
   lakehouseOptions(
     program
@@ -72,28 +87,30 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
   )
     .option('--format <fmt>', 'table | jsonl', 'table')
     .option('--limit <n>', 'print at most n rows (table format)', '100')
-    .action(async (query: string, opts: { root?: string; config?: string; format: string; limit: string }) => {
-      const config = configFor(opts);
-      const paths = lakehousePaths(config.root);
-      const session = await DuckSession.create();
-      const views = new DeltaViews(session);
-      try {
-        for (const t of TABLE_NAMES) await views.register(t, paths.tables[t]);
-        if (parseFormat(opts.format) === 'jsonl') {
-          for await (const chunk of session.stream(`SELECT to_json(q) AS j FROM (${query}) q`)) {
-            for (const row of chunk) out.write(`${row.j}\n`);
+    .action(
+      async (query: string, opts: { root?: string; config?: string; format: string; limit: string }) => {
+        const config = configFor(opts);
+        const paths = lakehousePaths(config.root);
+        const session = await DuckSession.create();
+        const views = new DeltaViews(session);
+        try {
+          for (const t of TABLE_NAMES) await views.register(t, paths.tables[t]);
+          if (parseFormat(opts.format) === 'jsonl') {
+            for await (const chunk of session.stream(`SELECT to_json(q) AS j FROM (${query}) q`)) {
+              for (const row of chunk) out.write(`${row.j}\n`);
+            }
+          } else {
+            const limit = positiveInt(opts.limit, '--limit');
+            const rows = await session.all(`SELECT * FROM (${query}) q LIMIT ${limit}`);
+            out.write(renderTable(rows));
+            out.write(`(${rows.length} row${rows.length === 1 ? '' : 's'})\n`);
           }
-        } else {
-          const limit = positiveInt(opts.limit, '--limit');
-          const rows = await session.all(`SELECT * FROM (${query}) q LIMIT ${limit}`);
-          out.write(renderTable(rows));
-          out.write(`(${rows.length} row${rows.length === 1 ? '' : 's'})\n`);
+        } finally {
+          await views.dispose();
+          session.close();
         }
-      } finally {
-        await views.dispose();
-        session.close();
-      }
-    });
+      },
+    );
 
   program
     .command('generate')
@@ -114,7 +131,9 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
           files: positiveInt(opts.files, '--files'),
           seed: Number(opts.seed),
         });
-        out.write(`wrote ${opts.tweets} tweets in ${r.files.length} files to ${opts.out} in ${Math.round(performance.now() - t0)} ms\n`);
+        out.write(
+          `wrote ${opts.tweets} tweets in ${r.files.length} files to ${opts.out} in ${Math.round(performance.now() - t0)} ms\n`,
+        );
       } finally {
         session.close();
       }

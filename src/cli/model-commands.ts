@@ -13,7 +13,11 @@ export type RegistryOpener = (mlflowDir: string) => Promise<ModelRegistry>;
 const defaultOpener: RegistryOpener = async (dir) => openRegistry({ lakehouseMlflowDir: dir });
 
 /** `tweetlake model list | register | promote | import-hf`. */
-export function registerModelCommands(program: Command, out: NodeJS.WritableStream, open: RegistryOpener = defaultOpener): Command {
+export function registerModelCommands(
+  program: Command,
+  out: NodeJS.WritableStream,
+  open: RegistryOpener = defaultOpener,
+): Command {
   const model = program.command('model').description('the MLflow model registry');
   const registry = async (opts: { root?: string; config?: string }) => {
     const config = configFor(opts);
@@ -22,70 +26,101 @@ export function registerModelCommands(program: Command, out: NodeJS.WritableStre
     return r;
   };
 
-  lakehouseOptions(model.command('list').description('registered models and their versions, stages and aliases')).action(
-    async (opts: { root?: string; config?: string }) => {
-      const r = await registry(opts);
-      const rows = (await r.listModels()).flatMap((m) =>
-        m.versions.map((v) => ({
-          name: m.name,
-          version: v.version,
-          stage: v.currentStage,
-          aliases: v.aliases.join(', '),
-          status: v.status,
-          created: new Date(v.creationTimestamp).toISOString(),
-          source: v.source,
-        })),
-      );
-      out.write(renderTable(rows));
-      out.write(`registry: ${r.location}\n`);
-    },
-  );
+  lakehouseOptions(
+    model.command('list').description('registered models and their versions, stages and aliases'),
+  ).action(async (opts: { root?: string; config?: string }) => {
+    const r = await registry(opts);
+    const rows = (await r.listModels()).flatMap((m) =>
+      m.versions.map((v) => ({
+        name: m.name,
+        version: v.version,
+        stage: v.currentStage,
+        aliases: v.aliases.join(', '),
+        status: v.status,
+        created: new Date(v.creationTimestamp).toISOString(),
+        source: v.source,
+      })),
+    );
+    out.write(renderTable(rows));
+    out.write(`registry: ${r.location}\n`);
+  });
 
-  lakehouseOptions(model.command('register <dir>').description('register an MLflow model folder as a new version'))
+  lakehouseOptions(
+    model.command('register <dir>').description('register an MLflow model folder as a new version'),
+  )
     .requiredOption('--name <name>', 'registered model name')
     .option('--description <text>', 'version description')
-    .action(async (dir: string, opts: { root?: string; config?: string; name: string; description?: string }) => {
-      const r = await registry(opts);
-      const v = await r.createVersion(opts.name, dir, opts.description ? { description: opts.description } : {});
-      out.write(`registered ${v.name} version ${v.version} from ${dir}\n`);
-    });
+    .action(
+      async (dir: string, opts: { root?: string; config?: string; name: string; description?: string }) => {
+        const r = await registry(opts);
+        const v = await r.createVersion(
+          opts.name,
+          dir,
+          opts.description ? { description: opts.description } : {},
+        );
+        out.write(`registered ${v.name} version ${v.version} from ${dir}\n`);
+      },
+    );
 
-  lakehouseOptions(model.command('promote <name>').description('move a version to a stage, or point an alias at it'))
+  lakehouseOptions(
+    model.command('promote <name>').description('move a version to a stage, or point an alias at it'),
+  )
     .requiredOption('--version <v>', 'model version')
     .option('--stage <stage>', 'None | Staging | Production | Archived')
     .option('--alias <alias>', 'alias to set (e.g. production)')
     .option('--archive-existing', 'archive the versions now in that stage')
-    .action(async (name: string, opts: { root?: string; config?: string; version: string; stage?: string; alias?: string; archiveExisting?: boolean }) => {
-      if (!opts.stage && !opts.alias) throw new Error('give --stage or --alias (or both)');
-      const r = await registry(opts);
-      if (opts.stage) {
-        const v = await r.transitionStage(name, opts.version, opts.stage, !!opts.archiveExisting);
-        out.write(`${name} version ${v.version} is now in stage ${v.currentStage}\n`);
-      }
-      if (opts.alias) {
-        await r.setAlias(name, opts.alias, opts.version);
-        out.write(`${name}@${opts.alias} -> version ${opts.version}\n`);
-      }
-    });
-  lakehouseOptions(model.command('import-hf <repo-id>').description('download an ONNX sequence classifier from the Hugging Face hub and register it'))
+    .action(
+      async (
+        name: string,
+        opts: {
+          root?: string;
+          config?: string;
+          version: string;
+          stage?: string;
+          alias?: string;
+          archiveExisting?: boolean;
+        },
+      ) => {
+        if (!opts.stage && !opts.alias) throw new Error('give --stage or --alias (or both)');
+        const r = await registry(opts);
+        if (opts.stage) {
+          const v = await r.transitionStage(name, opts.version, opts.stage, !!opts.archiveExisting);
+          out.write(`${name} version ${v.version} is now in stage ${v.currentStage}\n`);
+        }
+        if (opts.alias) {
+          await r.setAlias(name, opts.alias, opts.version);
+          out.write(`${name}@${opts.alias} -> version ${opts.version}\n`);
+        }
+      },
+    );
+  lakehouseOptions(
+    model
+      .command('import-hf <repo-id>')
+      .description('download an ONNX sequence classifier from the Hugging Face hub and register it'),
+  )
     .option('--revision <rev>', 'branch, tag or commit', 'main')
     .option('--name <name>', 'registered model name (default: the repo id with / as _)')
     .option('--hub <url>', 'hub URL (default: HF_ENDPOINT or https://huggingface.co)')
-    .action(async (repoId: string, opts: { root?: string; config?: string; revision: string; name?: string; hub?: string }) => {
-      const config = configFor(opts);
-      const r = await registry(opts);
-      const result = await importFromHub(repoId, {
-        registry: r,
-        revision: opts.revision,
-        cacheDir: lakehousePaths(config.root).modelCache,
-        ...(opts.name ? { name: opts.name } : {}),
-        ...(opts.hub ? { hubUrl: opts.hub } : {}),
-      });
-      out.write(
-        `imported ${repoId}@${opts.revision}${result.commit ? ` (${result.commit})` : ''} as ${result.name} version ${result.version.version}; ` +
-          `labels ${result.labels.join(', ')}; files: ${result.files.join(', ')}\n` +
-          `use it with: tweetlake run --model models:/${result.name}/${result.version.version}\n`,
-      );
-    });
+    .action(
+      async (
+        repoId: string,
+        opts: { root?: string; config?: string; revision: string; name?: string; hub?: string },
+      ) => {
+        const config = configFor(opts);
+        const r = await registry(opts);
+        const result = await importFromHub(repoId, {
+          registry: r,
+          revision: opts.revision,
+          cacheDir: lakehousePaths(config.root).modelCache,
+          ...(opts.name ? { name: opts.name } : {}),
+          ...(opts.hub ? { hubUrl: opts.hub } : {}),
+        });
+        out.write(
+          `imported ${repoId}@${opts.revision}${result.commit ? ` (${result.commit})` : ''} as ${result.name} version ${result.version.version}; ` +
+            `labels ${result.labels.join(', ')}; files: ${result.files.join(', ')}\n` +
+            `use it with: tweetlake run --model models:/${result.name}/${result.version.version}\n`,
+        );
+      },
+    );
   return model;
 }

@@ -9,12 +9,16 @@ export function lakehouseOptions(cmd: Command): Command {
 }
 
 /** The effective config for a command's flags. */
-export function configFor(opts: { root?: string; config?: string }, extra: Partial<TweetlakeConfig> = {}): TweetlakeConfig {
+export function configFor(
+  opts: { root?: string; config?: string },
+  extra: Partial<TweetlakeConfig> = {},
+): TweetlakeConfig {
   return loadConfig({ ...(opts.root ? { root: opts.root } : {}), ...extra }, opts.config);
 }
 
 export function positiveInt(value: string, name: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number, got '${value}'`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`${name} must be a positive whole number, got '${value}'`);
   return n;
 }

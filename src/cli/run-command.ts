@@ -17,7 +17,9 @@ import { DashboardServer } from '../ui/server.js';
 
 function countFiles(dir: string): number {
   try {
-    return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.')).length;
+    return readdirSync(dir, { recursive: true, withFileTypes: true }).filter(
+      (e) => e.isFile() && !e.name.startsWith('.'),
+    ).length;
   } catch {
     return 0;
   }
@@ -37,7 +39,10 @@ export function lazyClassifier(
         const paths = lakehousePaths(config.root);
         const registry = openRegistry({ lakehouseMlflowDir: paths.mlflow });
         const registered = await ensureBundledModelRegistered(registry);
-        if (registered) log(`registered the bundled model as ${registered.name} version ${registered.version} (Production, @production)`);
+        if (registered)
+          log(
+            `registered the bundled model as ${registered.name} version ${registered.version} (Production, @production)`,
+          );
         const model = await resolveModel(config.model.uri, registry, paths.modelCache);
         const t0 = performance.now();
         const classifier = await loadClassifier(model, {
@@ -77,12 +82,21 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const config = configFor(opts as { root?: string; config?: string }, {
         ...(opts.source ? { source: String(opts.source) } : {}),
-        ...(opts.orchestration ? { orchestration: opts.orchestration as TweetlakeConfig['orchestration'] } : {}),
+        ...(opts.orchestration
+          ? { orchestration: opts.orchestration as TweetlakeConfig['orchestration'] }
+          : {}),
         ...(opts.trigger ? { trigger: opts.trigger as TweetlakeConfig['trigger'] } : {}),
-        ...(opts.maxFilesPerTrigger ? { maxFilesPerTrigger: positiveInt(String(opts.maxFilesPerTrigger), '--max-files-per-trigger') } : {}),
+        ...(opts.maxFilesPerTrigger
+          ? { maxFilesPerTrigger: positiveInt(String(opts.maxFilesPerTrigger), '--max-files-per-trigger') }
+          : {}),
       });
       if (opts.model) config.model.uri = String(opts.model);
-      const dashboardPort = opts.dashboard === undefined ? undefined : opts.dashboard === true ? 4040 : positiveInt(String(opts.dashboard), '--dashboard');
+      const dashboardPort =
+        opts.dashboard === undefined
+          ? undefined
+          : opts.dashboard === true
+            ? 4040
+            : positiveInt(String(opts.dashboard), '--dashboard');
       await runPipeline(config, { clear: !!opts.clear, out, ...(dashboardPort ? { dashboardPort } : {}) });
     });
 }
@@ -130,7 +144,12 @@ export async function runPipeline(
   let dashboard: DashboardServer | undefined;
   if (options.dashboardPort) {
     const mlflowUrl = mlflowUiUrl();
-    dashboard = new DashboardServer({ root: config.root, source: config.source, port: options.dashboardPort, ...(mlflowUrl ? { mlflowUrl } : {}) });
+    dashboard = new DashboardServer({
+      root: config.root,
+      source: config.source,
+      port: options.dashboardPort,
+      ...(mlflowUrl ? { mlflowUrl } : {}),
+    });
     log(`dashboard: ${await dashboard.start()}`);
   }
   const stopOnSignal = () => void pipeline.state.requestStop();

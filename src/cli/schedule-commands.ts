@@ -16,7 +16,9 @@ export function registerScheduleCommands(program: Command, out: NodeJS.WriteStre
   lakehouseOptions(
     program
       .command('schedule <cron>')
-      .description('run the pipeline, then refresh the report, on a cron schedule (UTC; e.g. "0 2 * * *" or @daily)'),
+      .description(
+        'run the pipeline, then refresh the report, on a cron schedule (UTC; e.g. "0 2 * * *" or @daily)',
+      ),
   )
     .option('--run-now', 'run once immediately, then follow the schedule')
     .action(async (cron: string, opts: { root?: string; config?: string; runNow?: boolean }) => {
@@ -31,7 +33,10 @@ export function registerScheduleCommands(program: Command, out: NodeJS.WriteStre
           run: async () => {
             const session = await DuckSession.create({ threads: 1 });
             try {
-              await writeFile(report, await staticReport(await dashboardState(session, config.root, { source: config.source })));
+              await writeFile(
+                report,
+                await staticReport(await dashboardState(session, config.root, { source: config.source })),
+              );
             } finally {
               session.close();
             }
@@ -44,7 +49,9 @@ export function registerScheduleCommands(program: Command, out: NodeJS.WriteStre
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       const show = (r: { status: string; tasks: { name: string; status: string; seconds: number }[] }) =>
-        out.write(`run ${r.status}: ${r.tasks.map((t) => `${t.name} ${t.status} (${t.seconds.toFixed(1)} s)`).join(', ')}; report: ${report}\n`);
+        out.write(
+          `run ${r.status}: ${r.tasks.map((t) => `${t.name} ${t.status} (${t.seconds.toFixed(1)} s)`).join(', ')}; report: ${report}\n`,
+        );
       if (opts.runNow) show(await runJob('tweetlake', new Date(), tasks, history));
       await runSchedule(cron, 'tweetlake', tasks, history, {
         signal: abort.signal,
@@ -53,21 +60,21 @@ export function registerScheduleCommands(program: Command, out: NodeJS.WriteStre
       });
     });
 
-  lakehouseOptions(program.command('schedule-history').description('past scheduled runs and their tasks')).action(
-    async (opts: { root?: string; config?: string }) => {
-      const config = configFor(opts);
-      const runs = await new ScheduleHistory(lakehousePaths(config.root).schedules).list();
-      out.write(
-        renderTable(
-          runs.map((r) => ({
-            scheduled: r.scheduledFor,
-            started: r.startedAt,
-            ended: r.endedAt,
-            status: r.status,
-            tasks: r.tasks.map((t) => `${t.name}:${t.status}`).join(' '),
-          })),
-        ),
-      );
-    },
-  );
+  lakehouseOptions(
+    program.command('schedule-history').description('past scheduled runs and their tasks'),
+  ).action(async (opts: { root?: string; config?: string }) => {
+    const config = configFor(opts);
+    const runs = await new ScheduleHistory(lakehousePaths(config.root).schedules).list();
+    out.write(
+      renderTable(
+        runs.map((r) => ({
+          scheduled: r.scheduledFor,
+          started: r.startedAt,
+          ended: r.endedAt,
+          status: r.status,
+          tasks: r.tasks.map((t) => `${t.name}:${t.status}`).join(' '),
+        })),
+      ),
+    );
+  });
 }

@@ -10,7 +10,8 @@ function int(value: string, name: string): number {
 
 function parseTime(value: string): number {
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (Number.isNaN(ms)) throw new Error(`cannot parse timestamp '${value}' (use ISO-8601 or epoch milliseconds)`);
+  if (Number.isNaN(ms))
+    throw new Error(`cannot parse timestamp '${value}' (use ISO-8601 or epoch milliseconds)`);
   return ms;
 }
 
@@ -26,30 +27,39 @@ export function registerTableCommands(program: Command, out: NodeJS.WritableStre
     .option('--limit <n>', 'print at most n rows', '20')
     .option('--format <fmt>', 'table | jsonl', 'table')
     .option('--where <sql>', 'SQL filter on the rows (DuckDB syntax)')
-    .action(async (path: string, opts: { version?: string; timestamp?: string; limit: string; format: string; where?: string }) => {
-      const format = parseFormat(opts.format);
-      const t = await DeltaTable.forPath(path);
-      const snapshot = await t.snapshot({
-        ...(opts.version !== undefined ? { version: int(opts.version, '--version') } : {}),
-        ...(opts.timestamp !== undefined ? { timestamp: parseTime(opts.timestamp) } : {}),
-      });
-      const plan = await t.scan(snapshot);
-      try {
-        const limit = int(opts.limit, '--limit');
-        const where = opts.where ? ` WHERE ${opts.where}` : '';
-        if (format === 'table') {
-          const rows = await t.session.all(`SELECT * FROM (${plan.sql})${where} LIMIT ${limit}`);
-          out.write(renderTable(rows, plan.columns));
-          out.write(`(${rows.length} row${rows.length === 1 ? '' : 's'} shown; version ${snapshot.version})\n`);
-        } else {
-          for await (const chunk of t.session.stream(`SELECT to_json(r) AS j FROM (SELECT * FROM (${plan.sql})${where} LIMIT ${limit}) r`)) {
-            for (const row of chunk) out.write(`${row.j}\n`);
+    .action(
+      async (
+        path: string,
+        opts: { version?: string; timestamp?: string; limit: string; format: string; where?: string },
+      ) => {
+        const format = parseFormat(opts.format);
+        const t = await DeltaTable.forPath(path);
+        const snapshot = await t.snapshot({
+          ...(opts.version !== undefined ? { version: int(opts.version, '--version') } : {}),
+          ...(opts.timestamp !== undefined ? { timestamp: parseTime(opts.timestamp) } : {}),
+        });
+        const plan = await t.scan(snapshot);
+        try {
+          const limit = int(opts.limit, '--limit');
+          const where = opts.where ? ` WHERE ${opts.where}` : '';
+          if (format === 'table') {
+            const rows = await t.session.all(`SELECT * FROM (${plan.sql})${where} LIMIT ${limit}`);
+            out.write(renderTable(rows, plan.columns));
+            out.write(
+              `(${rows.length} row${rows.length === 1 ? '' : 's'} shown; version ${snapshot.version})\n`,
+            );
+          } else {
+            for await (const chunk of t.session.stream(
+              `SELECT to_json(r) AS j FROM (SELECT * FROM (${plan.sql})${where} LIMIT ${limit}) r`,
+            )) {
+              for (const row of chunk) out.write(`${row.j}\n`);
+            }
           }
+        } finally {
+          await plan.dispose();
         }
-      } finally {
-        await plan.dispose();
-      }
-    });
+      },
+    );
 
   table
     .command('history <path>')
@@ -75,7 +85,8 @@ export function registerTableCommands(program: Command, out: NodeJS.WritableStre
           ),
         );
       } else {
-        for (const h of history) out.write(`${JSON.stringify({ ...h, timestamp: new Date(h.timestamp).toISOString() })}\n`);
+        for (const h of history)
+          out.write(`${JSON.stringify({ ...h, timestamp: new Date(h.timestamp).toISOString() })}\n`);
       }
     });
 
@@ -85,7 +96,9 @@ export function registerTableCommands(program: Command, out: NodeJS.WritableStre
     .option('--version <n>', 'at a version')
     .action(async (path: string, opts: { version?: string }) => {
       const t = await DeltaTable.forPath(path);
-      const s = await t.snapshot(opts.version === undefined ? {} : { version: int(opts.version, '--version') });
+      const s = await t.snapshot(
+        opts.version === undefined ? {} : { version: int(opts.version, '--version') },
+      );
       const info = {
         location: t.location,
         version: s.version,
@@ -108,7 +121,10 @@ export function registerTableCommands(program: Command, out: NodeJS.WritableStre
     .option('--dry-run', 'only say what would be compacted')
     .action(async (path: string, opts: { targetSize: string; dryRun?: boolean }) => {
       const t = await DeltaTable.forPath(path);
-      const r = await t.optimize({ targetFileSize: int(opts.targetSize, '--target-size') * 1024 * 1024, dryRun: !!opts.dryRun });
+      const r = await t.optimize({
+        targetFileSize: int(opts.targetSize, '--target-size') * 1024 * 1024,
+        dryRun: !!opts.dryRun,
+      });
       if (r.version === undefined) {
         out.write(
           r.bins === 0
@@ -128,11 +144,15 @@ export function registerTableCommands(program: Command, out: NodeJS.WritableStre
     .description('delete files that no version within the retention period needs')
     .option('--retain-hours <h>', "retention in hours (default: the table's, 168)")
     .option('--dry-run', 'list the files that would be deleted')
-    .option('--force', 'allow a retention shorter than the table\'s (as spark.databricks.delta.retentionDurationCheck.enabled=false)')
+    .option(
+      '--force',
+      "allow a retention shorter than the table's (as spark.databricks.delta.retentionDurationCheck.enabled=false)",
+    )
     .action(async (path: string, opts: { retainHours?: string; dryRun?: boolean; force?: boolean }) => {
       const t = await DeltaTable.forPath(path);
       const hours = opts.retainHours === undefined ? undefined : Number(opts.retainHours);
-      if (hours !== undefined && (!Number.isFinite(hours) || hours < 0)) throw new Error('--retain-hours must be >= 0');
+      if (hours !== undefined && (!Number.isFinite(hours) || hours < 0))
+        throw new Error('--retain-hours must be >= 0');
       const r = await t.vacuum({
         ...(hours !== undefined ? { retentionHours: hours } : {}),
         dryRun: !!opts.dryRun,

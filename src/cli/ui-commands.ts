@@ -33,7 +33,8 @@ export async function evaluate(
   const ui = mlflowUiUrl();
   return evaluateGold(session, paths, tracking, model, {
     ...(goldVersion !== undefined ? { goldVersion } : {}),
-    runUrl: (runId, experimentId) => (ui ? `${ui.replace(/\/$/, '')}/#/experiments/${experimentId}/runs/${runId}` : undefined),
+    runUrl: (runId, experimentId) =>
+      ui ? `${ui.replace(/\/$/, '')}/#/experiments/${experimentId}/runs/${runId}` : undefined,
   });
 }
 
@@ -61,7 +62,13 @@ export function registerUiCommands(program: Command, out: NodeJS.WritableStream)
       await server.stop();
     });
 
-  lakehouseOptions(program.command('evaluate').description('log an MLflow run of the model on gold: precision, recall, F1, accuracy, confusion matrix'))
+  lakehouseOptions(
+    program
+      .command('evaluate')
+      .description(
+        'log an MLflow run of the model on gold: precision, recall, F1, accuracy, confusion matrix',
+      ),
+  )
     .option('--version <v>', 'gold table version to evaluate (default: latest)')
     .option('--model <uri>', 'model URI the gold table was scored with (default: the configured one)')
     .action(async (opts: { root?: string; config?: string; version?: string; model?: string }) => {
@@ -79,14 +86,24 @@ export function registerUiCommands(program: Command, out: NodeJS.WritableStream)
           { name: resolved.name, ...(resolved.version ? { version: resolved.version } : {}), uri },
           opts.version === undefined ? undefined : Number(opts.version),
         );
-        out.write(`MLflow run ${e.runId} (experiment ${e.experimentName}) in ${e.trackingUri}${e.runUrl ? `\n${e.runUrl}` : ''}\n`);
-        out.write(renderTable(Object.entries(e.metrics).map(([metric, value]) => ({ metric, value: Number(value.toFixed(4)) }))));
+        out.write(
+          `MLflow run ${e.runId} (experiment ${e.experimentName}) in ${e.trackingUri}${e.runUrl ? `\n${e.runUrl}` : ''}\n`,
+        );
+        out.write(
+          renderTable(
+            Object.entries(e.metrics).map(([metric, value]) => ({ metric, value: Number(value.toFixed(4)) })),
+          ),
+        );
       } finally {
         session.close();
       }
     });
 
-  lakehouseOptions(program.command('report').description('write a static HTML report (PNG charts, evaluation, the five S\'s)'))
+  lakehouseOptions(
+    program
+      .command('report')
+      .description("write a static HTML report (PNG charts, evaluation, the five S's)"),
+  )
     .option('--out <file>', 'output file', 'tweetlake-report.html')
     .action(async (opts: { root?: string; config?: string; out: string }) => {
       const config = configFor(opts);

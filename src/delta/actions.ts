@@ -200,6 +200,9 @@ export function encodeActionPath(path: string): string {
 }
 
 /** Key of a logical file in log replay: its decoded path plus its deletion vector id. */
-export function logicalFileKey(file: { path: string; deletionVector?: DeletionVectorDescriptor | null }): string {
+export function logicalFileKey(file: {
+  path: string;
+  deletionVector?: DeletionVectorDescriptor | null;
+}): string {
   return `${decodeActionPath(file.path)}\u0000${dvUniqueId(file.deletionVector)}`;
 }

@@ -13,7 +13,8 @@ import type { Snapshot, TableContext } from './snapshot.js';
 import { parseInterval } from './table-properties.js';
 
 const MAP = 'MAP(VARCHAR, VARCHAR)';
-const DV = 'STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, "offset" INTEGER, sizeInBytes INTEGER, cardinality BIGINT)';
+const DV =
+  'STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, "offset" INTEGER, sizeInBytes INTEGER, cardinality BIGINT)';
 
 /** The checkpoint's Parquet schema (PROTOCOL.md "Checkpoint Schema"), as DuckDB types per action column. */
 const CHECKPOINT_COLUMNS: Record<string, string> = {
@@ -27,13 +28,16 @@ const CHECKPOINT_COLUMNS: Record<string, string> = {
   metaData:
     `STRUCT(id VARCHAR, name VARCHAR, description VARCHAR, format STRUCT(provider VARCHAR, options ${MAP}), ` +
     `schemaString VARCHAR, partitionColumns VARCHAR[], configuration ${MAP}, createdTime BIGINT)`,
-  protocol: 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER, readerFeatures VARCHAR[], writerFeatures VARCHAR[])',
+  protocol:
+    'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER, readerFeatures VARCHAR[], writerFeatures VARCHAR[])',
   domainMetadata: 'STRUCT(domain VARCHAR, configuration VARCHAR, removed BOOLEAN)',
 };
 
 /** The actions a checkpoint of this snapshot holds: state, live files and unexpired tombstones. */
 export function checkpointActions(snapshot: Snapshot, now = Date.now()): Action[] {
-  const retention = parseInterval(snapshot.properties['delta.deletedFileRetentionDuration'] ?? 'interval 1 week');
+  const retention = parseInterval(
+    snapshot.properties['delta.deletedFileRetentionDuration'] ?? 'interval 1 week',
+  );
   const actions: Action[] = [{ protocol: snapshot.protocol }, { metaData: snapshot.metadata }];
   for (const txn of snapshot.transactions) actions.push({ txn });
   for (const d of snapshot.domainMetadata.values()) actions.push({ domainMetadata: d });
@@ -53,7 +57,11 @@ export function checkpointActions(snapshot: Snapshot, now = Date.now()): Action[
 export async function writeCheckpoint(ctx: TableContext, snapshot: Snapshot): Promise<void> {
   if (hasFeature(snapshot.protocol, 'v2Checkpoint')) {
     // PROTOCOL.md "V2 Checkpoint Table Feature": such tables only get V2-spec checkpoints (with checkpointMetadata).
-    throw new UnsupportedWriterFeature('v2Checkpoint', ctx.store.root, 'tweetlake writes only V1 (classic) checkpoints');
+    throw new UnsupportedWriterFeature(
+      'v2Checkpoint',
+      ctx.store.root,
+      'tweetlake writes only V1 (classic) checkpoints',
+    );
   }
   const actions = checkpointActions(snapshot);
   const dir = await fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-checkpoint-'));
@@ -69,7 +77,9 @@ export async function writeCheckpoint(ctx: TableContext, snapshot: Snapshot): Pr
     const columns = Object.entries(CHECKPOINT_COLUMNS)
       .map(([name, type]) => `${name}: ${literal(type)}`)
       .join(', ');
-    const order = Object.keys(CHECKPOINT_COLUMNS).map((c) => `"${c}"`).join(', ');
+    const order = Object.keys(CHECKPOINT_COLUMNS)
+      .map((c) => `"${c}"`)
+      .join(', ');
     await ctx.session.run(
       `COPY (SELECT ${order} FROM read_json(${literal(json)}, format='newline_delimited', columns={${columns}}, ` +
         `maximum_object_size=268435456)) TO ${literal(parquet)} (FORMAT parquet, COMPRESSION snappy)`,

@@ -40,7 +40,10 @@ export function deletionVectorPath(dv: DeletionVectorDescriptor): string {
 }
 
 /** Reads the row indexes a deletion vector removes, ascending. */
-export async function readDeletionVector(store: ObjectStore, dv: DeletionVectorDescriptor): Promise<number[]> {
+export async function readDeletionVector(
+  store: ObjectStore,
+  dv: DeletionVectorDescriptor,
+): Promise<number[]> {
   let bitmap: Uint8Array;
   if (dv.storageType === 'i') {
     bitmap = z85Decode(dv.pathOrInlineDv).subarray(0, dv.sizeInBytes);
@@ -54,7 +57,9 @@ export async function readDeletionVector(store: ObjectStore, dv: DeletionVectorD
     const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const size = view.getInt32(0, false);
     if (size !== dv.sizeInBytes) {
-      throw new CorruptLog(`deletion vector in ${path} at ${offset}: size ${size}, descriptor says ${dv.sizeInBytes}`);
+      throw new CorruptLog(
+        `deletion vector in ${path} at ${offset}: size ${size}, descriptor says ${dv.sizeInBytes}`,
+      );
     }
     bitmap = head.subarray(4, 4 + size);
   } else {

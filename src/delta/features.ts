@@ -50,7 +50,10 @@ export function checkReadSupported(protocol: Protocol, location: string): void {
 
 /** Whether a (reader or writer) feature is supported by the table's protocol, legacy versions included. */
 export function hasFeature(protocol: Protocol, feature: string): boolean {
-  if ((protocol.readerFeatures ?? []).includes(feature) || (protocol.writerFeatures ?? []).includes(feature)) {
+  if (
+    (protocol.readerFeatures ?? []).includes(feature) ||
+    (protocol.writerFeatures ?? []).includes(feature)
+  ) {
     return true;
   }
   if (protocol.minWriterVersion >= 7) return false;
@@ -123,7 +126,12 @@ export function checkWriteSupported(
   }
   if (hasFeature(protocol, 'identityColumns')) {
     const col = anyField(schema, (m) => m['delta.identity.start'] !== undefined);
-    if (col) throw new UnsupportedWriterFeature('identityColumns', location, `column '${col}' is an identity column`);
+    if (col)
+      throw new UnsupportedWriterFeature(
+        'identityColumns',
+        location,
+        `column '${col}' is an identity column`,
+      );
   }
   if (hasFeature(protocol, 'columnMapping')) {
     const mode = config['delta.columnMapping.mode'] ?? 'none';
@@ -131,7 +139,11 @@ export function checkWriteSupported(
       throw new UnsupportedWriterFeature('columnMapping', location, `column mapping mode is '${mode}'`);
     }
   }
-  if (intent.removesData && hasFeature(protocol, 'changeDataFeed') && config['delta.enableChangeDataFeed'] === 'true') {
+  if (
+    intent.removesData &&
+    hasFeature(protocol, 'changeDataFeed') &&
+    config['delta.enableChangeDataFeed'] === 'true'
+  ) {
     throw new UnsupportedWriterFeature(
       'changeDataFeed',
       location,

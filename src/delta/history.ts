@@ -24,7 +24,8 @@ export async function tableHistory(ctx: TableContext, limit?: number): Promise<H
   const out: HistoryEntry[] = [];
   for (const c of selected) {
     const actions = parseActions(new TextDecoder().decode(await ctx.store.get(c.path)), c.path);
-    const info: CommitInfo = actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo ?? {};
+    const info: CommitInfo =
+      actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo ?? {};
     out.push({
       version: c.version,
       timestamp: Number(info.inCommitTimestamp ?? info.timestamp ?? c.lastModified),

@@ -140,7 +140,9 @@ function segmentFrom(
             `and there is no checkpoint at or before version ${version}`,
         );
       }
-      throw new CorruptLog(`the log of ${location} is missing commit ${v} (needed to rebuild version ${version})`);
+      throw new CorruptLog(
+        `the log of ${location} is missing commit ${v} (needed to rebuild version ${version})`,
+      );
     }
     segCommits.push({ version: v, path: meta.path, lastModified: meta.lastModified });
   }

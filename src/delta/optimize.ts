@@ -59,7 +59,10 @@ export function planBins(files: AddFile[], targetFileSize: number): AddFile[][] 
 }
 
 /** OPTIMIZE: compacts small files into larger ones in one commit with `dataChange=false`. */
-export async function optimizeTable(ctx: TableContext, options: OptimizeOptions = {}): Promise<OptimizeResult> {
+export async function optimizeTable(
+  ctx: TableContext,
+  options: OptimizeOptions = {},
+): Promise<OptimizeResult> {
   const snapshot = await Snapshot.load(ctx);
   checkWriteSupported(snapshot.protocol, snapshot.metadata, ctx.store.root, { removesData: false });
   const target = options.targetFileSize ?? DEFAULT_OPTIMIZE_TARGET;

@@ -24,7 +24,8 @@ export function partitionValueSql(value: string | null | undefined, type: DataTy
 /** Serialises a value read from DuckDB (JSON-shaped) as a partition value string. */
 export function serializePartitionValue(value: unknown, type: DataType, column: string): string | null {
   if (value === null || value === undefined) return null;
-  if (typeof type !== 'string') throw new SchemaMismatch(`partition column '${column}' must have a primitive type`);
+  if (typeof type !== 'string')
+    throw new SchemaMismatch(`partition column '${column}' must have a primitive type`);
   switch (type) {
     case 'string':
       return String(value) === '' ? null : String(value);
@@ -40,7 +41,9 @@ export function serializePartitionValue(value: unknown, type: DataType, column: 
     }
     default:
       if (isDecimal(type) || typeof value === 'number' || typeof value === 'string') return String(value);
-      throw new SchemaMismatch(`cannot serialise partition value ${JSON.stringify(value)} of column '${column}'`);
+      throw new SchemaMismatch(
+        `cannot serialise partition value ${JSON.stringify(value)} of column '${column}'`,
+      );
   }
 }
 
@@ -50,6 +53,7 @@ const ESCAPE = /[\u0000-\u001f"#%'*/:=?\\\u007f{}[\]^ <>|]/g;
 
 /** The directory segment Spark writes for a partition value (`col=escaped`). */
 export function partitionDir(column: string, value: string | null): string {
-  const esc = (s: string) => s.replace(ESCAPE, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  const esc = (s: string) =>
+    s.replace(ESCAPE, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
   return `${esc(column)}=${value === null ? NULL_PARTITION_DIR : esc(value)}`;
 }

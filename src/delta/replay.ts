@@ -68,7 +68,8 @@ export function applyActions(state: TableState, actions: Action[]): void {
 }
 
 function normaliseAdd(add: AddFile): AddFile {
-  if (add.partitionValues === null || add.partitionValues === undefined) return { ...add, partitionValues: {} };
+  if (add.partitionValues === null || add.partitionValues === undefined)
+    return { ...add, partitionValues: {} };
   return add;
 }
 

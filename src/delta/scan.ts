@@ -4,7 +4,13 @@ import { decodeActionPath, type AddFile } from './actions.js';
 import { readDeletionVector } from './deletion-vectors.js';
 import { UnsupportedReaderFeature } from './errors.js';
 import { partitionValueSql } from './partition-values.js';
-import { physicalName, toDuckType, type ColumnMappingMode, type DataType, type StructField } from './schema.js';
+import {
+  physicalName,
+  toDuckType,
+  type ColumnMappingMode,
+  type DataType,
+  type StructField,
+} from './schema.js';
 import type { Snapshot } from './snapshot.js';
 
 /** A SQL query over one snapshot's rows, plus the clean-up of anything it needed (deletion vectors). */
@@ -37,7 +43,9 @@ export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): P
   const partitionCols = new Set(snapshot.partitionColumns);
   const files = options.files ?? snapshot.files;
   const columns = fields.map((f) => f.name);
-  const extra = options.withFileRow ? ', CAST(NULL AS VARCHAR) AS __tl_file, CAST(NULL AS BIGINT) AS __tl_row' : '';
+  const extra = options.withFileRow
+    ? ', CAST(NULL AS VARCHAR) AS __tl_file, CAST(NULL AS BIGINT) AS __tl_row'
+    : '';
   if (files.length === 0) {
     const cols = fields.map((f) => `CAST(NULL AS ${toDuckType(f.type)}) AS ${ident(f.name)}`).join(', ');
     return { sql: `SELECT ${cols || '1 AS __empty'}${extra} WHERE false`, columns, dispose: async () => {} };
@@ -61,7 +69,9 @@ export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): P
   const withDv = files.filter((f) => f.deletionVector);
   if (withDv.length) {
     dvTable = `${DV_SCHEMA}.${ident(`dv_${randomUUID().replace(/-/g, '')}`)}`;
-    await session.run(`CREATE SCHEMA IF NOT EXISTS ${DV_SCHEMA}; CREATE TABLE ${dvTable} (file VARCHAR, row_index BIGINT)`);
+    await session.run(
+      `CREATE SCHEMA IF NOT EXISTS ${DV_SCHEMA}; CREATE TABLE ${dvTable} (file VARCHAR, row_index BIGINT)`,
+    );
     for (const f of withDv) {
       const rows = await readDeletionVector(store, f.deletionVector!);
       const file = store.localPath(decodeActionPath(f.path));
@@ -81,11 +91,10 @@ export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): P
     const reader = `read_parquet(${literalList(paths)}, union_by_name=true${
       group.dv ? `, filename='__tl_file', file_row_number=true` : ''
     })`;
-    const present = new Set(
-      (await session.describe(`SELECT * FROM ${reader}`)).map((c) => c.name),
-    );
+    const present = new Set((await session.describe(`SELECT * FROM ${reader}`)).map((c) => c.name));
     const select = fields.map((f) => {
-      if (partitionCols.has(f.name)) return `${partitionValueSql(group.values[f.name], f.type)} AS ${ident(f.name)}`;
+      if (partitionCols.has(f.name))
+        return `${partitionValueSql(group.values[f.name], f.type)} AS ${ident(f.name)}`;
       const phys = physicalName(f, mode);
       if (!present.has(phys)) return `CAST(NULL AS ${toDuckType(f.type)}) AS ${ident(f.name)}`;
       return `CAST(${logicalExpr(ident(phys), f.type, mode)} AS ${toDuckType(f.type)}) AS ${ident(f.name)}`;
@@ -112,11 +121,15 @@ function logicalExpr(expr: string, type: DataType, mode: ColumnMappingMode): str
   if (mode === 'none' || typeof type === 'string' || !hasStruct(type)) return expr;
   if (type.type === 'struct') {
     const members = type.fields
-      .map((f: StructField) => `${ident(f.name)} := ${logicalExpr(`${expr}.${ident(physicalName(f, mode))}`, f.type, mode)}`)
+      .map(
+        (f: StructField) =>
+          `${ident(f.name)} := ${logicalExpr(`${expr}.${ident(physicalName(f, mode))}`, f.type, mode)}`,
+      )
       .join(', ');
     return `CASE WHEN ${expr} IS NULL THEN NULL ELSE struct_pack(${members}) END`;
   }
-  if (type.type === 'array') return `list_transform(${expr}, x -> ${logicalExpr('x', type.elementType, mode)})`;
+  if (type.type === 'array')
+    return `list_transform(${expr}, x -> ${logicalExpr('x', type.elementType, mode)})`;
   return `map_from_entries(list_transform(map_entries(${expr}), e -> {'key': ${logicalExpr(
     'e.key',
     type.keyType,

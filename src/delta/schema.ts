@@ -69,7 +69,8 @@ const DECIMAL = /^decimal\(\s*(\d+)\s*,\s*(-?\d+)\s*\)$/;
 export function parseSchema(schemaString: string): StructType {
   const raw = JSON.parse(schemaString) as unknown;
   const t = parseType(raw);
-  if (typeof t !== 'object' || t.type !== 'struct') throw new SchemaMismatch('a table schema must be a struct');
+  if (typeof t !== 'object' || t.type !== 'struct')
+    throw new SchemaMismatch('a table schema must be a struct');
   return t;
 }
 
@@ -97,7 +98,11 @@ function parseType(raw: unknown): DataType {
         }),
       };
     case 'array':
-      return { type: 'array', elementType: parseType(obj.elementType), containsNull: obj.containsNull !== false };
+      return {
+        type: 'array',
+        elementType: parseType(obj.elementType),
+        containsNull: obj.containsNull !== false,
+      };
     case 'map':
       return {
         type: 'map',
@@ -233,7 +238,9 @@ export function fromDuckType(t: DuckDBType, column: string): DataType {
         fields: t.entryNames.map((n, i) => field(n, fromDuckType(t.entryTypes[i]!, `${column}.${n}`))),
       };
     default:
-      throw new SchemaMismatch(`column '${column}' has DuckDB type ${t.toString()}, which Delta cannot store`);
+      throw new SchemaMismatch(
+        `column '${column}' has DuckDB type ${t.toString()}, which Delta cannot store`,
+      );
   }
 }
 
@@ -272,7 +279,8 @@ export function typesEqual(a: DataType, b: DataType): boolean {
   if (typeof a === 'string' || typeof b === 'string') return a === b;
   if (a.type !== b.type) return false;
   if (a.type === 'array' && b.type === 'array') return typesEqual(a.elementType, b.elementType);
-  if (a.type === 'map' && b.type === 'map') return typesEqual(a.keyType, b.keyType) && typesEqual(a.valueType, b.valueType);
+  if (a.type === 'map' && b.type === 'map')
+    return typesEqual(a.keyType, b.keyType) && typesEqual(a.valueType, b.valueType);
   if (a.type === 'struct' && b.type === 'struct') {
     return (
       a.fields.length === b.fields.length &&

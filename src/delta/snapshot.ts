@@ -49,8 +49,10 @@ export class Snapshot {
     /** Modification time of the commit file at this version (ms). */
     readonly lastModified: number,
   ) {
-    if (!state.protocol) throw new CorruptLog(`version ${version} of ${context.store.root} has no protocol action`);
-    if (!state.metadata) throw new CorruptLog(`version ${version} of ${context.store.root} has no metaData action`);
+    if (!state.protocol)
+      throw new CorruptLog(`version ${version} of ${context.store.root} has no protocol action`);
+    if (!state.metadata)
+      throw new CorruptLog(`version ${version} of ${context.store.root} has no metaData action`);
     this.schema = parseSchema(state.metadata.schemaString);
   }
 
@@ -64,7 +66,10 @@ export class Snapshot {
       }
     }
     await replayCommits(context.store, state, segment.commits);
-    if (segment.commits.length === 0 && state.metadata?.configuration?.['delta.enableInCommitTimestamps'] === 'true') {
+    if (
+      segment.commits.length === 0 &&
+      state.metadata?.configuration?.['delta.enableInCommitTimestamps'] === 'true'
+    ) {
       // The checkpoint is at this very version: its commit still holds the in-commit timestamp.
       state.commitInfo = await commitInfoAt(context.store, segment.version);
     }
@@ -196,13 +201,19 @@ async function replayCommits(store: ObjectStore, state: TableState, commits: Com
     try {
       text = new TextDecoder().decode(await store.get(path));
     } catch (err) {
-      throw new CorruptLog(`cannot read commit ${commit.version} of ${store.root}: ${(err as Error).message}`, err);
+      throw new CorruptLog(
+        `cannot read commit ${commit.version} of ${store.root}: ${(err as Error).message}`,
+        err,
+      );
     }
     let actions;
     try {
       actions = parseActions(text, path);
     } catch (err) {
-      throw new CorruptLog(`commit ${commit.version} of ${store.root} is not valid: ${(err as Error).message}`, err);
+      throw new CorruptLog(
+        `commit ${commit.version} of ${store.root} is not valid: ${(err as Error).message}`,
+        err,
+      );
     }
     state.commitInfo = undefined;
     applyActions(state, actions);

@@ -56,7 +56,12 @@ export class DeltaTable implements TableContext {
   /** Creates an empty table; fails if one exists. Returns version 0. */
   create(
     schema: StructType,
-    options: { partitionBy?: string[]; properties?: Record<string, string>; name?: string; description?: string } = {},
+    options: {
+      partitionBy?: string[];
+      properties?: Record<string, string>;
+      name?: string;
+      description?: string;
+    } = {},
   ): Promise<number> {
     return createTable(this, schema, options);
   }
@@ -109,7 +114,9 @@ export class DeltaTable implements TableContext {
       const first = commits[0];
       throw new VersionNotFound(
         `no version of ${this.location} at or before ${new Date(ts).toISOString()}` +
-          (first ? `; the oldest commit is version ${first.version} at ${new Date(first.timestamp).toISOString()}` : ''),
+          (first
+            ? `; the oldest commit is version ${first.version} at ${new Date(first.timestamp).toISOString()}`
+            : ''),
       );
     }
     return found;
@@ -117,7 +124,9 @@ export class DeltaTable implements TableContext {
 }
 
 /** Every commit's version and timestamp, ascending, with timestamps made strictly increasing. */
-export async function commitTimestamps(table: TableContext): Promise<{ version: number; timestamp: number }[]> {
+export async function commitTimestamps(
+  table: TableContext,
+): Promise<{ version: number; timestamp: number }[]> {
   const commits = await listCommits(table.store);
   const out: { version: number; timestamp: number }[] = [];
   let prev = -Infinity;

@@ -137,7 +137,8 @@ export class Transaction {
     const snap = this.readSnapshot;
     const metadata = this.newMetadata ?? snap?.metadata;
     const protocol = this.newProtocol ?? snap?.protocol;
-    if (!metadata || !protocol) throw new ProtocolViolation('the first commit of a table needs protocol and metadata');
+    if (!metadata || !protocol)
+      throw new ProtocolViolation('the first commit of a table needs protocol and metadata');
     if (
       hasFeature(protocol, 'appendOnly') &&
       metadata.configuration['delta.appendOnly'] === 'true' &&
@@ -232,30 +233,42 @@ export class Transaction {
     const winning = parseActions(new TextDecoder().decode(await this.context.store.get(path)), path);
     const conflict = (kind: ConstructorParameters<typeof CommitConflict>[0], detail: string) =>
       new CommitConflict(kind, version, version, detail);
-    if (!this.readSnapshot) throw conflict('TableCreatedConcurrently', 'another writer created the table first');
+    if (!this.readSnapshot)
+      throw conflict('TableCreatedConcurrently', 'another writer created the table first');
     const info = winning.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
     const winnerBlind = info?.isBlindAppend === true;
     const myRemoves = new Set(this.removes.map((r) => logicalFileKey(r)));
     for (const action of winning) {
       if ('protocol' in action) throw conflict('ProtocolChanged', 'the protocol was changed concurrently');
-      if ('metaData' in action) throw conflict('MetadataChanged', 'the table metadata (schema or properties) changed concurrently');
+      if ('metaData' in action)
+        throw conflict('MetadataChanged', 'the table metadata (schema or properties) changed concurrently');
       if ('txn' in action && this.txns.some((t) => t.appId === action.txn.appId)) {
         throw conflict('ConcurrentTransaction', `application '${action.txn.appId}' committed concurrently`);
       }
       if ('domainMetadata' in action && this.domains.some((d) => d.domain === action.domainMetadata.domain)) {
-        throw conflict('ConcurrentDomainMetadata', `domain '${action.domainMetadata.domain}' changed concurrently`);
+        throw conflict(
+          'ConcurrentDomainMetadata',
+          `domain '${action.domainMetadata.domain}' changed concurrently`,
+        );
       }
       if ('add' in action && this.readWholeTable && action.add.dataChange && !winnerBlind) {
-        throw conflict('ConcurrentAppend', `file ${action.add.path} was added by a concurrent change to data this transaction read`);
+        throw conflict(
+          'ConcurrentAppend',
+          `file ${action.add.path} was added by a concurrent change to data this transaction read`,
+        );
       }
       if ('remove' in action) {
         const key = logicalFileKey(action.remove);
         // Read-set conflicts first, as Spark's ConflictChecker does: a file this transaction read and removes
         // (OPTIMIZE, overwrite) that a concurrent commit removed is a ConcurrentDeleteRead.
         if (this.readKeys.has(key) || (this.readWholeTable && action.remove.dataChange)) {
-          throw conflict('ConcurrentDeleteRead', `file ${action.remove.path}, which this transaction read, was removed concurrently`);
+          throw conflict(
+            'ConcurrentDeleteRead',
+            `file ${action.remove.path}, which this transaction read, was removed concurrently`,
+          );
         }
-        if (myRemoves.has(key)) throw conflict('ConcurrentDeleteDelete', `file ${action.remove.path} was removed concurrently`);
+        if (myRemoves.has(key))
+          throw conflict('ConcurrentDeleteDelete', `file ${action.remove.path} was removed concurrently`);
       }
     }
   }
@@ -270,7 +283,10 @@ export class Transaction {
         await writeCheckpoint(this.context, snapshot);
       } catch (err) {
         // A checkpoint is an optimisation: the commit stands without it, and a later one will be written.
-        process.emitWarning(`checkpoint of version ${version} failed: ${(err as Error).message}`, 'TweetlakeWarning');
+        process.emitWarning(
+          `checkpoint of version ${version} failed: ${(err as Error).message}`,
+          'TweetlakeWarning',
+        );
       }
     }
   }

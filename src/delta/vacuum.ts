@@ -40,10 +40,16 @@ export class RetentionTooShort extends TweetlakeError {
 }
 
 function isHidden(relative: string): boolean {
-  return relative.split('/').some((seg) => (seg.startsWith('_') || seg.startsWith('.')) && !seg.includes('='));
+  return relative
+    .split('/')
+    .some((seg) => (seg.startsWith('_') || seg.startsWith('.')) && !seg.includes('='));
 }
 
-async function walk(root: string, dir: string, out: { path: string; size: number; mtime: number }[]): Promise<void> {
+async function walk(
+  root: string,
+  dir: string,
+  out: { path: string; size: number; mtime: number }[],
+): Promise<void> {
   let entries;
   try {
     entries = await fs.readdir(nodePath.join(root, dir), { withFileTypes: true });
@@ -69,7 +75,9 @@ async function walk(root: string, dir: string, out: { path: string; size: number
 export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}): Promise<VacuumResult> {
   const snapshot = await Snapshot.load(ctx);
   checkWriteSupported(snapshot.protocol, snapshot.metadata, ctx.store.root, { removesData: false });
-  const tableMs = parseInterval(snapshot.properties['delta.deletedFileRetentionDuration'] ?? 'interval 1 week');
+  const tableMs = parseInterval(
+    snapshot.properties['delta.deletedFileRetentionDuration'] ?? 'interval 1 week',
+  );
   const retentionMs = options.retentionHours === undefined ? tableMs : options.retentionHours * 3_600_000;
   if ((options.enforceRetentionDuration ?? true) && retentionMs < tableMs) {
     throw new RetentionTooShort(retentionMs / 3_600_000, tableMs / 3_600_000);
@@ -116,7 +124,10 @@ export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}
   });
   const started = await start.commit();
   for (const f of doomed) await ctx.store.delete(f.path);
-  await removeEmptyDirs(ctx.store.root, doomed.map((f) => f.path));
+  await removeEmptyDirs(
+    ctx.store.root,
+    doomed.map((f) => f.path),
+  );
   const end = new Transaction(ctx, await Snapshot.load(ctx, started.version), {
     operation: 'VACUUM END',
     operationParameters: { status: 'COMPLETED' },

@@ -7,7 +7,15 @@ import { literal } from '../duck/session.js';
 import type { Metadata, Protocol } from './actions.js';
 import { SchemaMismatch, TableAlreadyExists } from './errors.js';
 import { checkWriteSupported } from './features.js';
-import { canWiden, field, fromDuckType, serializeSchema, toDuckType, typeToString, type StructType } from './schema.js';
+import {
+  canWiden,
+  field,
+  fromDuckType,
+  serializeSchema,
+  toDuckType,
+  typeToString,
+  type StructType,
+} from './schema.js';
 import { Snapshot, type TableContext } from './snapshot.js';
 import { Transaction } from './transaction.js';
 import { writeDataFiles } from './writer.js';
@@ -59,13 +67,16 @@ export async function sourceSql(
   await fs.writeFile(file, source.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const dispose = () => fs.rm(dir, { recursive: true, force: true });
   if (source.schema) {
-    const columns = source.schema.fields.map((f) => `${literal(f.name)}: ${literal(toDuckType(f.type))}`).join(', ');
+    const columns = source.schema.fields
+      .map((f) => `${literal(f.name)}: ${literal(toDuckType(f.type))}`)
+      .join(', ');
     return {
       sql: `SELECT * FROM read_json(${literal(file)}, format='newline_delimited', columns={${columns}})`,
       dispose,
     };
   }
-  if (source.rows.length === 0) throw new SchemaMismatch('cannot infer a schema from zero rows: pass a schema');
+  if (source.rows.length === 0)
+    throw new SchemaMismatch('cannot infer a schema from zero rows: pass a schema');
   return { sql: `SELECT * FROM read_json_auto(${literal(file)}, format='newline_delimited')`, dispose };
 }
 
@@ -83,7 +94,8 @@ export function newMetadata(
   description?: string,
 ): Metadata {
   for (const p of partitionColumns) {
-    if (!schema.fields.some((f) => f.name === p)) throw new SchemaMismatch(`partition column '${p}' is not in the schema`);
+    if (!schema.fields.some((f) => f.name === p))
+      throw new SchemaMismatch(`partition column '${p}' is not in the schema`);
   }
   return {
     id: randomUUID(),
@@ -101,7 +113,12 @@ export function newMetadata(
 export async function createTable(
   ctx: TableContext,
   schema: StructType,
-  options: { partitionBy?: string[]; properties?: Record<string, string>; name?: string; description?: string } = {},
+  options: {
+    partitionBy?: string[];
+    properties?: Record<string, string>;
+    name?: string;
+    description?: string;
+  } = {},
 ): Promise<number> {
   const txn = new Transaction(ctx, undefined, {
     operation: 'CREATE TABLE',
@@ -111,11 +128,14 @@ export async function createTable(
     },
   });
   txn.updateProtocol(defaultProtocol());
-  txn.updateMetadata(newMetadata(schema, options.partitionBy ?? [], options.properties, options.name, options.description));
+  txn.updateMetadata(
+    newMetadata(schema, options.partitionBy ?? [], options.properties, options.name, options.description),
+  );
   try {
     return (await txn.commit()).version;
   } catch (err) {
-    if ((err as { kind?: string }).kind === 'TableCreatedConcurrently') throw new TableAlreadyExists(ctx.store.root);
+    if ((err as { kind?: string }).kind === 'TableCreatedConcurrently')
+      throw new TableAlreadyExists(ctx.store.root);
     throw err;
   }
 }
@@ -131,11 +151,16 @@ async function currentSnapshot(ctx: TableContext, given?: Snapshot): Promise<Sna
 }
 
 /** Writes rows to a table, creating it when missing (Spark's `df.write.format("delta").mode(...).save(path)`). */
-export async function writeTable(ctx: TableContext, source: DataSource, options: WriteOptions = {}): Promise<WriteResult> {
+export async function writeTable(
+  ctx: TableContext,
+  source: DataSource,
+  options: WriteOptions = {},
+): Promise<WriteResult> {
   const mode = options.mode ?? 'append';
   const snapshot = await currentSnapshot(ctx, options.snapshot);
   if (snapshot && mode === 'errorIfExists') throw new TableAlreadyExists(ctx.store.root);
-  if (snapshot && mode === 'ignore') return { version: snapshot.version, skipped: true, numFiles: 0, numRows: 0 };
+  if (snapshot && mode === 'ignore')
+    return { version: snapshot.version, skipped: true, numFiles: 0, numRows: 0 };
   if (snapshot && options.txn && (snapshot.txnVersion(options.txn.appId) ?? -1) >= options.txn.version) {
     return { version: snapshot.version, skipped: true, numFiles: 0, numRows: 0 };
   }
@@ -154,11 +179,21 @@ export async function writeTable(ctx: TableContext, source: DataSource, options:
     let protocol: Protocol | undefined;
     if (!snapshot) {
       schema = dataSchema;
-      metadata = newMetadata(schema, options.partitionBy ?? [], options.properties, options.name, options.description);
+      metadata = newMetadata(
+        schema,
+        options.partitionBy ?? [],
+        options.properties,
+        options.name,
+        options.description,
+      );
       protocol = defaultProtocol();
     } else {
       checkWriteSupported(snapshot.protocol, snapshot.metadata, ctx.store.root, { removesData: overwrite });
-      if (options.partitionBy && options.partitionBy.join() !== snapshot.partitionColumns.join() && !options.overwriteSchema) {
+      if (
+        options.partitionBy &&
+        options.partitionBy.join() !== snapshot.partitionColumns.join() &&
+        !options.overwriteSchema
+      ) {
         throw new SchemaMismatch(
           `the table is partitioned by [${snapshot.partitionColumns.join(', ')}], not [${options.partitionBy.join(', ')}]`,
         );
@@ -172,7 +207,8 @@ export async function writeTable(ctx: TableContext, source: DataSource, options:
         };
       } else {
         schema = mergeSchemas(snapshot.schema, dataSchema, options.mergeSchema ?? false, ctx.store.root);
-        if (schema !== snapshot.schema) metadata = { ...snapshot.metadata, schemaString: serializeSchema(schema) };
+        if (schema !== snapshot.schema)
+          metadata = { ...snapshot.metadata, schemaString: serializeSchema(schema) };
       }
     }
     const partitionColumns = metadata?.partitionColumns ?? snapshot!.partitionColumns;
@@ -211,7 +247,12 @@ export async function writeTable(ctx: TableContext, source: DataSource, options:
  * The table schema after a write of `data`: unchanged when the data fits; with the data's new
  * columns appended (nullable) when `merge` is set; otherwise a SchemaMismatch naming the difference.
  */
-export function mergeSchemas(table: StructType, data: StructType, merge: boolean, location: string): StructType {
+export function mergeSchemas(
+  table: StructType,
+  data: StructType,
+  merge: boolean,
+  location: string,
+): StructType {
   const added = [];
   for (const f of data.fields) {
     const target = table.fields.find((t) => t.name.toLowerCase() === f.name.toLowerCase());
@@ -237,4 +278,3 @@ export function mergeSchemas(table: StructType, data: StructType, merge: boolean
   }
   return { type: 'struct', fields: [...table.fields, ...added.map((f) => ({ ...f, nullable: true }))] };
 }
-

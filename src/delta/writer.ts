@@ -42,14 +42,19 @@ export async function writeDataFiles(
   }
   const required = options.schema.fields.filter((f) => !f.nullable);
   for (const f of required) {
-    if (!sourceCols.has(f.name)) throw new ProtocolViolation(`NOT NULL column '${f.name}' is missing from the data`);
+    if (!sourceCols.has(f.name))
+      throw new ProtocolViolation(`NOT NULL column '${f.name}' is missing from the data`);
   }
   if (required.length) {
-    const checks = required.map((f) => `count(*) FILTER (WHERE ${ident(f.name)} IS NULL) AS ${ident(f.name)}`);
+    const checks = required.map(
+      (f) => `count(*) FILTER (WHERE ${ident(f.name)} IS NULL) AS ${ident(f.name)}`,
+    );
     const [row] = await session.all(`SELECT ${checks.join(', ')} FROM (${sourceSql})`);
     for (const f of required) {
       if (Number(row?.[f.name] ?? 0) > 0) {
-        throw new ProtocolViolation(`NOT NULL constraint violated: column '${f.name}' has ${row?.[f.name]} null value(s)`);
+        throw new ProtocolViolation(
+          `NOT NULL constraint violated: column '${f.name}' has ${row?.[f.name]} null value(s)`,
+        );
       }
     }
   }

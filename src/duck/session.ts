@@ -1,7 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
-import { DuckDBInstance, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import {
+  DuckDBInstance,
+  JsonDuckDBValueConverter,
+  type DuckDBConnection,
+  type DuckDBType,
+} from '@duckdb/node-api';
 import { TweetlakeError } from '../errors.js';
 
 /** A JSON-shaped value as DuckDB's JSON conversion returns it (BIGINT as string, etc.). */

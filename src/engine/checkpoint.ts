@@ -33,8 +33,11 @@ export class StreamCheckpoint {
   async queryId(): Promise<string> {
     const meta = await this.store.head('metadata');
     if (meta) {
-      const parsed = JSON.parse(new TextDecoder().decode(await this.store.get('metadata'))) as { id?: string };
-      if (!parsed.id) throw new CheckpointError(`checkpoint ${this.store.root} has a metadata file without an id`);
+      const parsed = JSON.parse(new TextDecoder().decode(await this.store.get('metadata'))) as {
+        id?: string;
+      };
+      if (!parsed.id)
+        throw new CheckpointError(`checkpoint ${this.store.root} has a metadata file without an id`);
       return parsed.id;
     }
     const id = randomUUID();

@@ -97,7 +97,9 @@ export class DeltaSource implements Source {
   /** Files of the snapshot a stream starts from, in a fixed order (path) so batches replay the same. */
   private async initialFiles(version: number): Promise<AddFile[]> {
     if (this.initial?.version !== version) {
-      const files = (await this.table.snapshot({ version })).files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      const files = (await this.table.snapshot({ version })).files.sort((a, b) =>
+        a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+      );
       this.initial = { version, files };
     }
     return this.initial.files;
@@ -126,7 +128,12 @@ export class DeltaSource implements Source {
     for (let v = after + 1; v <= latest; v++) {
       const adds = await this.changes(v);
       const r = adds.reduce((n, a) => n + numRecords(a), 0);
-      if (limits.maxFilesPerTrigger !== undefined && end > after && files + adds.length > limits.maxFilesPerTrigger) break;
+      if (
+        limits.maxFilesPerTrigger !== undefined &&
+        end > after &&
+        files + adds.length > limits.maxFilesPerTrigger
+      )
+        break;
       if (limits.maxRowsPerTrigger !== undefined && end > after && rows + r > limits.maxRowsPerTrigger) break;
       files += adds.length;
       rows += r;
@@ -162,7 +169,10 @@ export class DeltaSource implements Source {
       for (let v = first; v <= to.version; v++) files.push(...(await this.changes(v)));
     }
     const plan = await planScan(snapshot, { files });
-    const rows = files.reduce((n, f) => n + (fileStats(f)?.numRecords ?? 0) - (f.deletionVector?.cardinality ?? 0), 0);
+    const rows = files.reduce(
+      (n, f) => n + (fileStats(f)?.numRecords ?? 0) - (f.deletionVector?.cardinality ?? 0),
+      0,
+    );
     return {
       sql: plan.sql,
       description: to.initial
@@ -180,8 +190,10 @@ export class DeltaSource implements Source {
     const from = asOffset(start);
     if (!from) return { files: Math.max(1, snap.numFiles) };
     let files = 0;
-    if (from.initial && from.index !== undefined) files += (await this.initialFiles(from.version)).length - from.index;
-    for (let v = from.version + 1; v <= snap.version; v++) files += Math.max(1, (await this.changes(v)).length);
+    if (from.initial && from.index !== undefined)
+      files += (await this.initialFiles(from.version)).length - from.index;
+    for (let v = from.version + 1; v <= snap.version; v++)
+      files += Math.max(1, (await this.changes(v)).length);
     return { files };
   }
 

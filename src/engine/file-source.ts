@@ -44,7 +44,9 @@ export class FileSource implements Source {
     for (const entry of await checkpoint.list('')) {
       const id = Number(entry.path);
       if (!Number.isInteger(id)) continue;
-      const files = JSON.parse(new TextDecoder().decode(await checkpoint.get(entry.path))) as { files: SeenFile[] };
+      const files = JSON.parse(new TextDecoder().decode(await checkpoint.get(entry.path))) as {
+        files: SeenFile[];
+      };
       this.batches.set(id, files.files);
       for (const f of files.files) this.seen.add(f.path);
     }
@@ -73,12 +75,18 @@ export class FileSource implements Source {
     // A batch logged by a run that stopped before planning it: offer it again, unchanged.
     if (this.batches.has(startId + 1)) return startId + 1;
     let candidates = await this.listNew();
-    if (this.availableNowCap) candidates = candidates.filter((m) => this.availableNowCap!.has(this.folder.localPath(m.path)));
+    if (this.availableNowCap)
+      candidates = candidates.filter((m) => this.availableNowCap!.has(this.folder.localPath(m.path)));
     const chosen: SeenFile[] = [];
     let bytes = 0;
     for (const m of candidates) {
       if (limits.maxFilesPerTrigger !== undefined && chosen.length >= limits.maxFilesPerTrigger) break;
-      if (limits.maxBytesPerTrigger !== undefined && chosen.length > 0 && bytes + m.size > limits.maxBytesPerTrigger) break;
+      if (
+        limits.maxBytesPerTrigger !== undefined &&
+        chosen.length > 0 &&
+        bytes + m.size > limits.maxBytesPerTrigger
+      )
+        break;
       chosen.push({ path: this.folder.localPath(m.path), size: m.size, mtime: m.lastModified });
       bytes += m.size;
     }
@@ -88,7 +96,9 @@ export class FileSource implements Source {
       await this.log.putIfAbsent(String(id), JSON.stringify({ files: chosen }));
     } catch (err) {
       if (!(err instanceof ObjectExists)) throw err;
-      const existing = JSON.parse(new TextDecoder().decode(await this.log.get(String(id)))) as { files: SeenFile[] };
+      const existing = JSON.parse(new TextDecoder().decode(await this.log.get(String(id)))) as {
+        files: SeenFile[];
+      };
       this.remember(id, existing.files);
       return id;
     }

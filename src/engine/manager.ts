@@ -9,7 +9,11 @@ export class StreamingQueryManager {
   async start(options: StreamingQueryOptions): Promise<StreamingQuery> {
     const existing = this.queries.get(options.name);
     if (existing?.isActive) {
-      throw new TweetlakeError('STREAM_ALREADY_ACTIVE', `a query named '${options.name}' is already running`, { domain: 'user' });
+      throw new TweetlakeError(
+        'STREAM_ALREADY_ACTIVE',
+        `a query named '${options.name}' is already running`,
+        { domain: 'user' },
+      );
     }
     const query = new StreamingQuery(options);
     this.queries.set(options.name, query);

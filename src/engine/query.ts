@@ -36,10 +36,14 @@ export class StreamingQueryException extends TweetlakeError {
     readonly queryName: string,
     cause: unknown,
   ) {
-    super('STREAMING_QUERY_FAILED', `streaming query '${queryName}' failed: ${(cause as Error)?.message ?? String(cause)}`, {
-      domain: (cause as TweetlakeError)?.domain ?? 'internal',
-      cause,
-    });
+    super(
+      'STREAMING_QUERY_FAILED',
+      `streaming query '${queryName}' failed: ${(cause as Error)?.message ?? String(cause)}`,
+      {
+        domain: (cause as TweetlakeError)?.domain ?? 'internal',
+        cause,
+      },
+    );
   }
 }
 
@@ -95,8 +99,13 @@ export class StreamingQuery {
       },
       (err: unknown) => {
         this.active = false;
-        this.exception = err instanceof StreamingQueryException ? err : new StreamingQueryException(this.name, err);
-        this.status = { message: `Terminated with exception: ${this.exception.message}`, isDataAvailable: false, isTriggerActive: false };
+        this.exception =
+          err instanceof StreamingQueryException ? err : new StreamingQueryException(this.name, err);
+        this.status = {
+          message: `Terminated with exception: ${this.exception.message}`,
+          isDataAvailable: false,
+          isTriggerActive: false,
+        };
       },
     );
     return this;
@@ -139,16 +148,30 @@ export class StreamingQuery {
     while (!this.stopping) {
       const triggerStart = this.clock.now();
       this.status = { message: 'Getting offsets from source', isDataAvailable: false, isTriggerActive: true };
-      const end = await source.latestOffset(start, trigger.kind === 'once' ? {} : (this.options.limits ?? {}));
+      const end = await source.latestOffset(
+        start,
+        trigger.kind === 'once' ? {} : (this.options.limits ?? {}),
+      );
       const latestOffsetMs = this.clock.now() - triggerStart;
       if (end === undefined || sameOffset(end, start)) {
         if (trigger.kind !== 'processingTime') break;
-        this.status = { message: 'Waiting for data to arrive', isDataAvailable: false, isTriggerActive: false };
-        await this.clock.sleep(Math.max(0, trigger.intervalMs - (this.clock.now() - triggerStart)), this.abort.signal);
+        this.status = {
+          message: 'Waiting for data to arrive',
+          isDataAvailable: false,
+          isTriggerActive: false,
+        };
+        await this.clock.sleep(
+          Math.max(0, trigger.intervalMs - (this.clock.now() - triggerStart)),
+          this.abort.signal,
+        );
         continue;
       }
       const walStart = this.clock.now();
-      await this.checkpoint.writeOffsets({ batchId: nextBatch, sources: [end], batchTimestampMs: triggerStart });
+      await this.checkpoint.writeOffsets({
+        batchId: nextBatch,
+        sources: [end],
+        batchTimestampMs: triggerStart,
+      });
       const walMs = this.clock.now() - walStart;
       await this.runBatch(nextBatch, start, end, latestOffsetMs, walMs, triggerStart);
       start = end;
@@ -156,7 +179,10 @@ export class StreamingQuery {
       if (trigger.kind === 'once') break;
       if (trigger.kind === 'processingTime') {
         this.status = { message: 'Waiting for next trigger', isDataAvailable: true, isTriggerActive: false };
-        await this.clock.sleep(Math.max(0, trigger.intervalMs - (this.clock.now() - triggerStart)), this.abort.signal);
+        await this.clock.sleep(
+          Math.max(0, trigger.intervalMs - (this.clock.now() - triggerStart)),
+          this.abort.signal,
+        );
       }
     }
   }
@@ -191,7 +217,8 @@ export class StreamingQuery {
     if (batchId % 10 === 0) await this.checkpoint.purge(batchId, this.options.minBatchesToRetain ?? 100);
     const commitMs = this.clock.now() - t2;
     const total = Math.max(1, this.clock.now() - triggerStart);
-    const sinceLast = this.lastTriggerStart === undefined ? total : Math.max(1, triggerStart - this.lastTriggerStart);
+    const sinceLast =
+      this.lastTriggerStart === undefined ? total : Math.max(1, triggerStart - this.lastTriggerStart);
     this.lastTriggerStart = triggerStart;
     const progress: QueryProgress = {
       id: this.id,

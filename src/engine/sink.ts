@@ -36,7 +36,10 @@ export class DeltaSink implements Sink {
 
   constructor(
     private readonly path: string,
-    private readonly options: Pick<WriteOptions, 'partitionBy' | 'mergeSchema' | 'properties' | 'targetFileSize'> = {},
+    private readonly options: Pick<
+      WriteOptions,
+      'partitionBy' | 'mergeSchema' | 'properties' | 'targetFileSize'
+    > = {},
   ) {
     this.description = `DeltaSink[${path}]`;
   }

@@ -1,8 +1,6 @@
 /** When a streaming query runs its micro-batches (Spark's Trigger). */
 export type Trigger =
-  | { kind: 'availableNow' }
-  | { kind: 'once' }
-  | { kind: 'processingTime'; intervalMs: number };
+  { kind: 'availableNow' } | { kind: 'once' } | { kind: 'processingTime'; intervalMs: number };
 
 export const Trigger = {
   /** Process everything present at start, in as many batches as the limits need, then stop. */

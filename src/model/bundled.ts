@@ -24,12 +24,15 @@ export function bundledModelDir(): string {
  * the next one. A model someone manages (two or more versions, or a Production version with the
  * alias) is left alone.
  */
-export async function ensureBundledModelRegistered(registry: ModelRegistry): Promise<ModelVersionInfo | undefined> {
+export async function ensureBundledModelRegistered(
+  registry: ModelRegistry,
+): Promise<ModelVersionInfo | undefined> {
   const model = await registry.getModel(DEFAULT_MODEL_NAME);
   const complete =
     model !== undefined &&
     (model.versions.length > 1 ||
-      (model.versions.some((v) => v.currentStage === 'Production') && model.aliases.production !== undefined));
+      (model.versions.some((v) => v.currentStage === 'Production') &&
+        model.aliases.production !== undefined));
   if (complete) return undefined;
   let version =
     model?.versions[0] ??
@@ -39,6 +42,7 @@ export async function ensureBundledModelRegistered(registry: ModelRegistry): Pro
   if (version.currentStage !== 'Production') {
     version = await registry.transitionStage(DEFAULT_MODEL_NAME, version.version, 'Production');
   }
-  if (model?.aliases.production === undefined) await registry.setAlias(DEFAULT_MODEL_NAME, 'production', version.version);
+  if (model?.aliases.production === undefined)
+    await registry.setAlias(DEFAULT_MODEL_NAME, 'production', version.version);
   return { ...version, aliases: ['production'] };
 }

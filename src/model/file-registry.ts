@@ -4,13 +4,22 @@ import { userInfo } from 'node:os';
 import { parse, stringify } from 'yaml';
 import { TweetlakeError } from '../errors.js';
 import { canonicalStage } from './model-uri.js';
-import { ModelNotFound, type ModelRegistry, type ModelVersionInfo, type RegisteredModelInfo } from './registry.js';
+import {
+  ModelNotFound,
+  type ModelRegistry,
+  type ModelVersionInfo,
+  type RegisteredModelInfo,
+} from './registry.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\- ]*$/;
 
 function checkName(name: string): void {
   if (!NAME.test(name)) {
-    throw new TweetlakeError('MODEL_NAME_INVALID', `invalid model name '${name}' (letters, digits, '_', '-', '.', spaces)`, { domain: 'user' });
+    throw new TweetlakeError(
+      'MODEL_NAME_INVALID',
+      `invalid model name '${name}' (letters, digits, '_', '-', '.', spaces)`,
+      { domain: 'user' },
+    );
   }
 }
 
@@ -102,11 +111,16 @@ export class FileModelRegistry implements ModelRegistry {
     } catch {
       return out;
     }
-    for (const f of files) if (!f.endsWith('.tmp')) out[f] = (await fs.readFile(nodePath.join(dir, f), 'utf8')).trim();
+    for (const f of files)
+      if (!f.endsWith('.tmp')) out[f] = (await fs.readFile(nodePath.join(dir, f), 'utf8')).trim();
     return out;
   }
 
-  private async readVersion(name: string, version: string, aliases: Record<string, string>): Promise<ModelVersionInfo | undefined> {
+  private async readVersion(
+    name: string,
+    version: string,
+    aliases: Record<string, string>,
+  ): Promise<ModelVersionInfo | undefined> {
     const meta = await readYaml(nodePath.join(this.modelDir(name), `version-${version}`, 'meta.yaml'));
     if (!meta) return undefined;
     return {
@@ -141,26 +155,44 @@ export class FileModelRegistry implements ModelRegistry {
       status_message: null,
       storage_location: storageLocation,
     };
-    await writeFileAtomic(nodePath.join(this.modelDir(v.name), `version-${v.version}`, 'meta.yaml'), stringify(meta));
+    await writeFileAtomic(
+      nodePath.join(this.modelDir(v.name), `version-${v.version}`, 'meta.yaml'),
+      stringify(meta),
+    );
   }
 
   private async touchModel(name: string, now: number, description?: string): Promise<void> {
     const path = nodePath.join(this.modelDir(name), 'meta.yaml');
-    const meta = (await readYaml(path)) ?? { name, creation_timestamp: now, description: description ?? null };
+    const meta = (await readYaml(path)) ?? {
+      name,
+      creation_timestamp: now,
+      description: description ?? null,
+    };
     meta.last_updated_timestamp = now;
     await writeFileAtomic(path, stringify(meta));
   }
 
-  async createVersion(name: string, modelDir: string, options: { description?: string; runId?: string } = {}): Promise<ModelVersionInfo> {
+  async createVersion(
+    name: string,
+    modelDir: string,
+    options: { description?: string; runId?: string } = {},
+  ): Promise<ModelVersionInfo> {
     const now = Date.now();
     await this.touchModel(name, now);
     // Number after every version folder, including one a crash left without its meta.yaml (ignored by reads).
-    const taken = (await fs.readdir(this.modelDir(name))).map((e) => /^version-(\d+)$/.exec(e)?.[1]).filter((v): v is string => !!v);
+    const taken = (await fs.readdir(this.modelDir(name)))
+      .map((e) => /^version-(\d+)$/.exec(e)?.[1])
+      .filter((v): v is string => !!v);
     const version = String(Math.max(0, ...taken.map(Number)) + 1);
     const versionDir = nodePath.join(this.modelDir(name), `version-${version}`);
     const artifacts = nodePath.join(versionDir, 'artifacts');
     await fs.mkdir(versionDir, { recursive: false }).catch((err: { code?: string }) => {
-      if (err.code === 'EEXIST') throw new TweetlakeError('MODEL_VERSION_RACE', `version ${version} of ${name} was created concurrently; try again`, { domain: 'external', retryable: true });
+      if (err.code === 'EEXIST')
+        throw new TweetlakeError(
+          'MODEL_VERSION_RACE',
+          `version ${version} of ${name} was created concurrently; try again`,
+          { domain: 'external', retryable: true },
+        );
       throw err;
     });
     // Copy under a temporary name, then rename: a version's files are complete or absent.
@@ -184,11 +216,17 @@ export class FileModelRegistry implements ModelRegistry {
 
   async getVersion(name: string, version: string): Promise<ModelVersionInfo> {
     const v = await this.readVersion(name, version, await this.aliases(name));
-    if (!v || v.currentStage === 'Deleted_Internal') throw new ModelNotFound(`version ${version} of model '${name}'`, this.root);
+    if (!v || v.currentStage === 'Deleted_Internal')
+      throw new ModelNotFound(`version ${version} of model '${name}'`, this.root);
     return v;
   }
 
-  async transitionStage(name: string, version: string, stage: string, archiveExisting = false): Promise<ModelVersionInfo> {
+  async transitionStage(
+    name: string,
+    version: string,
+    stage: string,
+    archiveExisting = false,
+  ): Promise<ModelVersionInfo> {
     const target = canonicalStage(stage);
     const now = Date.now();
     const model = await this.getModel(name);
@@ -217,7 +255,9 @@ export class FileModelRegistry implements ModelRegistry {
   }
 
   async localModelDir(version: ModelVersionInfo): Promise<string> {
-    const src = version.source.startsWith('file://') ? decodeURIComponent(new URL(version.source).pathname) : version.source;
+    const src = version.source.startsWith('file://')
+      ? decodeURIComponent(new URL(version.source).pathname)
+      : version.source;
     return src;
   }
 }

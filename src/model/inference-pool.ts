@@ -136,7 +136,8 @@ export class InferencePool implements Classifier {
     worker.on('message', (msg: WorkerResponse) => this.onMessage(slot, msg, readyResolve, readyReject));
     worker.on('error', (err) => this.onCrash(slot, err, readyReject));
     worker.on('exit', (code) => {
-      if (!this.closed) this.onCrash(slot, new Error(`inference worker exited with code ${code}`), readyReject);
+      if (!this.closed)
+        this.onCrash(slot, new Error(`inference worker exited with code ${code}`), readyReject);
     });
     return slot;
   }
@@ -196,7 +197,12 @@ export class InferencePool implements Classifier {
 
   private retry(job: Job, err: Error): void {
     if (job.attempts >= (this.options.maxAttempts ?? 3)) {
-      job.reject(new InferenceError(`a batch of ${job.texts.length} texts failed ${job.attempts} times: ${err.message}`, err));
+      job.reject(
+        new InferenceError(
+          `a batch of ${job.texts.length} texts failed ${job.attempts} times: ${err.message}`,
+          err,
+        ),
+      );
       return;
     }
     this.queue.unshift(job);
@@ -230,7 +236,10 @@ export class InferencePool implements Classifier {
   /** Labels every text; the result is in input order. */
   async classify(texts: string[], options: { probabilities?: boolean } = {}): Promise<Prediction[]> {
     const bad = texts.findIndex((t) => typeof t !== 'string');
-    if (bad >= 0) throw new InferenceError(`text ${bad} is ${texts[bad] === null ? 'null' : typeof texts[bad]}, not a string`);
+    if (bad >= 0)
+      throw new InferenceError(
+        `text ${bad} is ${texts[bad] === null ? 'null' : typeof texts[bad]}, not a string`,
+      );
     const order = texts.map((t, i) => ({ t, i })).sort((a, b) => a.t.length - b.t.length);
     const size = this.options.batchSize ?? 32;
     const batches: { idx: number[]; texts: string[] }[] = [];

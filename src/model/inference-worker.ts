@@ -74,7 +74,13 @@ async function main(): Promise<void> {
         }
         const ids = inputs.input_ids as { dims: number[] };
         send(
-          { type: 'result', id: msg.id, probabilities: probs, computeMs: performance.now() - t0, sequenceLength: ids.dims[1] ?? 0 },
+          {
+            type: 'result',
+            id: msg.id,
+            probabilities: probs,
+            computeMs: performance.now() - t0,
+            sequenceLength: ids.dims[1] ?? 0,
+          },
           [probs.buffer as ArrayBuffer],
         );
       } catch (err) {

@@ -14,7 +14,10 @@ export interface InferenceSettings {
 }
 
 /** Starts an inference pool for a resolved model. */
-export async function loadClassifier(model: ResolvedModel, settings: InferenceSettings = {}): Promise<InferencePool> {
+export async function loadClassifier(
+  model: ResolvedModel,
+  settings: InferenceSettings = {},
+): Promise<InferencePool> {
   const m = readMlflowModel(model.dir);
   return InferencePool.create({
     modelDir: m.hfDir,

@@ -30,17 +30,29 @@ export function readMlflowModel(dir: string): MlflowModel {
   const raw = (parse(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
   const flavors = Object.keys((raw.flavors as Record<string, unknown>) ?? {});
   const metadata = (raw.metadata as Record<string, unknown>) ?? {};
-  const candidates = [metadata.hf_dir, metadata.tokenizer_dir, 'model', '.'].filter((x): x is string => typeof x === 'string');
-  const hfDir = candidates.map((c) => nodePath.resolve(dir, c)).find((d) => existsSync(nodePath.join(d, 'config.json')));
-  if (!hfDir) throw new InvalidModel(dir, 'no config.json of a Hugging Face model (looked in model/ and the folder itself)');
-  if (!existsSync(nodePath.join(hfDir, 'tokenizer.json'))) throw new InvalidModel(dir, `no tokenizer.json in ${hfDir}`);
+  const candidates = [metadata.hf_dir, metadata.tokenizer_dir, 'model', '.'].filter(
+    (x): x is string => typeof x === 'string',
+  );
+  const hfDir = candidates
+    .map((c) => nodePath.resolve(dir, c))
+    .find((d) => existsSync(nodePath.join(d, 'config.json')));
+  if (!hfDir)
+    throw new InvalidModel(
+      dir,
+      'no config.json of a Hugging Face model (looked in model/ and the folder itself)',
+    );
+  if (!existsSync(nodePath.join(hfDir, 'tokenizer.json')))
+    throw new InvalidModel(dir, `no tokenizer.json in ${hfDir}`);
   const q8 = existsSync(nodePath.join(hfDir, 'onnx', 'model_quantized.onnx'));
   const fp32 = existsSync(nodePath.join(hfDir, 'onnx', 'model.onnx'));
-  if (!q8 && !fp32) throw new InvalidModel(dir, `no onnx/model_quantized.onnx or onnx/model.onnx in ${hfDir}`);
+  if (!q8 && !fp32)
+    throw new InvalidModel(dir, `no onnx/model_quantized.onnx or onnx/model.onnx in ${hfDir}`);
   let maxLength = Number(metadata.max_length ?? 0);
   if (!maxLength) {
     try {
-      const tc = JSON.parse(readFileSync(nodePath.join(hfDir, 'tokenizer_config.json'), 'utf8')) as { model_max_length?: number };
+      const tc = JSON.parse(readFileSync(nodePath.join(hfDir, 'tokenizer_config.json'), 'utf8')) as {
+        model_max_length?: number;
+      };
       maxLength = tc.model_max_length && tc.model_max_length < 100_000 ? tc.model_max_length : 128;
     } catch {
       maxLength = 128;

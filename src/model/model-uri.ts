@@ -24,7 +24,12 @@ const STAGES = ['none', 'staging', 'production', 'archived'];
 /** Canonical stage name as MLflow spells it ('Production', ...). */
 export function canonicalStage(stage: string): string {
   const s = stage.toLowerCase();
-  if (!STAGES.includes(s)) throw new TweetlakeError('MODEL_STAGE_INVALID', `unknown stage '${stage}' (None, Staging, Production, Archived)`, { domain: 'user' });
+  if (!STAGES.includes(s))
+    throw new TweetlakeError(
+      'MODEL_STAGE_INVALID',
+      `unknown stage '${stage}' (None, Staging, Production, Archived)`,
+      { domain: 'user' },
+    );
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
@@ -33,9 +38,11 @@ export function parseModelUri(uri: string): ModelUri {
   if (uri.startsWith('models:/')) {
     const rest = uri.slice('models:/'.length).replace(/^\/+/, '');
     const at = rest.indexOf('@');
-    if (at > 0 && !rest.includes('/')) return { kind: 'alias', name: rest.slice(0, at), alias: rest.slice(at + 1) };
+    if (at > 0 && !rest.includes('/'))
+      return { kind: 'alias', name: rest.slice(0, at), alias: rest.slice(at + 1) };
     const parts = rest.split('/');
-    if (parts.length !== 2 || !parts[0] || !parts[1]) throw new InvalidModelUri(uri, 'expected a name and a stage, version or alias');
+    if (parts.length !== 2 || !parts[0] || !parts[1])
+      throw new InvalidModelUri(uri, 'expected a name and a stage, version or alias');
     const [name, ref] = parts as [string, string];
     if (/^\d+$/.test(ref)) return { kind: 'version', name, version: ref };
     if (ref.toLowerCase() === 'latest') return { kind: 'latest', name };

@@ -32,9 +32,18 @@ export interface ModelRegistry {
   listModels(): Promise<RegisteredModelInfo[]>;
   getModel(name: string): Promise<RegisteredModelInfo | undefined>;
   /** Registers a new version from a local MLflow model folder; creates the registered model if needed. */
-  createVersion(name: string, modelDir: string, options?: { description?: string; runId?: string }): Promise<ModelVersionInfo>;
+  createVersion(
+    name: string,
+    modelDir: string,
+    options?: { description?: string; runId?: string },
+  ): Promise<ModelVersionInfo>;
   getVersion(name: string, version: string): Promise<ModelVersionInfo>;
-  transitionStage(name: string, version: string, stage: string, archiveExisting?: boolean): Promise<ModelVersionInfo>;
+  transitionStage(
+    name: string,
+    version: string,
+    stage: string,
+    archiveExisting?: boolean,
+  ): Promise<ModelVersionInfo>;
   setAlias(name: string, alias: string, version: string): Promise<void>;
   /** A local folder holding the version's MLflow model (downloaded into `cacheDir` when remote). */
   localModelDir(version: ModelVersionInfo, cacheDir: string): Promise<string>;
@@ -42,8 +51,12 @@ export interface ModelRegistry {
 
 export class ModelNotFound extends TweetlakeError {
   constructor(what: string, where: string) {
-    super('MODEL_NOT_FOUND', `${what} is not in the model registry at ${where} (see 'tweetlake model list')`, {
-      domain: 'user',
-    });
+    super(
+      'MODEL_NOT_FOUND',
+      `${what} is not in the model registry at ${where} (see 'tweetlake model list')`,
+      {
+        domain: 'user',
+      },
+    );
   }
 }

@@ -14,14 +14,18 @@ export interface ResolvedModel {
 }
 
 /** Finds the registry version a `models:/` URI names. */
-export async function resolveVersion(registry: ModelRegistry, u: Extract<ModelUri, { name: string }>): Promise<ModelVersionInfo> {
+export async function resolveVersion(
+  registry: ModelRegistry,
+  u: Extract<ModelUri, { name: string }>,
+): Promise<ModelVersionInfo> {
   const model = await registry.getModel(u.name);
   if (!model) throw new ModelNotFound(`model '${u.name}'`, registry.location);
   const byNumber = (vs: ModelVersionInfo[]) => vs.sort((a, b) => Number(b.version) - Number(a.version))[0];
   let found: ModelVersionInfo | undefined;
   if (u.kind === 'version') found = model.versions.find((v) => v.version === u.version);
   else if (u.kind === 'latest') found = byNumber([...model.versions]);
-  else if (u.kind === 'stage') found = byNumber(model.versions.filter((v) => v.currentStage.toLowerCase() === u.stage.toLowerCase()));
+  else if (u.kind === 'stage')
+    found = byNumber(model.versions.filter((v) => v.currentStage.toLowerCase() === u.stage.toLowerCase()));
   else {
     const version = model.aliases[u.alias];
     found = version === undefined ? undefined : model.versions.find((v) => v.version === version);
@@ -47,9 +51,20 @@ export async function resolveModel(
     return { uri, dir, name: nodePath.basename(dir) };
   }
   if (u.kind === 'run') {
-    if (!runArtifacts) throw new TweetlakeError('MODEL_RUN_URI', `cannot resolve ${uri}: no tracking store to read run artifacts from`, { domain: 'user' });
+    if (!runArtifacts)
+      throw new TweetlakeError(
+        'MODEL_RUN_URI',
+        `cannot resolve ${uri}: no tracking store to read run artifacts from`,
+        { domain: 'user' },
+      );
     return { uri, dir: await runArtifacts(u.runId, u.path, cacheDir), name: u.path };
   }
   const v = await resolveVersion(registry, u);
-  return { uri, dir: await registry.localModelDir(v, cacheDir), name: v.name, version: v.version, stage: v.currentStage };
+  return {
+    uri,
+    dir: await registry.localModelDir(v, cacheDir),
+    name: v.name,
+    version: v.version,
+    stage: v.currentStage,
+  };
 }

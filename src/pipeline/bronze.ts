@@ -31,7 +31,9 @@ export function rescuedDataSql(columns: readonly string[]): string {
 export function bronzeRowsSql(raw: string, columns: readonly string[], processingTime: string): string {
   // One parse for the types and one for the values of all columns; rescued data only where needed.
   const keys = `[${columns.map(literal).join(', ')}]`;
-  const cols = columns.map((c, i) => `CASE WHEN t[${i + 1}] = 'VARCHAR' THEN v[${i + 1}] END AS "${c.replace(/"/g, '""')}"`).join(', ');
+  const cols = columns
+    .map((c, i) => `CASE WHEN t[${i + 1}] = 'VARCHAR' THEN v[${i + 1}] END AS "${c.replace(/"/g, '""')}"`)
+    .join(', ');
   const clean = `list_has_all(${keys}, json_keys(line)) AND list_bool_and(list_transform(t, x -> x IS NULL OR x IN ('VARCHAR', 'NULL')))`;
   return `SELECT ${cols}, CASE WHEN ${clean} THEN NULL ELSE ${rescuedDataSql(columns)} END AS _rescued_data, source_file,
       CAST(${literal(processingTime)} AS TIMESTAMPTZ) AS processing_time

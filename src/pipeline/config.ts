@@ -67,7 +67,11 @@ function merge(base: TweetlakeConfig, over: Partial2<TweetlakeConfig>): Tweetlak
   const out = { ...base, model: { ...base.model }, duckdb: { ...base.duckdb } };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    if (k === 'model' || k === 'duckdb') Object.assign(out[k], Object.fromEntries(Object.entries(v as object).filter(([, x]) => x !== undefined)));
+    if (k === 'model' || k === 'duckdb')
+      Object.assign(
+        out[k],
+        Object.fromEntries(Object.entries(v as object).filter(([, x]) => x !== undefined)),
+      );
     else (out as Record<string, unknown>)[k] = v;
   }
   return out;
@@ -76,7 +80,8 @@ function merge(base: TweetlakeConfig, over: Partial2<TweetlakeConfig>): Tweetlak
 function num(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name} must be a non-negative number, got '${value}'`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new ConfigError(`${name} must be a non-negative number, got '${value}'`);
   return n;
 }
 
@@ -92,7 +97,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial2<Tw
       threadsPerWorker: num(env.TWEETLAKE_INFERENCE_THREADS, 'TWEETLAKE_INFERENCE_THREADS'),
       batchSize: num(env.TWEETLAKE_INFERENCE_BATCH_SIZE, 'TWEETLAKE_INFERENCE_BATCH_SIZE'),
     },
-    duckdb: { memoryLimit: env.TWEETLAKE_DUCKDB_MEMORY_LIMIT, threads: num(env.TWEETLAKE_DUCKDB_THREADS, 'TWEETLAKE_DUCKDB_THREADS') },
+    duckdb: {
+      memoryLimit: env.TWEETLAKE_DUCKDB_MEMORY_LIMIT,
+      threads: num(env.TWEETLAKE_DUCKDB_THREADS, 'TWEETLAKE_DUCKDB_THREADS'),
+    },
   };
 }
 

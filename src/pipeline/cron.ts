@@ -33,12 +33,19 @@ function field(text: string, [name, lo, hi]: [string, number, number], expressio
   const out = new Set<number>();
   for (const part of text.split(',')) {
     const m = /^(\*|\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(part);
-    if (!m) throw new TweetlakeError('CRON_INVALID', `cron '${expression}': cannot read ${name} '${part}'`, { domain: 'user' });
+    if (!m)
+      throw new TweetlakeError('CRON_INVALID', `cron '${expression}': cannot read ${name} '${part}'`, {
+        domain: 'user',
+      });
     const from = m[1] === '*' ? lo : Number(m[1]);
     const to = m[2] !== undefined ? Number(m[2]) : m[1] === '*' || m[3] ? hi : from;
     const step = m[3] ? Number(m[3]) : 1;
     if (from < lo || to > hi || from > to || step < 1) {
-      throw new TweetlakeError('CRON_INVALID', `cron '${expression}': ${name} '${part}' is outside ${lo}-${hi}`, { domain: 'user' });
+      throw new TweetlakeError(
+        'CRON_INVALID',
+        `cron '${expression}': ${name} '${part}' is outside ${lo}-${hi}`,
+        { domain: 'user' },
+      );
     }
     for (let v = from; v <= to; v += step) out.add(name === 'day of week' && v === 7 ? 0 : v);
   }
@@ -49,13 +56,38 @@ function field(text: string, [name, lo, hi]: [string, number, number], expressio
 export function parseCron(expression: string): CronSchedule {
   const text = ALIASES[expression.trim()] ?? expression.trim();
   const parts = text.split(/\s+/);
-  if (parts.length !== 5) throw new TweetlakeError('CRON_INVALID', `cron '${expression}' needs 5 fields: minute hour day-of-month month day-of-week`, { domain: 'user' });
-  const [mi, h, d, mo, w] = parts.map((p, i) => field(p, FIELDS[i]!, expression)) as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
-  return { expression, minutes: mi, hours: h, days: d, months: mo, weekdays: w, daysRestricted: parts[2] !== '*', weekdaysRestricted: parts[4] !== '*' };
+  if (parts.length !== 5)
+    throw new TweetlakeError(
+      'CRON_INVALID',
+      `cron '${expression}' needs 5 fields: minute hour day-of-month month day-of-week`,
+      { domain: 'user' },
+    );
+  const [mi, h, d, mo, w] = parts.map((p, i) => field(p, FIELDS[i]!, expression)) as [
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+  ];
+  return {
+    expression,
+    minutes: mi,
+    hours: h,
+    days: d,
+    months: mo,
+    weekdays: w,
+    daysRestricted: parts[2] !== '*',
+    weekdaysRestricted: parts[4] !== '*',
+  };
 }
 
 function matches(s: CronSchedule, t: Date): boolean {
-  if (!s.minutes.has(t.getUTCMinutes()) || !s.hours.has(t.getUTCHours()) || !s.months.has(t.getUTCMonth() + 1)) return false;
+  if (
+    !s.minutes.has(t.getUTCMinutes()) ||
+    !s.hours.has(t.getUTCHours()) ||
+    !s.months.has(t.getUTCMonth() + 1)
+  )
+    return false;
   const dom = s.days.has(t.getUTCDate());
   const dow = s.weekdays.has(t.getUTCDay());
   if (s.daysRestricted && s.weekdaysRestricted) return dom || dow;

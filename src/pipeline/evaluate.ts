@@ -20,14 +20,25 @@ export const EVALUATION_EXPERIMENT = 'tweetlake-evaluation';
 const LABELS = ['NEG', 'NEU', 'POS'];
 
 /** The silver version a gold version was computed from, through gold_stream's offsets log. */
-export async function silverVersionOf(paths: LakehousePaths, gold: DeltaTable, goldVersion: number): Promise<number | undefined> {
+export async function silverVersionOf(
+  paths: LakehousePaths,
+  gold: DeltaTable,
+  goldVersion: number,
+): Promise<number | undefined> {
   for (let v = goldVersion; v >= 0; v--) {
-    const actions = parseActions(new TextDecoder().decode(await gold.store.get(commitPath(v))), commitPath(v));
-    const info = actions.find((a): a is { commitInfo: Record<string, unknown> } => 'commitInfo' in a)?.commitInfo;
+    const actions = parseActions(
+      new TextDecoder().decode(await gold.store.get(commitPath(v))),
+      commitPath(v),
+    );
+    const info = actions.find(
+      (a): a is { commitInfo: Record<string, unknown> } => 'commitInfo' in a,
+    )?.commitInfo;
     const epoch = (info?.operationParameters as Record<string, unknown> | undefined)?.epochId;
     if (epoch === undefined) continue;
     try {
-      const offsets = await new StreamCheckpoint(new LocalObjectStore(paths.checkpoints.gold_stream)).readOffsets(Number(epoch));
+      const offsets = await new StreamCheckpoint(
+        new LocalObjectStore(paths.checkpoints.gold_stream),
+      ).readOffsets(Number(epoch));
       const end = offsets.sources[0] as { version?: number } | undefined;
       return end?.version;
     } catch {
@@ -47,15 +58,26 @@ export async function evaluateGold(
   paths: LakehousePaths,
   tracking: TrackingStore,
   model: { name: string; version?: string; uri: string },
-  options: { goldVersion?: number; runUrl?: (runId: string, experimentId: string) => string | undefined } = {},
+  options: {
+    goldVersion?: number;
+    runUrl?: (runId: string, experimentId: string) => string | undefined;
+  } = {},
 ): Promise<EvaluationSummary> {
   const gold = await DeltaTable.forPath(paths.tables.gold, session);
-  if (!(await gold.exists())) throw new TweetlakeError('EVALUATE_NO_GOLD', `no gold table at ${paths.tables.gold}: run the pipeline first`, { domain: 'user' });
-  const snapshot = await gold.snapshot(options.goldVersion === undefined ? {} : { version: options.goldVersion });
+  if (!(await gold.exists()))
+    throw new TweetlakeError(
+      'EVALUATE_NO_GOLD',
+      `no gold table at ${paths.tables.gold}: run the pipeline first`,
+      { domain: 'user' },
+    );
+  const snapshot = await gold.snapshot(
+    options.goldVersion === undefined ? {} : { version: options.goldVersion },
+  );
   const plan = await gold.scan(snapshot);
   let rows;
   try {
-    rows = await session.all(`SELECT CASE lower(sentiment) WHEN 'negative' THEN 'NEG' WHEN 'neutral' THEN 'NEU' WHEN 'positive' THEN 'POS' END AS given,
+    rows =
+      await session.all(`SELECT CASE lower(sentiment) WHEN 'negative' THEN 'NEG' WHEN 'neutral' THEN 'NEU' WHEN 'positive' THEN 'POS' END AS given,
         predicted_sentiment AS predicted, count(*) AS n
       FROM (${plan.sql}) GROUP BY ALL`);
   } finally {
@@ -85,11 +107,13 @@ export async function evaluateGold(
     f1: binary.f1,
     binary_accuracy: binary.accuracy,
     binary_support: binary.support,
-    ...Object.fromEntries(report.perClass.flatMap((c) => [
-      [`precision_class_${c.label}`, c.precision],
-      [`recall_class_${c.label}`, c.recall],
-      [`f1_class_${c.label}`, c.f1],
-    ])),
+    ...Object.fromEntries(
+      report.perClass.flatMap((c) => [
+        [`precision_class_${c.label}`, c.precision],
+        [`recall_class_${c.label}`, c.recall],
+        [`f1_class_${c.label}`, c.f1],
+      ]),
+    ),
   };
   const params: Record<string, string> = {
     model_name: model.name,
@@ -107,7 +131,9 @@ export async function evaluateGold(
     metrics_precision_recall_f1: 'precision/recall/f1 = binary POS vs NEG view; *_macro = three classes',
   };
   const experiment = await tracking.getOrCreateExperiment(EVALUATION_EXPERIMENT);
-  const run = await tracking.createRun(experiment.experimentId, { runName: `evaluate-gold-v${snapshot.version}` });
+  const run = await tracking.createRun(experiment.experimentId, {
+    runName: `evaluate-gold-v${snapshot.version}`,
+  });
   const now = Date.now();
   const dir = await mkdtemp(nodePath.join(tmpdir(), 'tweetlake-eval-'));
   try {
@@ -117,7 +143,10 @@ export async function evaluateGold(
       tags: { 'tweetlake.table': paths.tables.gold },
     });
     const png = nodePath.join(dir, 'confusion_matrix.png');
-    await writeFile(png, await renderPng(confusionMatrixChart(LABELS, matrix, `Confusion matrix (gold v${snapshot.version})`)));
+    await writeFile(
+      png,
+      await renderPng(confusionMatrixChart(LABELS, matrix, `Confusion matrix (gold v${snapshot.version})`)),
+    );
     await tracking.logArtifact(run.runId, png);
     const json = nodePath.join(dir, 'classification_report.json');
     await writeFile(json, JSON.stringify({ report, binary }, null, 2));

@@ -23,7 +23,10 @@ export interface GenerateOptions {
  * times advance through a day per file). DuckDB writes the files row group by row group, so memory
  * does not grow with `tweets`.
  */
-export async function generateSource(session: DuckSession, options: GenerateOptions): Promise<{ files: string[] }> {
+export async function generateSource(
+  session: DuckSession,
+  options: GenerateOptions,
+): Promise<{ files: string[] }> {
   const files = readdirSync(options.sample)
     .filter((f) => !f.startsWith('.') && !f.startsWith('_'))
     .map((f) => nodePath.join(options.sample, f));

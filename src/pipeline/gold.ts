@@ -38,7 +38,9 @@ export async function scoreBatch(
   const preds = `${WORK}.${predsName}`;
   await session.run(`CREATE SCHEMA IF NOT EXISTS ${WORK}`);
   await session.run(`CREATE TABLE ${input} AS ${batch.sql}`);
-  await session.run(`CREATE TABLE ${preds} (text VARCHAR, predicted_sentiment VARCHAR, predicted_score DOUBLE)`);
+  await session.run(
+    `CREATE TABLE ${preds} (text VARCHAR, predicted_sentiment VARCHAR, predicted_score DOUBLE)`,
+  );
   const dispose = async () => {
     await session.run(`DROP TABLE IF EXISTS ${input}; DROP TABLE IF EXISTS ${preds}`);
   };
@@ -49,7 +51,9 @@ export async function scoreBatch(
     const chunkSize = options.chunkSize ?? 1024;
     let inferenceMs = 0;
     let done = 0;
-    for await (const rows of session.stream(`SELECT DISTINCT coalesce(cleaned_text, '') AS text FROM ${input}`)) {
+    for await (const rows of session.stream(
+      `SELECT DISTINCT coalesce(cleaned_text, '') AS text FROM ${input}`,
+    )) {
       for (let i = 0; i < rows.length; i += chunkSize) {
         const texts = rows.slice(i, i + chunkSize).map((r) => String(r.text));
         const t0 = performance.now();

@@ -25,7 +25,10 @@ export interface LakehousePaths {
 
 export function lakehousePaths(root: string): LakehousePaths {
   const r = nodePath.resolve(root);
-  const tables = Object.fromEntries(TABLE_NAMES.map((t) => [t, nodePath.join(r, t)])) as Record<TableName, string>;
+  const tables = Object.fromEntries(TABLE_NAMES.map((t) => [t, nodePath.join(r, t)])) as Record<
+    TableName,
+    string
+  >;
   const checkpoints = Object.fromEntries(
     STREAM_NAMES.map((s) => [s, nodePath.join(r, '_checkpoints', s)]),
   ) as Record<StreamName, string>;

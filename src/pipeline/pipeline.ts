@@ -7,7 +7,14 @@ import type { QueryProgress } from '../engine/progress.js';
 import type { StreamingQuery } from '../engine/query.js';
 import type { Source } from '../engine/source.js';
 import { Trigger } from '../engine/trigger.js';
-import { lakehousePaths, STREAM_NAMES, TABLE_NAMES, type LakehousePaths, type StreamName, type TableName } from './paths.js';
+import {
+  lakehousePaths,
+  STREAM_NAMES,
+  TABLE_NAMES,
+  type LakehousePaths,
+  type StreamName,
+  type TableName,
+} from './paths.js';
 import { stageQueries, type StageOptions } from './stages.js';
 import { StateStore, type StreamState } from './state.js';
 
@@ -40,7 +47,10 @@ export class Pipeline {
   readonly paths: LakehousePaths;
   readonly manager = new StreamingQueryManager();
   readonly state: StateStore;
-  private readonly batches = Object.fromEntries(STREAM_NAMES.map((s) => [s, 0])) as Record<StreamName, number>;
+  private readonly batches = Object.fromEntries(STREAM_NAMES.map((s) => [s, 0])) as Record<
+    StreamName,
+    number
+  >;
   private readonly histories = new Map<StreamName, StreamState['history']>();
   private readonly startedAt = new Map<StreamName, string>();
   private fileSource?: FileSource;
@@ -66,7 +76,8 @@ export class Pipeline {
   async run(): Promise<PipelineSummary> {
     const started = performance.now();
     const trigger = this.options.trigger ?? 'available-now';
-    const orchestration = trigger === 'continuous' ? 'concurrent' : (this.options.orchestration ?? 'sequential');
+    const orchestration =
+      trigger === 'continuous' ? 'concurrent' : (this.options.orchestration ?? 'sequential');
     const stopWatcher = this.watchStopRequests();
     const monitor = await this.monitorProcess();
     try {
@@ -240,4 +251,3 @@ export class Pipeline {
     return { elapsedMs, tables, batches: { ...this.batches } };
   }
 }
-

@@ -44,7 +44,12 @@ export class ScheduleHistory {
 }
 
 /** Runs the tasks in order, each only if the previous one succeeded, and records the run. */
-export async function runJob(job: string, scheduledFor: Date, tasks: ScheduleTask[], history: ScheduleHistory): Promise<ScheduledRun> {
+export async function runJob(
+  job: string,
+  scheduledFor: Date,
+  tasks: ScheduleTask[],
+  history: ScheduleHistory,
+): Promise<ScheduledRun> {
   const startedAt = new Date().toISOString();
   const done: ScheduledRun['tasks'] = [];
   let failed = false;
@@ -59,7 +64,12 @@ export async function runJob(job: string, scheduledFor: Date, tasks: ScheduleTas
       done.push({ name: task.name, status: 'SUCCEEDED', seconds: (performance.now() - t0) / 1000 });
     } catch (err) {
       failed = true;
-      done.push({ name: task.name, status: 'FAILED', seconds: (performance.now() - t0) / 1000, error: (err as Error).message });
+      done.push({
+        name: task.name,
+        status: 'FAILED',
+        seconds: (performance.now() - t0) / 1000,
+        error: (err as Error).message,
+      });
     }
   }
   const run: ScheduledRun = {
@@ -83,7 +93,12 @@ export async function runSchedule(
   job: string,
   tasks: ScheduleTask[],
   history: ScheduleHistory,
-  options: { signal: AbortSignal; onRun?: (r: ScheduledRun) => void; onWait?: (next: Date) => void; now?: () => Date },
+  options: {
+    signal: AbortSignal;
+    onRun?: (r: ScheduledRun) => void;
+    onWait?: (next: Date) => void;
+    now?: () => Date;
+  },
 ): Promise<void> {
   const schedule = parseCron(expression);
   const now = options.now ?? (() => new Date());
@@ -92,10 +107,14 @@ export async function runSchedule(
     options.onWait?.(next);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, Math.max(0, next.getTime() - now().getTime()));
-      options.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
+      options.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
     if (options.signal.aborted) break;
     options.onRun?.(await runJob(job, next, tasks, history));

@@ -14,7 +14,13 @@ import { mentionAggregatesSql, mergeAggregatesSql } from './application.js';
 import { bronzeRowsSql, newKeysSql, quarantineRowsSql } from './bronze.js';
 import { scoreBatch } from './gold.js';
 import type { LakehousePaths, StreamName } from './paths.js';
-import { APPLICATION_SCHEMA, BRONZE_SCHEMA, GOLD_SCHEMA, QUARANTINE_SCHEMA, SILVER_SCHEMA } from './schemas.js';
+import {
+  APPLICATION_SCHEMA,
+  BRONZE_SCHEMA,
+  GOLD_SCHEMA,
+  QUARANTINE_SCHEMA,
+  SILVER_SCHEMA,
+} from './schemas.js';
 import { silverRowsSql } from './silver.js';
 
 /** Options of the medallion stages. */
@@ -63,7 +69,12 @@ async function holdsBatch(table: DeltaTable, ctx: BatchContext, snapshot?: Snaps
 }
 
 /** Writes one batch to a table exactly once (txn = query id + batch id). */
-async function appendOnce(table: DeltaTable, sql: string, ctx: BatchContext, mergeSchema = false): Promise<number> {
+async function appendOnce(
+  table: DeltaTable,
+  sql: string,
+  ctx: BatchContext,
+  mergeSchema = false,
+): Promise<number> {
   const result = await table.write(
     { sql },
     {
@@ -71,7 +82,12 @@ async function appendOnce(table: DeltaTable, sql: string, ctx: BatchContext, mer
       mergeSchema,
       txn: { appId: ctx.queryId, version: ctx.batchId },
       operation: 'STREAMING UPDATE',
-      operationParameters: { outputMode: 'Append', queryName: ctx.queryName, queryId: ctx.queryId, epochId: String(ctx.batchId) },
+      operationParameters: {
+        outputMode: 'Append',
+        queryName: ctx.queryName,
+        queryId: ctx.queryId,
+        epochId: String(ctx.batchId),
+      },
     },
   );
   return result.skipped ? 0 : result.numRows;
@@ -85,35 +101,38 @@ export function bronzeQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
     checkpointLocation: o.paths.checkpoints.bronze_stream,
     limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxBytesPerTrigger: o.maxBytesPerTrigger },
     session: o.session,
-    sink: new ForeachBatchSink('bronze + quarantine', async (batch: SourceBatch, ctx): Promise<BatchResult> => {
-      const bronze = await ensureTable(o.paths.tables.bronze, BRONZE_SCHEMA, o.session);
-      const quarantine = await ensureTable(o.paths.tables.quarantine, QUARANTINE_SCHEMA, o.session);
-      const raw = `${WORK}.raw_${randomUUID().replace(/-/g, '')}`;
-      await o.session.run(`CREATE SCHEMA IF NOT EXISTS ${WORK}; CREATE TABLE ${raw} AS ${batch.sql}`);
-      try {
-        const now = new Date().toISOString();
-        const snapshot = await bronze.snapshot();
-        let columns = snapshot.schema.fields
-          .map((f) => f.name)
-          .filter((n) => !['_rescued_data', 'source_file', 'processing_time'].includes(n));
-        let evolved = false;
-        if (o.schemaEvolution) {
-          const added = (await o.session.all(newKeysSql(raw, columns))).map((r) => String(r.k));
-          if (added.length) {
-            columns = [...columns, ...added];
-            evolved = true;
+    sink: new ForeachBatchSink(
+      'bronze + quarantine',
+      async (batch: SourceBatch, ctx): Promise<BatchResult> => {
+        const bronze = await ensureTable(o.paths.tables.bronze, BRONZE_SCHEMA, o.session);
+        const quarantine = await ensureTable(o.paths.tables.quarantine, QUARANTINE_SCHEMA, o.session);
+        const raw = `${WORK}.raw_${randomUUID().replace(/-/g, '')}`;
+        await o.session.run(`CREATE SCHEMA IF NOT EXISTS ${WORK}; CREATE TABLE ${raw} AS ${batch.sql}`);
+        try {
+          const now = new Date().toISOString();
+          const snapshot = await bronze.snapshot();
+          let columns = snapshot.schema.fields
+            .map((f) => f.name)
+            .filter((n) => !['_rescued_data', 'source_file', 'processing_time'].includes(n));
+          let evolved = false;
+          if (o.schemaEvolution) {
+            const added = (await o.session.all(newKeysSql(raw, columns))).map((r) => String(r.k));
+            if (added.length) {
+              columns = [...columns, ...added];
+              evolved = true;
+            }
           }
+          const good = bronzeRowsSql(raw, columns, now);
+          const bad = quarantineRowsSql(raw, ctx.queryName, now);
+          const input = await countRows(o.session, `SELECT * FROM ${raw}`);
+          const written = await appendOnce(bronze, good, ctx, evolved);
+          const quarantined = await appendOnce(quarantine, bad, ctx);
+          return { numInputRows: input, numOutputRows: written, metrics: { quarantinedRows: quarantined } };
+        } finally {
+          await o.session.run(`DROP TABLE IF EXISTS ${raw}`);
         }
-        const good = bronzeRowsSql(raw, columns, now);
-        const bad = quarantineRowsSql(raw, ctx.queryName, now);
-        const input = await countRows(o.session, `SELECT * FROM ${raw}`);
-        const written = await appendOnce(bronze, good, ctx, evolved);
-        const quarantined = await appendOnce(quarantine, bad, ctx);
-        return { numInputRows: input, numOutputRows: written, metrics: { quarantinedRows: quarantined } };
-      } finally {
-        await o.session.run(`DROP TABLE IF EXISTS ${raw}`);
-      }
-    }),
+      },
+    ),
   };
 }
 
@@ -127,7 +146,11 @@ export function silverQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
     session: o.session,
     sink: new ForeachBatchSink('silver', async (batch, ctx) => {
       const silver = await ensureTable(o.paths.tables.silver, SILVER_SCHEMA, o.session);
-      const written = await appendOnce(silver, silverRowsSql(batch.sql, { dropWithoutMentions: o.dropTweetsWithoutMentions }), ctx);
+      const written = await appendOnce(
+        silver,
+        silverRowsSql(batch.sql, { dropWithoutMentions: o.dropTweetsWithoutMentions }),
+        ctx,
+      );
       return { numInputRows: batch.numRows ?? 0, numOutputRows: written };
     }),
   };
@@ -145,7 +168,9 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
       const gold = await ensureTable(o.paths.tables.gold, GOLD_SCHEMA, o.session);
       if (await holdsBatch(gold, ctx)) return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 }; // no need to score again
       const classifier = await o.classifier();
-      const before = classifier.stats ? { ...classifier.stats, n: classifier.stats.sequenceLengths.length } : undefined;
+      const before = classifier.stats
+        ? { ...classifier.stats, n: classifier.stats.sequenceLengths.length }
+        : undefined;
       const scored = await scoreBatch(batch, o.session, classifier, {
         chunkSize: o.inferenceBatchSize,
         onChunk: o.onInference,
@@ -158,7 +183,10 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
           metrics: {
             distinctTexts: scored.metrics.distinctTexts,
             inferenceMs: Math.round(scored.metrics.inferenceMs),
-            textsPerSecond: scored.metrics.inferenceMs > 0 ? (scored.metrics.distinctTexts * 1000) / scored.metrics.inferenceMs : 0,
+            textsPerSecond:
+              scored.metrics.inferenceMs > 0
+                ? (scored.metrics.distinctTexts * 1000) / scored.metrics.inferenceMs
+                : 0,
             ...inferenceDeltas(before, classifier.stats),
           },
         };
@@ -211,7 +239,12 @@ export function applicationQuery(o: StageOptions): Omit<StreamingQueryOptions, '
             snapshot,
             txn: { appId: ctx.queryId, version: ctx.batchId },
             operation: 'STREAMING UPDATE',
-            operationParameters: { outputMode: 'Complete', queryName: ctx.queryName, queryId: ctx.queryId, epochId: String(ctx.batchId) },
+            operationParameters: {
+              outputMode: 'Complete',
+              queryName: ctx.queryName,
+              queryId: ctx.queryId,
+              epochId: String(ctx.batchId),
+            },
           },
         );
         return { numInputRows: batch.numRows ?? 0, numOutputRows: result.numRows };
@@ -231,4 +264,3 @@ export function stageQueries(o: StageOptions): Record<StreamName, Omit<Streaming
     application_stream: applicationQuery(o),
   };
 }
-

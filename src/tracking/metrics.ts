@@ -35,14 +35,21 @@ export function classificationReport(labels: string[], matrix: number[][]): Clas
   });
   const mean = (k: 'precision' | 'recall' | 'f1') => perClass.reduce((s, c) => s + c[k], 0) / n;
   const weightedMean = (k: 'precision' | 'recall' | 'f1') =>
-    ratio(perClass.reduce((s, c) => s + c[k] * c.support, 0), total);
+    ratio(
+      perClass.reduce((s, c) => s + c[k] * c.support, 0),
+      total,
+    );
   return {
     labels,
     matrix,
     accuracy: ratio(correct, total),
     perClass,
     macro: { precision: mean('precision'), recall: mean('recall'), f1: mean('f1') },
-    weighted: { precision: weightedMean('precision'), recall: weightedMean('recall'), f1: weightedMean('f1') },
+    weighted: {
+      precision: weightedMean('precision'),
+      recall: weightedMean('recall'),
+      f1: weightedMean('f1'),
+    },
     total,
   };
 }
@@ -66,7 +73,8 @@ export function binaryReport(labels: string[], matrix: number[][], positive = 'P
     f1: ratio(2 * precision * recall, precision + recall),
     accuracy: ratio(tp + tn, tp + tn + fp + fn),
     support: tp + tn + fp + fn,
-    neutralPolicy: 'excluded: rows with a neutral given or predicted label are left out of the binary metrics',
+    neutralPolicy:
+      'excluded: rows with a neutral given or predicted label are left out of the binary metrics',
   };
 }
 

@@ -73,7 +73,16 @@ export async function dashboardState(
     for (const name of TABLE_NAMES) {
       const table = await DeltaTable.forPath(paths.tables[name], session);
       if (!(await table.exists())) {
-        tables.push({ name, path: paths.tables[name], exists: false, version: null, rows: null, files: 0, bytes: 0, history: [] });
+        tables.push({
+          name,
+          path: paths.tables[name],
+          exists: false,
+          version: null,
+          rows: null,
+          files: 0,
+          bytes: 0,
+          history: [],
+        });
         continue;
       }
       const snap = await table.snapshot();
@@ -81,7 +90,8 @@ export async function dashboardState(
         version: h.version,
         timestamp: new Date(h.timestamp).toISOString(),
         operation: h.operation,
-        outputRows: h.operationMetrics.numOutputRows === undefined ? null : Number(h.operationMetrics.numOutputRows),
+        outputRows:
+          h.operationMetrics.numOutputRows === undefined ? null : Number(h.operationMetrics.numOutputRows),
       }));
       tables.push({
         name,
@@ -97,9 +107,15 @@ export async function dashboardState(
     }
     const insights = await computeInsights(session, present);
     const evaluation = await store.getDocument<EvaluationSummary>('evaluation');
-    const rates = streams.flatMap((s) =>
-      s.history.map((b) => ({ stream: s.name, timestamp: b.timestamp, rowsPerSecond: Math.round(b.processedRowsPerSecond) })),
-    ).filter((p) => p.rowsPerSecond > 0); // log scale
+    const rates = streams
+      .flatMap((s) =>
+        s.history.map((b) => ({
+          stream: s.name,
+          timestamp: b.timestamp,
+          rowsPerSecond: Math.round(b.processedRowsPerSecond),
+        })),
+      )
+      .filter((p) => p.rowsPerSecond > 0); // log scale
     const charts: Record<string, VegaLiteSpec> = {
       topTweeters: topTweetersChart(insights),
       mentionsPresence: mentionsPresenceChart(insights),
@@ -108,11 +124,24 @@ export async function dashboardState(
       topNegative: topNegativeChart(insights),
       streamRates: streamRatesChart(rates),
       batchDurations: batchDurationsChart(
-        streams.flatMap((s) => s.history.map((b) => ({ stream: s.name, timestamp: b.timestamp, durationMs: b.durationMs, inputRows: b.numInputRows }))),
+        streams.flatMap((s) =>
+          s.history.map((b) => ({
+            stream: s.name,
+            timestamp: b.timestamp,
+            durationMs: b.durationMs,
+            inputRows: b.numInputRows,
+          })),
+        ),
       ),
       ...(evaluation ? { confusion: confusionMatrixChart(evaluation.labels, evaluation.matrix) } : {}),
     };
-    const performance = await performanceReport(session, paths, streams, process, sourceFileSizes(options.source));
+    const performance = await performanceReport(
+      session,
+      paths,
+      streams,
+      process,
+      sourceFileSizes(options.source),
+    );
     return {
       root: paths.root,
       generatedAt: new Date().toISOString(),

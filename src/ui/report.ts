@@ -1,8 +1,14 @@
 import { renderPng } from '../analytics/render.js';
 import type { DashboardState } from './dashboard-state.js';
 
-const esc = (s: unknown) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-const fmt = (n: unknown) => (n === null || n === undefined ? '–' : typeof n === 'number' ? n.toLocaleString('en-US', { maximumFractionDigits: 3 }) : String(n));
+const esc = (s: unknown) =>
+  String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const fmt = (n: unknown) =>
+  n === null || n === undefined
+    ? '–'
+    : typeof n === 'number'
+      ? n.toLocaleString('en-US', { maximumFractionDigits: 3 })
+      : String(n);
 
 function table(rows: Record<string, unknown>[]): string {
   if (rows.length === 0) return '<p><i>nothing yet</i></p>';
@@ -15,7 +21,16 @@ function table(rows: Record<string, unknown>[]): string {
 /** A self-contained HTML report of the lakehouse: counters, charts as PNG, evaluation, the five S's, tables. */
 export async function staticReport(state: DashboardState): Promise<string> {
   const images: string[] = [];
-  for (const name of ['topPositive', 'topNegative', 'perMention', 'topTweeters', 'mentionsPresence', 'streamRates', 'batchDurations', 'confusion']) {
+  for (const name of [
+    'topPositive',
+    'topNegative',
+    'perMention',
+    'topTweeters',
+    'mentionsPresence',
+    'streamRates',
+    'batchDurations',
+    'confusion',
+  ]) {
     const spec = state.charts[name];
     if (!spec) continue;
     const png = await renderPng(spec, 1.5);
@@ -37,7 +52,7 @@ th,td{text-align:left;padding:3px 10px 3px 0;border-bottom:1px solid #ddd}figure
   }
 <h2>Performance: the five S's</h2><p><b>${esc(state.performance.headline)}</b></p>
 ${state.performance.sections.map((s) => `<h3>${esc(s.name)}</h3><p>${esc(s.reading)}</p>${s.rows ? table(s.rows) : ''}`).join('\n')}
-<h2>Streams</h2>${table(state.streams.map((s) => ({ stream: s.name, batches: s.history.length, 'input rows': s.history.reduce((n, b) => n + b.numInputRows, 0), 'seconds': s.history.reduce((n, b) => n + b.durationMs, 0) / 1000 })))}
+<h2>Streams</h2>${table(state.streams.map((s) => ({ stream: s.name, batches: s.history.length, 'input rows': s.history.reduce((n, b) => n + b.numInputRows, 0), seconds: s.history.reduce((n, b) => n + b.durationMs, 0) / 1000 })))}
 <h2>Tables</h2>${table(state.tables.map((t) => ({ table: t.name, version: t.version, rows: t.rows, files: t.files, bytes: t.bytes })))}
 <h2>Data quality</h2>${table(i.nullCounts)}
 <h2>Top mentions</h2>${table(i.perMention.slice(0, 50))}

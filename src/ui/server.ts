@@ -56,9 +56,14 @@ export class DashboardServer {
   async start(): Promise<string> {
     this.session = await DuckSession.create({ memoryLimit: '1GB', threads: 1 });
     this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', resolve));
+    await new Promise<void>((resolve) =>
+      this.server!.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', resolve),
+    );
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.options.refreshMs ?? 1000);
+    this.timer = setInterval(
+      () => void this.refresh().catch(() => undefined),
+      this.options.refreshMs ?? 1000,
+    );
     return this.url;
   }
 
@@ -93,10 +98,16 @@ export class DashboardServer {
       if (url.pathname === '/static/dashboard.css') return send(res, 200, 'text/css', DASHBOARD_CSS);
       if (url.pathname === '/static/dashboard.js') return send(res, 200, 'text/javascript', DASHBOARD_JS);
       const asset = STATIC[url.pathname.replace('/static/', '')];
-      if (asset) return send(res, 200, 'text/javascript', await readFile(moduleFile(asset.module, asset.file)));
-      if (url.pathname === '/api/state') return send(res, 200, 'application/json', JSON.stringify(this.latest ?? (await this.refresh())));
+      if (asset)
+        return send(res, 200, 'text/javascript', await readFile(moduleFile(asset.module, asset.file)));
+      if (url.pathname === '/api/state')
+        return send(res, 200, 'application/json', JSON.stringify(this.latest ?? (await this.refresh())));
       if (url.pathname === '/api/events') {
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+        });
         res.write(`data: ${JSON.stringify(this.latest)}\n\n`);
         this.clients.add(res);
         req.on('close', () => this.clients.delete(res));

@@ -7,7 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 /** The shell commands of the README's "Two commands" section, in order. */
 function readmeCommands(): string[] {
   const readme = readFileSync('README.md', 'utf8');
-  const section = readme.slice(readme.indexOf('## Two commands'), readme.indexOf('\n## ', readme.indexOf('## Two commands') + 5));
+  const section = readme.slice(
+    readme.indexOf('## Two commands'),
+    readme.indexOf('\n## ', readme.indexOf('## Two commands') + 5),
+  );
   return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
 }
 
@@ -31,18 +34,28 @@ describe("the README's commands, from a fresh clone, as a user types them", () =
     const result = spawnSync('bash', ['-c', install!], {
       cwd: clone,
       encoding: 'utf8',
-      env: { ...process.env, HF_HUB_OFFLINE: '1', npm_config_prefer_offline: 'true', MLFLOW_TRACKING_URI: '' },
+      env: {
+        ...process.env,
+        HF_HUB_OFFLINE: '1',
+        npm_config_prefer_offline: 'true',
+        MLFLOW_TRACKING_URI: '',
+      },
       timeout: 900_000,
     });
     const out = `${result.stdout}\n${result.stderr}`;
     expect(result.status, out).toBe(0);
     // The summary: every table with its rows, and the input = bronze + quarantine identity.
-    for (const table of ['bronze', 'silver', 'gold', 'application', 'quarantine']) expect(out).toMatch(new RegExp(`^${table}\\s+\\d+`, 'm'));
+    for (const table of ['bronze', 'silver', 'gold', 'application', 'quarantine'])
+      expect(out).toMatch(new RegExp(`^${table}\\s+\\d+`, 'm'));
     expect(out).toMatch(/input records: 14640 = 14640 in bronze \+ 0 quarantined/);
     expect(out).toMatch(/elapsed: [\d.]+ s/);
     expect(out).toMatch(/HF_TWEET_SENTIMENT version 1/);
     // And the lakehouse it wrote answers SQL.
-    const sql = spawnSync('npx', ['tweetlake', 'sql', 'SELECT count(*) AS n FROM gold', '--format', 'jsonl'], { cwd: clone, encoding: 'utf8' });
+    const sql = spawnSync(
+      'npx',
+      ['tweetlake', 'sql', 'SELECT count(*) AS n FROM gold', '--format', 'jsonl'],
+      { cwd: clone, encoding: 'utf8' },
+    );
     expect(sql.status, sql.stderr).toBe(0);
     expect(JSON.parse(sql.stdout.trim()).n).toBeGreaterThan(14640);
   }, 900_000);

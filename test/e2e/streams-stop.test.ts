@@ -23,11 +23,18 @@ describe('tweetlake streams and stop, from another process, during a continuous 
     const source = nodePath.join(dir, 'source');
     const root = nodePath.join(dir, 'lakehouse');
     mkdirSync(source);
-    const sample = readFileSync(nodePath.resolve('data/sample/tweets-001.json'), 'utf8').split('\n').slice(0, 40).join('\n');
+    const sample = readFileSync(nodePath.resolve('data/sample/tweets-001.json'), 'utf8')
+      .split('\n')
+      .slice(0, 40)
+      .join('\n');
     writeFileSync(nodePath.join(source, 'a.json'), `${sample}\n`);
-    const run = spawn(process.execPath, [CLI, 'run', '--root', root, '--source', source, '--trigger', 'continuous'], {
-      env: { ...process.env, MLFLOW_TRACKING_URI: '' },
-    });
+    const run = spawn(
+      process.execPath,
+      [CLI, 'run', '--root', root, '--source', source, '--trigger', 'continuous'],
+      {
+        env: { ...process.env, MLFLOW_TRACKING_URI: '' },
+      },
+    );
     let output = '';
     run.stdout.on('data', (d: Buffer) => (output += d.toString()));
     run.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -35,16 +42,32 @@ describe('tweetlake streams and stop, from another process, during a continuous 
 
     const states = () => {
       const r = cli('streams', '--root', root, '--format', 'jsonl');
-      return r.stdout.trim() ? r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; active: boolean; history: unknown[] }) : [];
+      return r.stdout.trim()
+        ? r.stdout
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { name: string; active: boolean; history: unknown[] })
+        : [];
     };
-    await until(() => states().some((s) => s.name === 'application_stream' && s.history.length > 0), 'the first batches');
-    expect(states().filter((s) => s.active).map((s) => s.name).sort()).toEqual(['application_stream', 'bronze_stream', 'gold_stream', 'silver_stream']);
+    await until(
+      () => states().some((s) => s.name === 'application_stream' && s.history.length > 0),
+      'the first batches',
+    );
+    expect(
+      states()
+        .filter((s) => s.active)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['application_stream', 'bronze_stream', 'gold_stream', 'silver_stream']);
     const table = cli('streams', '--root', root);
     expect(table.stdout).toMatch(/^gold_stream\s+true/m);
 
     expect(cli('stop', 'no_such_stream', '--root', root).status).not.toBe(0);
     expect(cli('stop', 'gold_stream', '--root', root).stdout).toMatch(/asked gold_stream to stop/);
-    await until(() => states().find((s) => s.name === 'gold_stream')?.active === false, 'gold_stream to stop');
+    await until(
+      () => states().find((s) => s.name === 'gold_stream')?.active === false,
+      'gold_stream to stop',
+    );
     expect(states().find((s) => s.name === 'silver_stream')?.active).toBe(true);
 
     expect(cli('stop', '--root', root).stdout).toMatch(/asked all streams to stop/);

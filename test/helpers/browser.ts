@@ -7,7 +7,9 @@ export const CHROMIUM = process.env.TWEETLAKE_CHROMIUM ?? '/usr/bin/chromium';
 /** Launches headless Chromium with the flags this sandbox needs (no background networking). */
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's 'chromium' package (scripts/ensure-chromium.sh does it) or set TWEETLAKE_CHROMIUM`);
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: install Debian's 'chromium' package (scripts/ensure-chromium.sh does it) or set TWEETLAKE_CHROMIUM`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,

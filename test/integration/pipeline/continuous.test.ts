@@ -45,7 +45,14 @@ describe('a continuous run follows files as they arrive', () => {
     mkdirSync(source);
     cpSync(nodePath.join(SAMPLE, readdirSync(SAMPLE).sort()[0]!), nodePath.join(source, 'a.json'));
     session = await DuckSession.create();
-    pipeline = new Pipeline({ root, source, session, trigger: 'continuous', pollIntervalMs: 100, classifier: async () => labeller });
+    pipeline = new Pipeline({
+      root,
+      source,
+      session,
+      trigger: 'continuous',
+      pollIntervalMs: 100,
+      classifier: async () => labeller,
+    });
     running = pipeline.run();
   });
 
@@ -64,22 +71,44 @@ describe('a continuous run follows files as they arrive', () => {
     // A good file mentioning a new handle.
     writeFileSync(
       nodePath.join(source, 'b.json'),
-      [1, 2, 3].map((i) => JSON.stringify({ date: 'Tue Feb 24 11:35:00 PST 2015', user: `u${i}`, text: `@fresh_handle flight ${i}`, sentiment: 'neutral' })).join('\n') + '\n',
+      [1, 2, 3]
+        .map((i) =>
+          JSON.stringify({
+            date: 'Tue Feb 24 11:35:00 PST 2015',
+            user: `u${i}`,
+            text: `@fresh_handle flight ${i}`,
+            sentiment: 'neutral',
+          }),
+        )
+        .join('\n') + '\n',
     );
     await waitFor(async () => (await app('fresh_handle')) === 1, 'the new mention in application');
 
     // A malformed file (bad lines among good ones) and an unreadable one, then another good file.
     writeFileSync(
       nodePath.join(source, 'c.json'),
-      ['{"date":"Tue Feb 24 11:36:00 PST 2015","user":"x","text":"@after_bad ok","sentiment":"positive"}', 'this is not json', '[1,2,3]', '{"broken": '].join('\n') + '\n',
+      [
+        '{"date":"Tue Feb 24 11:36:00 PST 2015","user":"x","text":"@after_bad ok","sentiment":"positive"}',
+        'this is not json',
+        '[1,2,3]',
+        '{"broken": ',
+      ].join('\n') + '\n',
     );
     writeFileSync(nodePath.join(source, 'd.json'), Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a]));
     await waitFor(async () => (await count('quarantine')) === 4, 'four quarantined records');
     writeFileSync(
       nodePath.join(source, 'e.json'),
-      JSON.stringify({ date: 'Tue Feb 24 11:37:00 PST 2015', user: 'y', text: '@after_bad still flowing', sentiment: 'positive' }) + '\n',
+      JSON.stringify({
+        date: 'Tue Feb 24 11:37:00 PST 2015',
+        user: 'y',
+        text: '@after_bad still flowing',
+        sentiment: 'positive',
+      }) + '\n',
     );
-    await waitFor(async () => (await app('after_bad')) === 1 && (await count('gold', `mention = 'after_bad'`)) === 2, 'the stream after the bad files');
+    await waitFor(
+      async () => (await app('after_bad')) === 1 && (await count('gold', `mention = 'after_bad'`)) === 2,
+      'the stream after the bad files',
+    );
 
     const bronze = await count('bronze');
     const quarantine = await count('quarantine');
@@ -88,7 +117,12 @@ describe('a continuous run follows files as they arrive', () => {
     expect(await count('quarantine', `error = 'not valid JSON'`)).toBe(2);
     expect(await count('quarantine', `error LIKE '%array%'`)).toBe(1);
     const states = await pipeline.state.streams();
-    expect(states.filter((s) => s.active).map((s) => s.name).sort()).toEqual(['application_stream', 'bronze_stream', 'gold_stream', 'silver_stream']);
+    expect(
+      states
+        .filter((s) => s.active)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['application_stream', 'bronze_stream', 'gold_stream', 'silver_stream']);
   }, 120_000);
 });
 
@@ -98,12 +132,24 @@ describe('schema evolution on request', () => {
     const source = nodePath.join(dir, 'source');
     mkdirSync(source);
     const tweet = (i: number, extra: object = {}) =>
-      JSON.stringify({ date: 'Tue Feb 24 11:35:00 PST 2015', user: `u${i}`, text: `@jetblue flight ${i}`, sentiment: 'neutral', ...extra });
+      JSON.stringify({
+        date: 'Tue Feb 24 11:35:00 PST 2015',
+        user: `u${i}`,
+        text: `@jetblue flight ${i}`,
+        sentiment: 'neutral',
+        ...extra,
+      });
     writeFileSync(nodePath.join(source, 'a.json'), `${tweet(1)}\n${tweet(2)}\n`);
     const session = await DuckSession.create();
     try {
       const run = (schemaEvolution: boolean) =>
-        new Pipeline({ root: nodePath.join(dir, 'lakehouse'), source, session, schemaEvolution, classifier: async () => labeller }).run();
+        new Pipeline({
+          root: nodePath.join(dir, 'lakehouse'),
+          source,
+          session,
+          schemaEvolution,
+          classifier: async () => labeller,
+        }).run();
       await run(true);
       writeFileSync(nodePath.join(source, 'b.json'), `${tweet(3, { lang: 'en', retweets: 4 })}\n`);
       await run(true);
@@ -113,7 +159,9 @@ describe('schema evolution on request', () => {
         expect.arrayContaining(['date', 'user', 'text', 'sentiment', 'lang', 'retweets', '_rescued_data']),
       );
       const plan = await bronze.scan(snap);
-      const rows = await session.all(`SELECT "user", lang, retweets, _rescued_data FROM (${plan.sql}) ORDER BY "user"`);
+      const rows = await session.all(
+        `SELECT "user", lang, retweets, _rescued_data FROM (${plan.sql}) ORDER BY "user"`,
+      );
       await plan.dispose();
       expect(rows).toEqual([
         { user: 'u1', lang: null, retweets: null, _rescued_data: null },

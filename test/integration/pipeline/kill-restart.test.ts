@@ -39,14 +39,20 @@ function runArgs(root: string, source: string): string[] {
 }
 
 function runToEnd(root: string, source: string): void {
-  const r = spawnSync(process.execPath, runArgs(root, source), { encoding: 'utf8', env: { ...process.env, MLFLOW_TRACKING_URI: '' } });
+  const r = spawnSync(process.execPath, runArgs(root, source), {
+    encoding: 'utf8',
+    env: { ...process.env, MLFLOW_TRACKING_URI: '' },
+  });
   if (r.status !== 0) throw new Error(`tweetlake run failed (${r.status}): ${r.stderr}\n${r.stdout}`);
 }
 
 /** Starts `tweetlake run` and SIGKILLs it after `ms` (if still running). */
 function runAndKill(root: string, source: string, ms: number): Promise<'killed' | 'finished'> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, runArgs(root, source), { stdio: 'ignore', env: { ...process.env, MLFLOW_TRACKING_URI: '' } });
+    const child = spawn(process.execPath, runArgs(root, source), {
+      stdio: 'ignore',
+      env: { ...process.env, MLFLOW_TRACKING_URI: '' },
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
@@ -69,9 +75,14 @@ describe('exactly once: tweetlake run killed with SIGKILL at random moments, the
     mkdirSync(source);
     // The first sample file (488 tweets) cut into 4 files, read one per batch: 4 batches in every stage,
     // and little enough text that each of the many runs below stays short.
-    const lines = readFileSync(nodePath.join(SAMPLE, readdirSync(SAMPLE).sort()[0]!), 'utf8').trim().split('\n');
+    const lines = readFileSync(nodePath.join(SAMPLE, readdirSync(SAMPLE).sort()[0]!), 'utf8')
+      .trim()
+      .split('\n');
     for (let k = 0; k < 4; k++) {
-      writeFileSync(nodePath.join(source, `part-${k}.json`), lines.slice(k * 122, (k + 1) * 122).join('\n') + '\n');
+      writeFileSync(
+        nodePath.join(source, `part-${k}.json`),
+        lines.slice(k * 122, (k + 1) * 122).join('\n') + '\n',
+      );
     }
     session = await DuckSession.create();
     const t0 = performance.now();

@@ -228,7 +228,9 @@ function mentionsOf(text: string | null): (string | null)[] {
 function cleanedOf(text: string | null): string | null {
   if (text === null) return null;
   return text
-    .replace(CANDIDATE, (...args) => (isMention(args as unknown as RegExpMatchArray) ? '' : (args[0] as string)))
+    .replace(CANDIDATE, (...args) =>
+      isMention(args as unknown as RegExpMatchArray) ? '' : (args[0] as string),
+    )
     .replace(/[\t\n\f\r ]+/g, ' ')
     .replace(/^ +| +$/g, '');
 }

@@ -16,7 +16,11 @@ const standIn: Classifier = {
   info: { name: 'stand-in', uri: 'test' },
   classify: async (texts) =>
     texts.map((t) => {
-      const l = /thank|love|great|awesome/i.test(t) ? 'POS' : /cancel|delay|worst|lost|hold/i.test(t) ? 'NEG' : 'NEU';
+      const l = /thank|love|great|awesome/i.test(t)
+        ? 'POS'
+        : /cancel|delay|worst|lost|hold/i.test(t)
+          ? 'NEG'
+          : 'NEU';
       return { label: l, score: 90 };
     }),
   close: async () => {},
@@ -37,7 +41,8 @@ describe('dashboard in headless Chromium during a running pipeline', () => {
     dir = mkdtempSync(nodePath.join(tmpdir(), 'tweetlake-dash-'));
     const source = nodePath.join(dir, 'source');
     mkdirSync(source);
-    for (const f of readdirSync(SAMPLE).sort().slice(0, 3)) cpSync(nodePath.join(SAMPLE, f), nodePath.join(source, f));
+    for (const f of readdirSync(SAMPLE).sort().slice(0, 3))
+      cpSync(nodePath.join(SAMPLE, f), nodePath.join(source, f));
     session = await DuckSession.create();
     pipeline = new Pipeline({
       root: nodePath.join(dir, 'lakehouse'),
@@ -68,23 +73,39 @@ describe('dashboard in headless Chromium during a running pipeline', () => {
     await page.getByTestId('live').filter({ hasText: 'live' }).waitFor({ timeout: 30_000 });
     // Wait until the first three files have flowed to the application table.
     const app = await DeltaTable.forPath(nodePath.join(dir, 'lakehouse', 'application'), session);
-    await expect.poll(async () => (await app.exists()) && (await app.snapshot()).numRecords, { timeout: 60_000 }).toBeGreaterThan(0);
-    await expect.poll(async () => Number((await page.getByTestId('tweets').textContent())?.replace(/,/g, '')), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => (await app.exists()) && (await app.snapshot()).numRecords, { timeout: 60_000 })
+      .toBeGreaterThan(0);
+    await expect
+      .poll(async () => Number((await page.getByTestId('tweets').textContent())?.replace(/,/g, '')), {
+        timeout: 30_000,
+      })
+      .toBeGreaterThan(0);
 
     // The top negative mention, computed independently from the application table.
     const plan = await app.scan();
-    const [top] = await session.all(`SELECT mention FROM (${plan.sql}) ORDER BY negative DESC, mention LIMIT 1`);
+    const [top] = await session.all(
+      `SELECT mention FROM (${plan.sql}) ORDER BY negative DESC, mention LIMIT 1`,
+    );
     await plan.dispose();
     const chart = page.getByTestId('chart-top-negative');
-    await expect.poll(async () => (await chart.textContent()) ?? '', { timeout: 30_000 }).toContain(String(top!.mention));
-    await expect.poll(async () => (await page.getByTestId('chart-top-positive').locator('svg').count()), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => (await chart.textContent()) ?? '', { timeout: 30_000 })
+      .toContain(String(top!.mention));
+    await expect
+      .poll(async () => await page.getByTestId('chart-top-positive').locator('svg').count(), {
+        timeout: 30_000,
+      })
+      .toBeGreaterThan(0);
     expect(await page.getByTestId('pipeline-graph').locator('[data-node="gold_stream"]').count()).toBe(1);
 
     const before = Number((await page.getByTestId('tweets').textContent())!.replace(/,/g, ''));
     const next = readdirSync(SAMPLE).sort()[3]!;
     cpSync(nodePath.join(SAMPLE, next), nodePath.join(dir, 'source', next));
     await expect
-      .poll(async () => Number((await page.getByTestId('tweets').textContent())?.replace(/,/g, '')), { timeout: 60_000 })
+      .poll(async () => Number((await page.getByTestId('tweets').textContent())?.replace(/,/g, '')), {
+        timeout: 60_000,
+      })
       .toBeGreaterThan(before);
 
     mkdirSync(ARTIFACTS, { recursive: true });

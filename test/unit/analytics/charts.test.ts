@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { confusionMatrixChart, topNegativeChart, topPositiveChart, topTweetersChart } from '../../../src/analytics/charts.js';
+import {
+  confusionMatrixChart,
+  topNegativeChart,
+  topPositiveChart,
+  topTweetersChart,
+} from '../../../src/analytics/charts.js';
 import type { Insights } from '../../../src/analytics/queries.js';
 import { renderPng, renderSvg } from '../../../src/analytics/render.js';
 
@@ -26,7 +31,9 @@ const insights: Insights = {
 
 /** Bar lengths by label: the SVG path widths of the bar marks, keyed by the data they carry. */
 function barWidths(svg: string): number[] {
-  return [...svg.matchAll(/<path aria-label="[^"]*" role="graphics-symbol"[^>]*d="M0,[\d.]+h([\d.]+)/g)].map((m) => Number(m[1]));
+  return [...svg.matchAll(/<path aria-label="[^"]*" role="graphics-symbol"[^>]*d="M0,[\d.]+h([\d.]+)/g)].map(
+    (m) => Number(m[1]),
+  );
 }
 
 describe('charts from known data, rendered on the server', () => {
@@ -50,11 +57,14 @@ describe('charts from known data, rendered on the server', () => {
   });
 
   it('the confusion matrix shows every count, and renders to a PNG', async () => {
-    const spec = confusionMatrixChart(['NEG', 'NEU', 'POS'], [
-      [50, 10, 2],
-      [8, 30, 5],
-      [1, 4, 40],
-    ]);
+    const spec = confusionMatrixChart(
+      ['NEG', 'NEU', 'POS'],
+      [
+        [50, 10, 2],
+        [8, 30, 5],
+        [1, 4, 40],
+      ],
+    );
     const svg = await renderSvg(spec);
     for (const n of [50, 10, 2, 8, 30, 5, 1, 4, 40]) expect(svg).toMatch(new RegExp(`>${n}<`));
     const png = await renderPng(spec);

@@ -40,7 +40,10 @@ describe('the bundled model through the inference pool', () => {
       ['Flight 123 from Boston to Denver departs at 5pm from gate B12.', 'NEU'],
       ['What is the baggage allowance for international flights?', 'NEU'],
     ];
-    const out = await pool.classify(cases.map(([t]) => t), { probabilities: true });
+    const out = await pool.classify(
+      cases.map(([t]) => t),
+      { probabilities: true },
+    );
     expect(out.map((p) => p.label)).toEqual(cases.map(([, l]) => l));
     for (const p of out) {
       expect(p.score).toBeGreaterThan(33.3);
@@ -51,7 +54,15 @@ describe('the bundled model through the inference pool', () => {
   });
 
   it('handles empty, blank, very long, emoji and non-Latin texts', async () => {
-    const texts = ['', '   \t\n', 'great '.repeat(2000), '😡😡😡', '今日のフライトは最高でした', 'Отличный полёт', '@@@ ### !!!'];
+    const texts = [
+      '',
+      '   \t\n',
+      'great '.repeat(2000),
+      '😡😡😡',
+      '今日のフライトは最高でした',
+      'Отличный полёт',
+      '@@@ ### !!!',
+    ];
     const out = await pool.classify(texts);
     expect(out).toHaveLength(texts.length);
     for (const p of out) {
@@ -61,7 +72,13 @@ describe('the bundled model through the inference pool', () => {
   });
 
   it('returns results in input order whatever the batching', async () => {
-    const texts = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 'I love it, thank you!' : i % 3 === 1 ? 'awful delay, worst service' : `gate ${i} opens at noon`));
+    const texts = Array.from({ length: 40 }, (_, i) =>
+      i % 3 === 0
+        ? 'I love it, thank you!'
+        : i % 3 === 1
+          ? 'awful delay, worst service'
+          : `gate ${i} opens at noon`,
+    );
     const together = await pool.classify(texts);
     const alone = await Promise.all(texts.slice(0, 6).map(async (t) => (await pool.classify([t]))[0]!));
     expect(together.slice(0, 6).map((p) => p.label)).toEqual(alone.map((p) => p.label));
@@ -70,7 +87,10 @@ describe('the bundled model through the inference pool', () => {
   });
 
   it('replaces a worker that dies and retries its batch', async () => {
-    const texts = Array.from({ length: 200 }, (_, i) => `flight ${i} was ${i % 2 ? 'great, thanks' : 'delayed again, terrible'}`);
+    const texts = Array.from(
+      { length: 200 },
+      (_, i) => `flight ${i} was ${i % 2 ? 'great, thanks' : 'delayed again, terrible'}`,
+    );
     const expected = await pool.classify(texts);
     const restartsBefore = pool.stats.workerRestarts;
     pool.injectCrash(0);
@@ -81,16 +101,25 @@ describe('the bundled model through the inference pool', () => {
   });
 
   it('refuses texts that are not strings', async () => {
-    await expect(pool.classify(['ok', null as unknown as string])).rejects.toThrow(/text 1 is null, not a string/);
+    await expect(pool.classify(['ok', null as unknown as string])).rejects.toThrow(
+      /text 1 is null, not a string/,
+    );
   });
 
   it('retries a failing batch, and fails the call with a clear error when it keeps failing', async () => {
-    const single = await InferencePool.create({ modelDir: model.hfDir, info: { name: 'x', uri: 'x' }, workers: 1, maxLength: model.maxLength });
+    const single = await InferencePool.create({
+      modelDir: model.hfDir,
+      info: { name: 'x', uri: 'x' },
+      workers: 1,
+      maxLength: model.maxLength,
+    });
     try {
       single.injectFailures(0, 2); // two failures, then success on the third attempt
       expect((await single.classify(['thanks, great flight']))[0]!.label).toBe('POS');
       single.injectFailures(0, 3); // fails all three attempts
-      await expect(single.classify(['thanks, great flight'])).rejects.toThrow(/failed 3 times: injected failure/);
+      await expect(single.classify(['thanks, great flight'])).rejects.toThrow(
+        /failed 3 times: injected failure/,
+      );
       expect((await single.classify(['the pool still works']))[0]!.label).toMatch(/NEG|NEU|POS/);
     } finally {
       await single.close();

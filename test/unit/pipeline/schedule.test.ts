@@ -32,16 +32,31 @@ describe('scheduled job', () => {
   it('runs the refresh task only after the pipeline task succeeded, and keeps a history', async () => {
     const history = new ScheduleHistory(dir);
     const order: string[] = [];
-    const ok = await runJob('j', at('2026-11-25T02:00:00Z'), [
-      { name: 'pipeline', run: async () => void order.push('pipeline') },
-      { name: 'dashboard-refresh', run: async () => void order.push('refresh') },
-    ], history);
+    const ok = await runJob(
+      'j',
+      at('2026-11-25T02:00:00Z'),
+      [
+        { name: 'pipeline', run: async () => void order.push('pipeline') },
+        { name: 'dashboard-refresh', run: async () => void order.push('refresh') },
+      ],
+      history,
+    );
     expect(ok.status).toBe('SUCCEEDED');
     expect(order).toEqual(['pipeline', 'refresh']);
-    const failed = await runJob('j', at('2026-11-26T02:00:00Z'), [
-      { name: 'pipeline', run: async () => { throw new Error('source folder missing'); } },
-      { name: 'dashboard-refresh', run: async () => void order.push('refresh again') },
-    ], history);
+    const failed = await runJob(
+      'j',
+      at('2026-11-26T02:00:00Z'),
+      [
+        {
+          name: 'pipeline',
+          run: async () => {
+            throw new Error('source folder missing');
+          },
+        },
+        { name: 'dashboard-refresh', run: async () => void order.push('refresh again') },
+      ],
+      history,
+    );
     expect(failed.status).toBe('FAILED');
     expect(failed.tasks.map((t) => t.status)).toEqual(['FAILED', 'SKIPPED']);
     expect(failed.tasks[0]!.error).toBe('source folder missing');
