@@ -48,7 +48,7 @@ export const ZONE_OFFSETS: Record<string, number> = {
 export const MENTION_REGEX = String.raw`(?:^|[^A-Za-z0-9_@.])@([\p{L}\p{N}_]+)(@?)`;
 const HANDLE = String.raw`[A-Za-z0-9_]{1,15}`;
 /** A mention with the characters around it; stripping keeps them (groups 1 and 2). */
-const MENTION_STRIP = String.raw`(^|[^A-Za-z0-9_@.])@[A-Za-z0-9_]{1,15}([^\p{L}\p{N}_@]|$)`;
+export const MENTION_STRIP = String.raw`(^|[^A-Za-z0-9_@.])@[A-Za-z0-9_]{1,15}([^\p{L}\p{N}_@]|$)`;
 
 /**
  * SQL turning `EEE MMM dd HH:mm:ss zzz yyyy` (zzz an abbreviation above, or ±hhmm) into a UTC
