@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { TweetlakeError } from '../errors.js';
 import {
   artifactProxyPath,
+  isHttpUri,
   listFilesRecursive,
   type ArtifactEntry,
   type MlflowHttpClient,
@@ -47,6 +48,35 @@ function cleanRel(path: string | undefined): string {
     });
   }
   return p;
+}
+
+/** Where an MLflow tracking or registry URI points: a server (REST) or MLflow's file store in a folder. */
+export interface MlflowLocation {
+  kind: 'rest' | 'file';
+  location: string;
+}
+
+/**
+ * The location an MLflow URI taken from `variables` names: http(s)://… is a server, a `file:` URI or
+ * a path is a folder, and no URI is `lakehouseMlflowDir`. Other schemes (databricks, sqlite, …) are
+ * refused with a message that says what to use instead.
+ */
+export function mlflowLocation(
+  uri: string | undefined,
+  variables: string,
+  lakehouseMlflowDir: string,
+): MlflowLocation {
+  if (!uri) return { kind: 'file', location: lakehouseMlflowDir };
+  if (isHttpUri(uri)) return { kind: 'rest', location: uri };
+  const local = /^databricks(-uc)?(:|$)/.test(uri) ? undefined : localPathOf(uri);
+  if (local === undefined) {
+    throw new TweetlakeError(
+      'MLFLOW_URI_UNSUPPORTED',
+      `unsupported ${variables} '${uri}': use an http(s):// MLflow server (for Databricks: https://<workspace-host> with MLFLOW_TRACKING_TOKEN), a local folder (file:///path), or unset ${variables} to use ${lakehouseMlflowDir}`,
+      { domain: 'user' },
+    );
+  }
+  return { kind: 'file', location: local };
 }
 
 /** The local folder a `file:` URI or a path names; undefined for other schemes. */

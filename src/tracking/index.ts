@@ -1,7 +1,7 @@
 export * from './tracking-store.js';
 export { FileTrackingStore } from './file-tracking-store.js';
 export { RestTrackingStore } from './rest-tracking-store.js';
-export { openTrackingStore, trackingChoice, type TrackingChoice } from './tracking-factory.js';
+export { openTrackingStore, trackingChoice } from './tracking-factory.js';
 export {
   MlflowHttpClient,
   MlflowHttpError,

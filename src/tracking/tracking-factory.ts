@@ -1,33 +1,15 @@
-import { TweetlakeError } from '../errors.js';
-import { localPathOf } from '../model/artifact-repo.js';
-import { isHttpUri, MlflowHttpClient, mlflowHttpOptionsFromEnv } from '../model/mlflow-http.js';
+import { mlflowLocation, type MlflowLocation } from '../model/artifact-repo.js';
+import { MlflowHttpClient, mlflowHttpOptionsFromEnv } from '../model/mlflow-http.js';
 import { FileTrackingStore } from './file-tracking-store.js';
 import { RestTrackingStore } from './rest-tracking-store.js';
 import type { TrackingStore } from './tracking-store.js';
-
-/** Which tracking store the environment asks for. */
-export interface TrackingChoice {
-  kind: 'rest' | 'file';
-  location: string;
-}
 
 /** MLFLOW_TRACKING_URI=http(s)://… → that server; a file:// URI or folder → a file store there; unset → `<lakehouse>/mlruns`. */
 export function trackingChoice(
   lakehouseMlflowDir: string,
   env: NodeJS.ProcessEnv = process.env,
-): TrackingChoice {
-  const uri = env.MLFLOW_TRACKING_URI;
-  if (!uri) return { kind: 'file', location: lakehouseMlflowDir };
-  if (isHttpUri(uri)) return { kind: 'rest', location: uri };
-  const local = /^databricks(-uc)?(:|$)/.test(uri) ? undefined : localPathOf(uri);
-  if (local === undefined) {
-    throw new TweetlakeError(
-      'MLFLOW_URI_UNSUPPORTED',
-      `unsupported MLFLOW_TRACKING_URI '${uri}': use an http(s):// MLflow server (for Databricks: https://<workspace-host> with MLFLOW_TRACKING_TOKEN), a local folder (file:///path), or unset it to use ${lakehouseMlflowDir}`,
-      { domain: 'user' },
-    );
-  }
-  return { kind: 'file', location: local };
+): MlflowLocation {
+  return mlflowLocation(env.MLFLOW_TRACKING_URI, 'MLFLOW_TRACKING_URI', lakehouseMlflowDir);
 }
 
 /** Opens the tracking store the environment names (see trackingChoice). */

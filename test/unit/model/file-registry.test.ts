@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_NAME, ensureBundledModelRegistered } from '../../../src/model/bundled.js';
 import { FileModelRegistry } from '../../../src/model/file-registry.js';
 import { ModelNotFound } from '../../../src/model/registry.js';
+import { openRegistry, registryChoice } from '../../../src/model/registry-factory.js';
 import { rejection, tempDirs } from '../../helpers/delta.js';
 import { bundledModelIfBuilt, writeFakeMlflowModel } from './fixtures.js';
 
@@ -126,4 +127,30 @@ describe('FileModelRegistry', () => {
       expect(existsSync(nodePath.join(await registry.localModelDir(m.versions[0]!), 'MLmodel'))).toBe(true);
     },
   );
+});
+
+describe('registryChoice', () => {
+  it('prefers MLFLOW_REGISTRY_URI, then MLFLOW_TRACKING_URI, then the lakehouse', () => {
+    expect(registryChoice('/lake/mlruns', {})).toEqual({ kind: 'file', location: '/lake/mlruns' });
+    expect(registryChoice('/lake/mlruns', { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000' })).toEqual({
+      kind: 'rest',
+      location: 'http://127.0.0.1:5000',
+    });
+    expect(
+      registryChoice('/lake/mlruns', {
+        MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000',
+        MLFLOW_REGISTRY_URI: 'file:///models/registry',
+      }),
+    ).toEqual({ kind: 'file', location: '/models/registry' });
+    expect(openRegistry({ lakehouseMlflowDir: '/lake/mlruns', env: {} })).toBeInstanceOf(FileModelRegistry);
+  });
+
+  it('names the variable that holds an unsupported URI', () => {
+    expect(() => registryChoice('/lake/mlruns', { MLFLOW_REGISTRY_URI: 'databricks-uc' })).toThrow(
+      /unsupported MLFLOW_REGISTRY_URI 'databricks-uc'/,
+    );
+    expect(() => registryChoice('/lake/mlruns', { MLFLOW_TRACKING_URI: 'sqlite:///mlflow.db' })).toThrow(
+      /unsupported MLFLOW_TRACKING_URI 'sqlite:\/\/\/mlflow.db'/,
+    );
+  });
 });
