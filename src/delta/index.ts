@@ -8,6 +8,7 @@ export {
   writeTable,
   createTable,
   mergeSchemas,
+  type CreateTableOptions,
   type DataSource,
   type WriteOptions,
   type WriteResult,

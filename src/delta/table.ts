@@ -12,7 +12,14 @@ import { planScan, type ScanOptions, type ScanPlan } from './scan.js';
 import type { StructType } from './schema.js';
 import { Snapshot, type TableContext } from './snapshot.js';
 import { vacuumTable, type VacuumOptions, type VacuumResult } from './vacuum.js';
-import { createTable, writeTable, type DataSource, type WriteOptions, type WriteResult } from './write.js';
+import {
+  createTable,
+  writeTable,
+  type CreateTableOptions,
+  type DataSource,
+  type WriteOptions,
+  type WriteResult,
+} from './write.js';
 
 /** How to pick a snapshot: the latest, a version, or the newest commit at or before a time. */
 export interface SnapshotSpec {
@@ -54,15 +61,7 @@ export class DeltaTable implements TableContext {
   }
 
   /** Creates an empty table; fails if one exists. Returns version 0. */
-  create(
-    schema: StructType,
-    options: {
-      partitionBy?: string[];
-      properties?: Record<string, string>;
-      name?: string;
-      description?: string;
-    } = {},
-  ): Promise<number> {
+  create(schema: StructType, options: CreateTableOptions = {}): Promise<number> {
     return createTable(this, schema, options);
   }
 

@@ -109,16 +109,19 @@ export function newMetadata(
   };
 }
 
+/** Options of a new table: partition columns, table properties, name and description. */
+export interface CreateTableOptions {
+  partitionBy?: string[];
+  properties?: Record<string, string>;
+  name?: string;
+  description?: string;
+}
+
 /** Creates an empty table (version 0). Fails if one exists. */
 export async function createTable(
   ctx: TableContext,
   schema: StructType,
-  options: {
-    partitionBy?: string[];
-    properties?: Record<string, string>;
-    name?: string;
-    description?: string;
-  } = {},
+  options: CreateTableOptions = {},
 ): Promise<number> {
   const txn = new Transaction(ctx, undefined, {
     operation: 'CREATE TABLE',

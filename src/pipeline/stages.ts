@@ -136,15 +136,30 @@ export function bronzeQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
   };
 }
 
-/** silver_stream: bronze -> silver (one row per mention). */
-export function silverQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger'> {
+/** A stage that streams one Delta table of the lakehouse into a foreachBatch sink. */
+function deltaStage(
+  o: StageOptions,
+  name: StreamName,
+  from: 'bronze' | 'silver' | 'gold',
+  sink: ForeachBatchSink,
+): Omit<StreamingQueryOptions, 'trigger'> {
   return {
-    name: 'silver_stream',
-    source: new DeltaSource(o.paths.tables.bronze),
-    checkpointLocation: o.paths.checkpoints.silver_stream,
+    name,
+    source: new DeltaSource(o.paths.tables[from]),
+    checkpointLocation: o.paths.checkpoints[name],
     limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxRowsPerTrigger: DELTA_MAX_ROWS_PER_TRIGGER },
     session: o.session,
-    sink: new ForeachBatchSink('silver', async (batch, ctx) => {
+    sink,
+  };
+}
+
+/** silver_stream: bronze -> silver (one row per mention). */
+export function silverQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger'> {
+  return deltaStage(
+    o,
+    'silver_stream',
+    'bronze',
+    new ForeachBatchSink('silver', async (batch, ctx) => {
       const silver = await ensureTable(o.paths.tables.silver, SILVER_SCHEMA, o.session);
       const written = await appendOnce(
         silver,
@@ -153,18 +168,16 @@ export function silverQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
       );
       return { numInputRows: batch.numRows ?? 0, numOutputRows: written };
     }),
-  };
+  );
 }
 
 /** gold_stream: silver -> gold (model predictions). */
 export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger'> {
-  return {
-    name: 'gold_stream',
-    source: new DeltaSource(o.paths.tables.silver),
-    checkpointLocation: o.paths.checkpoints.gold_stream,
-    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxRowsPerTrigger: DELTA_MAX_ROWS_PER_TRIGGER },
-    session: o.session,
-    sink: new ForeachBatchSink('gold', async (batch, ctx) => {
+  return deltaStage(
+    o,
+    'gold_stream',
+    'silver',
+    new ForeachBatchSink('gold', async (batch, ctx) => {
       const gold = await ensureTable(o.paths.tables.gold, GOLD_SCHEMA, o.session);
       if (await holdsBatch(gold, ctx)) return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 }; // no need to score again
       const classifier = await o.classifier();
@@ -194,7 +207,7 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
         await scored.batch.dispose();
       }
     }),
-  };
+  );
 }
 
 /** Pool figures of one batch: model time, time and bytes moving texts to workers and back, padding. */
@@ -219,13 +232,11 @@ function inferenceDeltas(
 
 /** application_stream: gold -> application (per-mention counts, rewritten as gold grows). */
 export function applicationQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger'> {
-  return {
-    name: 'application_stream',
-    source: new DeltaSource(o.paths.tables.gold),
-    checkpointLocation: o.paths.checkpoints.application_stream,
-    limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxRowsPerTrigger: DELTA_MAX_ROWS_PER_TRIGGER },
-    session: o.session,
-    sink: new ForeachBatchSink('application', async (batch, ctx) => {
+  return deltaStage(
+    o,
+    'application_stream',
+    'gold',
+    new ForeachBatchSink('application', async (batch, ctx) => {
       const app = await ensureTable(o.paths.tables.application, APPLICATION_SCHEMA, o.session);
       const snapshot = await app.snapshot();
       if (await holdsBatch(app, ctx, snapshot)) return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 };
@@ -252,7 +263,7 @@ export function applicationQuery(o: StageOptions): Omit<StreamingQueryOptions, '
         await current.dispose();
       }
     }),
-  };
+  );
 }
 
 /** The four stages, by stream name. */
