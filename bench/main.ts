@@ -8,7 +8,7 @@
  *                    [--inference] [--json out.json] [--smoke] [--warm 1] [--gold-modes rows,distinct]
  *                    [--tweets-per-file 10000] [--max-files-per-trigger 10] [--seed 42] [--python PY]
  *                    [--max-load 1.5] [--work bench/.work] [--no-check] [--tweetlake-dist DIR]
- *                    [--duckdb-memory-limit 1GB]
+ *                    [--duckdb-memory-limit 1GB] [--orchestration sequential|concurrent]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -316,6 +316,7 @@ async function measure(
   log(`  ${tag}: load ${load.toFixed(2)}`);
   if (system === 'tweetlake') {
     const limit = argValue('duckdb-memory-limit');
+    const orchestration = argValue('orchestration');
     child = await runChild(
       process.execPath,
       [
@@ -323,6 +324,7 @@ async function measure(
         ...common,
         ...(extra.model ? ['--model'] : []),
         ...(limit ? ['--duckdb-memory-limit', limit] : []),
+        ...(orchestration ? ['--orchestration', orchestration] : []),
       ],
       { cwd: work },
     );

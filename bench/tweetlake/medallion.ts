@@ -6,6 +6,7 @@
  *
  *   node medallion.js --source DIR --work DIR [--max-files-per-trigger 10] [--iterations 2]
  *                     [--model] [--batch-size 32] [--check] [--keep] [--duckdb-memory-limit 1GB]
+ *                     [--orchestration sequential|concurrent]
  *
  * Iteration 1 runs in the fresh process (cold); later iterations reuse it (warm: DuckDB, JIT, the
  * model's workers). Events go to stdout as lines `@@bench {json}`.
@@ -82,7 +83,8 @@ async function runOnce(
     root,
     source: opt('source', ''),
     session,
-    orchestration: 'sequential',
+    orchestration: opt('orchestration', 'sequential') === 'concurrent' ? 'concurrent' : 'sequential',
+    pollIntervalMs: 100,
     trigger: 'available-now',
     maxFilesPerTrigger: Number(opt('max-files-per-trigger', '10')),
     inferenceBatchSize: 1024, // what `tweetlake run` passes

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ident, literal, literalList } from '../duck/session.js';
+import { ident, literal, literalList, SCRATCH_SCHEMA } from '../duck/session.js';
 import { decodeActionPath, type AddFile } from './actions.js';
 import { readDeletionVector } from './deletion-vectors.js';
 import { UnsupportedReaderFeature } from './errors.js';
@@ -29,8 +29,6 @@ export interface ScanOptions {
   /** Add `__tl_file` (path of the data file) and `__tl_row` (row index in it) columns. */
   withFileRow?: boolean;
 }
-
-const DV_SCHEMA = 'tweetlake_dv';
 
 /** Builds the DuckDB SQL that reads a snapshot's data files with partition values and deletion vectors applied. */
 export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): Promise<ScanPlan> {
@@ -68,10 +66,8 @@ export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): P
   let dvTable: string | undefined;
   const withDv = files.filter((f) => f.deletionVector);
   if (withDv.length) {
-    dvTable = `${DV_SCHEMA}.${ident(`dv_${randomUUID().replace(/-/g, '')}`)}`;
-    await session.run(
-      `CREATE SCHEMA IF NOT EXISTS ${DV_SCHEMA}; CREATE TABLE ${dvTable} (file VARCHAR, row_index BIGINT)`,
-    );
+    dvTable = `${SCRATCH_SCHEMA}.${ident(`dv_${randomUUID().replace(/-/g, '')}`)}`;
+    await session.run(`CREATE TABLE ${dvTable} (file VARCHAR, row_index BIGINT)`);
     for (const f of withDv) {
       const rows = await readDeletionVector(store, f.deletionVector!);
       const file = store.localPath(decodeActionPath(f.path));

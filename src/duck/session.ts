@@ -21,6 +21,12 @@ export interface DuckSessionOptions {
   threads?: number;
 }
 
+/**
+ * The schema, created with the database, that holds the scratch tables of batches and scans
+ * (names made unique by their users), made once so that no statement has to create it first.
+ */
+export const SCRATCH_SCHEMA = 'tweetlake_work';
+
 /** A SQL statement failed inside DuckDB. */
 export class SqlError extends TweetlakeError {
   constructor(
@@ -60,10 +66,16 @@ export class DuckSession {
     mkdirSync(temp, { recursive: true });
     config.temp_directory = temp;
     const instance = await DuckDBInstance.create(':memory:', config);
+    const connection = await DuckSession.connect(instance);
+    await connection.run(`CREATE SCHEMA ${SCRATCH_SCHEMA}`);
+    return new DuckSession(instance, connection);
+  }
+
+  private static async connect(instance: DuckDBInstance): Promise<DuckDBConnection> {
     const connection = await instance.connect();
     // icu is built in but not loaded until asked; TIMESTAMPTZ arithmetic and the time zone need it.
     await connection.run(`LOAD icu; SET TimeZone='UTC'; SET parquet_metadata_cache=true`);
-    return new DuckSession(instance, connection);
+    return connection;
   }
 
   /** Runs statements that return nothing of interest. */
@@ -95,9 +107,8 @@ export class DuckSession {
    * views of the main connection are not visible to it.
    */
   async *stream(sql: string): AsyncGenerator<JsonRow[]> {
-    const connection = await this.instance.connect();
+    const connection = await DuckSession.connect(this.instance);
     try {
-      await connection.run(`LOAD icu; SET TimeZone='UTC'`);
       let result;
       try {
         result = await connection.stream(sql);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DuckSession } from '../duck/session.js';
+import { SCRATCH_SCHEMA, type DuckSession } from '../duck/session.js';
 import type { Classifier } from '../model/classifier.js';
 import type { SourceBatch } from '../engine/source.js';
 
@@ -9,8 +9,6 @@ export interface InferenceMetrics {
   distinctTexts: number;
   inferenceMs: number;
 }
-
-const WORK = 'tweetlake_work';
 
 /** SQL: given sentiment text -> id. 0 negative, 1 positive, 2 neutral (docs/pipeline.md), NULL otherwise. */
 export function sentimentIdSql(col: string): string {
@@ -33,10 +31,9 @@ export async function scoreBatch(
   options: { chunkSize?: number; onChunk?: (done: number, total: number) => void } = {},
 ): Promise<{ batch: SourceBatch; metrics: InferenceMetrics }> {
   const id = randomUUID().replace(/-/g, '');
-  const input = `${WORK}.silver_${id}`;
+  const input = `${SCRATCH_SCHEMA}.silver_${id}`;
   const predsName = `pred_${id}`;
-  const preds = `${WORK}.${predsName}`;
-  await session.run(`CREATE SCHEMA IF NOT EXISTS ${WORK}`);
+  const preds = `${SCRATCH_SCHEMA}.${predsName}`;
   await session.run(`CREATE TABLE ${input} AS ${batch.sql}`);
   await session.run(
     `CREATE TABLE ${preds} (text VARCHAR, predicted_sentiment VARCHAR, predicted_score DOUBLE)`,
@@ -63,7 +60,7 @@ export async function scoreBatch(
           predsName,
           ['varchar', 'varchar', 'double'],
           texts.map((t, k) => [t, predictions[k]!.label, predictions[k]!.score]),
-          WORK,
+          SCRATCH_SCHEMA,
         );
         done += texts.length;
         options.onChunk?.(done, Number(counts?.d ?? 0));

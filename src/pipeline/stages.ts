@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DuckSession } from '../duck/session.js';
+import { SCRATCH_SCHEMA, type DuckSession } from '../duck/session.js';
 
 import type { StructType } from '../delta/schema.js';
 import type { Snapshot } from '../delta/snapshot.js';
@@ -42,7 +42,6 @@ export interface StageOptions {
   onInference?: (done: number, total: number) => void;
 }
 
-const WORK = 'tweetlake_work';
 /** Rows per batch of the stages that read a Delta table (bounds memory whatever the upstream file sizes). */
 const DELTA_MAX_ROWS_PER_TRIGGER = 200_000;
 
@@ -106,8 +105,8 @@ export function bronzeQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
       async (batch: SourceBatch, ctx): Promise<BatchResult> => {
         const bronze = await ensureTable(o.paths.tables.bronze, BRONZE_SCHEMA, o.session);
         const quarantine = await ensureTable(o.paths.tables.quarantine, QUARANTINE_SCHEMA, o.session);
-        const raw = `${WORK}.raw_${randomUUID().replace(/-/g, '')}`;
-        await o.session.run(`CREATE SCHEMA IF NOT EXISTS ${WORK}; CREATE TABLE ${raw} AS ${batch.sql}`);
+        const raw = `${SCRATCH_SCHEMA}.raw_${randomUUID().replace(/-/g, '')}`;
+        await o.session.run(`CREATE TABLE ${raw} AS ${batch.sql}`);
         try {
           const now = new Date().toISOString();
           const snapshot = await bronze.snapshot();
