@@ -1,4 +1,4 @@
-import { userInfo } from 'node:os';
+import { osUserName } from '../os-user.js';
 import { ObjectExists } from '../storage/object-store.js';
 import {
   logicalFileKey,
@@ -160,7 +160,7 @@ export class Transaction {
       isBlindAppend: this.isBlindAppend,
       operationMetrics: this.metrics(),
       engineInfo: ENGINE_INFO,
-      userName: safeUserName(),
+      userName: osUserName(),
       txnId: crypto.randomUUID(),
     };
     if (this.readVersion < 0) delete info.readVersion;
@@ -298,14 +298,6 @@ function statRecords(add: AddFile): number {
     return Number((JSON.parse(add.stats) as { numRecords?: number }).numRecords ?? 0);
   } catch {
     return 0;
-  }
-}
-
-function safeUserName(): string | undefined {
-  try {
-    return userInfo().username;
-  } catch {
-    return undefined;
   }
 }
 

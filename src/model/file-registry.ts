@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { userInfo } from 'node:os';
+import { osUserName } from '../os-user.js';
 import { parse, stringify } from 'yaml';
 import { TweetlakeError } from '../errors.js';
 import { canonicalStage } from './model-uri.js';
@@ -37,14 +37,6 @@ async function writeFileAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   await fs.writeFile(tmp, text);
   await fs.rename(tmp, path);
-}
-
-function user(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return '';
-  }
 }
 
 /**
@@ -146,7 +138,7 @@ export class FileModelRegistry implements ModelRegistry {
       creation_timestamp: v.creationTimestamp,
       last_updated_timestamp: v.lastUpdatedTimestamp,
       description: v.description ?? null,
-      user_id: user(),
+      user_id: osUserName() ?? '',
       current_stage: v.currentStage,
       source: v.source,
       run_id: v.runId ?? null,

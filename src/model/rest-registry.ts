@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
-import { userInfo } from 'node:os';
+import { osUserName } from '../os-user.js';
 import * as nodePath from 'node:path';
 import { TweetlakeError } from '../errors.js';
 import { openArtifactRepo } from './artifact-repo.js';
@@ -66,14 +66,6 @@ function isCode(err: unknown, code: string): boolean {
 /** A search filter literal (single quotes escaped as MLflow's parser expects). */
 function quote(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
-function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** A version's files are not a model tweetlake can read. */
@@ -199,13 +191,13 @@ export class RestModelRegistry implements ModelRegistry {
       { key: 'mlflow.runName', value: `register-${name}` },
       { key: 'mlflow.source.name', value: 'tweetlake' },
       { key: 'mlflow.source.type', value: 'LOCAL' },
-      { key: 'mlflow.user', value: currentUser() },
+      { key: 'mlflow.user', value: osUserName() ?? 'unknown' },
       ...(sourceRunId ? [{ key: 'tweetlake.source_run_id', value: sourceRunId }] : []),
     ];
     const { run } = await this.http.post<{ run: { info: RestRunInfo } }>('runs/create', {
       experiment_id: experimentId,
       run_name: `register-${name}`,
-      user_id: currentUser(),
+      user_id: osUserName() ?? 'unknown',
       start_time: now,
       tags,
     });

@@ -2,7 +2,7 @@
  * MLflow tracking behind one interface: experiments, runs, metrics/params/tags (log-batch), artifacts.
  * Two backends: MLflow's file store in the lakehouse (FileTrackingStore) and an MLflow server (RestTrackingStore).
  */
-import { userInfo } from 'node:os';
+import { osUserName } from '../os-user.js';
 import * as nodePath from 'node:path';
 import { TweetlakeError } from '../errors.js';
 import type { ArtifactEntry } from '../model/mlflow-http.js';
@@ -247,14 +247,6 @@ export function latestMetrics(history: Metric[]): Record<string, number> {
   return Object.fromEntries([...best].map(([k, m]) => [k, m.value]));
 }
 
-function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}
-
 /** A readable default run name: `<prefix>-YYYYMMDD-HHMMSS`. */
 export function defaultRunName(prefix = 'tweetlake', now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -266,7 +258,7 @@ export function systemRunTags(runName: string, extra: Record<string, string> = {
   // MLflow's clients put the entry script's path here; ours is the CLI (or the caller's script)
   const script = process.argv[1] || 'tweetlake';
   return {
-    'mlflow.user': currentUser(),
+    'mlflow.user': runUser(),
     'mlflow.source.name': script,
     'mlflow.source.type': 'LOCAL',
     'mlflow.runName': runName,
@@ -276,7 +268,7 @@ export function systemRunTags(runName: string, extra: Record<string, string> = {
 
 /** The user name runs are created under. */
 export function runUser(): string {
-  return currentUser();
+  return osUserName() ?? 'unknown';
 }
 
 /** The newest run of an experiment (by start time), if it has any. */
