@@ -6,9 +6,10 @@
  */
 import { existsSync, mkdirSync, promises as fs, utimesSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { expect } from 'vitest';
-import type { DuckSession, JsonRow } from '../../src/duck/session.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { DuckSession, type JsonRow } from '../../src/duck/session.js';
 import { DeltaTable } from '../../src/delta/index.js';
+import { tempDirs } from './delta.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { FileSource } from '../../src/engine/file-source.js';
 import { StreamingQuery, type StreamingQueryOptions, type Transform } from '../../src/engine/query.js';
@@ -198,6 +199,31 @@ export class StreamTest {
 }
 
 /** Ids from `from` to `to` inclusive. */
+/**
+ * For one test file: a DuckDB session opened before its tests and closed after, and temporary
+ * folders removed after; `stream()` makes a StreamTest in a new folder.
+ */
+export function streamTests(prefix: string): {
+  stream: () => StreamTest;
+  session: () => DuckSession;
+  dir: () => string;
+} {
+  let session: DuckSession | undefined;
+  const dirs = tempDirs(prefix);
+  beforeAll(async () => {
+    session = await DuckSession.create();
+  });
+  afterAll(() => {
+    session?.close();
+    dirs.cleanup();
+  });
+  const get = (): DuckSession => {
+    if (!session) throw new Error('the session opens in beforeAll');
+    return session;
+  };
+  return { session: get, dir: () => dirs.make(), stream: () => new StreamTest(get(), dirs.make()) };
+}
+
 export function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }

@@ -1,27 +1,16 @@
 import * as nodePath from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeltaTable } from '../../../src/delta/index.js';
-import { DuckSession } from '../../../src/duck/session.js';
 import { CheckpointError, StreamCheckpoint } from '../../../src/engine/checkpoint.js';
 import { StreamingQueryException } from '../../../src/engine/query.js';
 import { ForeachBatchSink } from '../../../src/engine/sink.js';
 import { Trigger } from '../../../src/engine/trigger.js';
 import { LocalObjectStore } from '../../../src/storage/local-store.js';
-import { commitActions, rejection, tempDirs } from '../../helpers/delta.js';
-import { failingSink, range, StreamTest } from '../../helpers/engine-stream-test.js';
+import { commitActions, rejection } from '../../helpers/delta.js';
+import { failingSink, range, StreamTest, streamTests } from '../../helpers/engine-stream-test.js';
 
-let session: DuckSession;
-const dirs = tempDirs('tweetlake-exactly-once-');
-beforeAll(async () => {
-  session = await DuckSession.create();
-});
-afterAll(() => {
-  session.close();
-  dirs.cleanup();
-});
-
-const stream = () => new StreamTest(session, dirs.make());
+const { stream, session, dir } = streamTests('tweetlake-exactly-once-');
 
 describe('exactly-once: a batch planned but not committed is replayed', () => {
   it('a sink that fails after committing to Delta: the restart replays the same files and the txn skips them', async () => {
@@ -85,7 +74,7 @@ describe('exactly-once: a batch planned but not committed is replayed', () => {
     t.addFile('a.json', [1]);
     t.addFile('b.json', [2]);
     const q = await t.run({ limits: { maxFilesPerTrigger: 1 } });
-    const table = await DeltaTable.forPath(t.table, session);
+    const table = await DeltaTable.forPath(t.table, session());
     expect((await table.snapshot()).txnVersion(q.id)).toBe(1);
     const txns = (await commitActions(t.table, 1)).filter((a) => 'txn' in a);
     expect(txns).toEqual([{ txn: expect.objectContaining({ appId: q.id, version: 1 }) }]);
@@ -182,15 +171,15 @@ describe('restart equivalence', () => {
 
 describe('StreamCheckpoint', () => {
   it('keeps its query id across instances', async () => {
-    const dir = dirs.make();
-    const a = await new StreamCheckpoint(new LocalObjectStore(dir)).queryId();
-    const b = await new StreamCheckpoint(new LocalObjectStore(dir)).queryId();
+    const folder = dir();
+    const a = await new StreamCheckpoint(new LocalObjectStore(folder)).queryId();
+    const b = await new StreamCheckpoint(new LocalObjectStore(folder)).queryId();
     expect(a).toMatch(/^[0-9a-f-]{36}$/);
     expect(b).toBe(a);
   });
 
   it('refuses to plan a batch twice (two runs of one query)', async () => {
-    const cp = new StreamCheckpoint(new LocalObjectStore(dirs.make()));
+    const cp = new StreamCheckpoint(new LocalObjectStore(dir()));
     await cp.writeOffsets({ batchId: 0, sources: [0], batchTimestampMs: 1 });
     const err = await rejection(cp.writeOffsets({ batchId: 0, sources: [1], batchTimestampMs: 2 }));
     expect(err).toBeInstanceOf(CheckpointError);
@@ -198,7 +187,7 @@ describe('StreamCheckpoint', () => {
   });
 
   it('tracks the latest planned and committed batch, and purges old entries', async () => {
-    const cp = new StreamCheckpoint(new LocalObjectStore(dirs.make()));
+    const cp = new StreamCheckpoint(new LocalObjectStore(dir()));
     expect(await cp.latestOffsetBatch()).toBeUndefined();
     for (let b = 0; b <= 12; b++) await cp.writeOffsets({ batchId: b, sources: [b], batchTimestampMs: b });
     for (let b = 0; b <= 11; b++) await cp.writeCommit(b);

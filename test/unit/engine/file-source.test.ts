@@ -1,24 +1,12 @@
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckSession } from '../../../src/duck/session.js';
+import { describe, expect, it } from 'vitest';
 import { FileSource } from '../../../src/engine/file-source.js';
 import { Trigger } from '../../../src/engine/trigger.js';
 import { ForeachBatchSink } from '../../../src/engine/sink.js';
-import { tempDirs } from '../../helpers/delta.js';
-import { range, StreamTest } from '../../helpers/engine-stream-test.js';
+import { range, streamTests } from '../../helpers/engine-stream-test.js';
 
-let session: DuckSession;
-const dirs = tempDirs('tweetlake-filesource-');
-beforeAll(async () => {
-  session = await DuckSession.create();
-});
-afterAll(() => {
-  session.close();
-  dirs.cleanup();
-});
-
-const stream = () => new StreamTest(session, dirs.make());
+const { stream } = streamTests('tweetlake-filesource-');
 
 describe('FileSource: each file once, across restarts', () => {
   it('reads every file once; a restart reads only files that are new since', async () => {

@@ -1,34 +1,23 @@
 import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckSession } from '../../../src/duck/session.js';
+import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/engine/clock.js';
 import { StreamingQueryManager } from '../../../src/engine/manager.js';
 import { StreamingQuery, StreamingQueryException } from '../../../src/engine/query.js';
 import { FileSource } from '../../../src/engine/file-source.js';
 import { ForeachBatchSink } from '../../../src/engine/sink.js';
 import { Trigger } from '../../../src/engine/trigger.js';
-import { rejection, tempDirs } from '../../helpers/delta.js';
+import { rejection } from '../../helpers/delta.js';
 import {
   failingSink,
   ObservedClock,
   parseIdRecords,
   range,
-  StreamTest,
+  streamTests,
   waitFor,
 } from '../../helpers/engine-stream-test.js';
 
-let session: DuckSession;
-const dirs = tempDirs('tweetlake-query-');
-beforeAll(async () => {
-  session = await DuckSession.create();
-});
-afterAll(() => {
-  session.close();
-  dirs.cleanup();
-});
-
-const stream = () => new StreamTest(session, dirs.make());
+const { stream, session } = streamTests('tweetlake-query-');
 
 describe('processingTime trigger with a manual clock', () => {
   it('runs a batch per interval only when the clock moves, and stops on request', async () => {
@@ -110,7 +99,7 @@ describe('QueryProgress', () => {
       checkpointLocation: t.checkpoint,
       trigger: Trigger.availableNow(),
       limits: { maxFilesPerTrigger: 1 },
-      session,
+      session: session(),
       onProgress: (p) => seen.push(p.batchId),
     });
     await q.start();
