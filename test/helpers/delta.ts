@@ -8,6 +8,15 @@ import { DeltaTable, type Snapshot } from '../../src/delta/index.js';
 /** Root of the Delta conformance tables (read-only). */
 export const CONFORMANCE_DIR = nodePath.resolve(import.meta.dirname, '../../../shared/delta-conformance');
 
+/** The on-disk deletion vector of the conformance table table-with-dv-small: rows 0 and 9 deleted. */
+export const DV_SMALL = {
+  storageType: 'u',
+  pathOrInlineDv: 'vBn[lx{q8@P<9BNH/isA',
+  offset: 1,
+  sizeInBytes: 36,
+  cardinality: 2,
+};
+
 /** Creates temporary directories and removes them all on `cleanup()` (call it in afterAll / afterEach). */
 export function tempDirs(prefix = 'tweetlake-test-'): {
   make: (name?: string) => string;

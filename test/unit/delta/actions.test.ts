@@ -12,7 +12,7 @@ import {
   type AddFile,
 } from '../../../src/delta/actions.js';
 import { partitionDir } from '../../../src/delta/partition-values.js';
-import { CONFORMANCE_DIR } from '../../helpers/delta.js';
+import { DV_SMALL, CONFORMANCE_DIR } from '../../helpers/delta.js';
 
 describe('parseActions / serializeActions', () => {
   const actions: Action[] = [
@@ -98,19 +98,12 @@ describe('dvUniqueId / logicalFileKey', () => {
   });
 
   it('keys a logical file by its decoded path and DV, so encoded and plain paths match', () => {
-    const dv = {
-      storageType: 'u',
-      pathOrInlineDv: 'vBn[lx{q8@P<9BNH/isA',
-      offset: 1,
-      sizeInBytes: 36,
-      cardinality: 2,
-    };
     expect(logicalFileKey({ path: 'x=A%2FA/f.parquet' })).toBe(logicalFileKey({ path: 'x=A/A/f.parquet' }));
     expect(logicalFileKey({ path: 'f.parquet' })).not.toBe(
-      logicalFileKey({ path: 'f.parquet', deletionVector: dv }),
+      logicalFileKey({ path: 'f.parquet', deletionVector: DV_SMALL }),
     );
-    expect(logicalFileKey({ path: 'f.parquet', deletionVector: dv })).not.toBe(
-      logicalFileKey({ path: 'f.parquet', deletionVector: { ...dv, offset: 43 } }),
+    expect(logicalFileKey({ path: 'f.parquet', deletionVector: DV_SMALL })).not.toBe(
+      logicalFileKey({ path: 'f.parquet', deletionVector: { ...DV_SMALL, offset: 43 } }),
     );
   });
 });

@@ -12,6 +12,7 @@ import {
   snapshotState,
   tempDirs,
 } from '../../helpers/delta.js';
+import { DV_SMALL } from '../../helpers/delta.js';
 
 const dirs = tempDirs('tweetlake-checkpoint-');
 afterAll(() => dirs.cleanup());
@@ -98,13 +99,7 @@ describe('reading from a checkpoint', () => {
     s = await t.snapshot();
     const withDv = {
       ...s.files[0]!,
-      deletionVector: {
-        storageType: 'u',
-        pathOrInlineDv: 'vBn[lx{q8@P<9BNH/isA',
-        offset: 1,
-        sizeInBytes: 36,
-        cardinality: 2,
-      },
+      deletionVector: DV_SMALL,
     };
     // the DV file is not there: only the log state is compared below, nothing is scanned
     await new Transaction(t, s, { operation: 'DELETE' })

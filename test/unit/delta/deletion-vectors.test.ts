@@ -14,7 +14,7 @@ import {
   z85Decode,
 } from '../../../src/delta/deletion-vectors.js';
 import { LocalObjectStore } from '../../../src/storage/index.js';
-import { CONFORMANCE_DIR, countRows, readRows, rejection, tempDirs } from '../../helpers/delta.js';
+import { DV_SMALL, CONFORMANCE_DIR, countRows, readRows, rejection, tempDirs } from '../../helpers/delta.js';
 
 const dirs = tempDirs('tweetlake-dv-');
 afterAll(() => dirs.cleanup());
@@ -61,26 +61,14 @@ describe('readDeletionVector', () => {
   });
 
   it('reads the on-disk DV of table-with-dv-small: rows 0 and 9', async () => {
-    const dv = {
-      storageType: 'u',
-      pathOrInlineDv: 'vBn[lx{q8@P<9BNH/isA',
-      offset: 1,
-      sizeInBytes: 36,
-      cardinality: 2,
-    };
-    expect(await readDeletionVector(store, dv)).toEqual([0, 9]);
+    expect(await readDeletionVector(store, DV_SMALL)).toEqual([0, 9]);
   });
 
   it('checks the descriptor against the file: size and cardinality', async () => {
-    const dv = {
-      storageType: 'u',
-      pathOrInlineDv: 'vBn[lx{q8@P<9BNH/isA',
-      offset: 1,
-      sizeInBytes: 36,
-      cardinality: 2,
-    };
-    expect(await rejection(readDeletionVector(store, { ...dv, sizeInBytes: 30 }))).toBeInstanceOf(CorruptLog);
-    const err = await rejection(readDeletionVector(store, { ...dv, cardinality: 3 }));
+    expect(await rejection(readDeletionVector(store, { ...DV_SMALL, sizeInBytes: 30 }))).toBeInstanceOf(
+      CorruptLog,
+    );
+    const err = await rejection(readDeletionVector(store, { ...DV_SMALL, cardinality: 3 }));
     expect(err).toBeInstanceOf(CorruptLog);
     expect(err.message).toMatch(/decodes to 2 rows/);
     expect(

@@ -8,6 +8,7 @@ import {
   checkReadSupported,
   checkWriteSupported,
   serializeActions,
+  type Action,
   type Metadata,
   type Protocol,
 } from '../../../src/delta/index.js';
@@ -168,6 +169,14 @@ describe('checkWriteSupported', () => {
   });
 });
 
+/** Writes version 1 of a table by hand (as another engine would): the given protocol and metadata actions. */
+async function commitVersion1(dir: string, ...actions: Action[]): Promise<void> {
+  await fs.writeFile(
+    nodePath.join(dir, '_delta_log', '00000000000000000001.json'),
+    serializeActions(actions),
+  );
+}
+
 describe('refusals on real tables', () => {
   it('a write to a table with an active unsupported feature fails before anything is written', async () => {
     const dir = dirs.make();
@@ -175,12 +184,10 @@ describe('refusals on real tables', () => {
     await t.write(idRows(0, 1));
     // upgrade the table to use rowTracking, as Spark would
     const s = await t.snapshot();
-    await fs.writeFile(
-      nodePath.join(dir, '_delta_log', '00000000000000000001.json'),
-      serializeActions([
-        { protocol: { minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ['rowTracking'] } },
-        { metaData: s.metadata },
-      ]),
+    await commitVersion1(
+      dir,
+      { protocol: { minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ['rowTracking'] } },
+      { metaData: s.metadata },
     );
     const err = await rejection(t.write(idRows(1, 1)));
     expect(err).toBeInstanceOf(UnsupportedWriterFeature);
@@ -195,12 +202,10 @@ describe('refusals on real tables', () => {
     const t = await DeltaTable.forPath(dir);
     await t.write(idRows(0, 1));
     const s = await t.snapshot();
-    await fs.writeFile(
-      nodePath.join(dir, '_delta_log', '00000000000000000001.json'),
-      serializeActions([
-        { protocol: { minReaderVersion: 2, minWriterVersion: 5 } },
-        { metaData: { ...s.metadata, configuration: { 'delta.columnMapping.mode': 'id' } } },
-      ]),
+    await commitVersion1(
+      dir,
+      { protocol: { minReaderVersion: 2, minWriterVersion: 5 } },
+      { metaData: { ...s.metadata, configuration: { 'delta.columnMapping.mode': 'id' } } },
     );
     const snap = await t.snapshot();
     expect(snap.columnMappingMode).toBe('id');

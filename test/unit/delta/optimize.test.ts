@@ -1,6 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeltaTable, planBins, type AddFile } from '../../../src/delta/index.js';
-import { commitActions, copyConformanceTable, idRows, readRows, tempDirs } from '../../helpers/delta.js';
+import {
+  DV_SMALL,
+  commitActions,
+  copyConformanceTable,
+  idRows,
+  readRows,
+  tempDirs,
+} from '../../helpers/delta.js';
 
 const dirs = tempDirs('tweetlake-optimize-');
 afterAll(() => dirs.cleanup());
@@ -19,13 +26,7 @@ function file(
     dataChange: true,
     ...(dv
       ? {
-          deletionVector: {
-            storageType: 'u',
-            pathOrInlineDv: 'vBn[lx{q8@P<9BNH/isA',
-            offset: 1,
-            sizeInBytes: 36,
-            cardinality: 2,
-          },
+          deletionVector: DV_SMALL,
         }
       : {}),
   };

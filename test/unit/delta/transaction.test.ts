@@ -32,6 +32,15 @@ function files(t: DeltaTable, start: number, n: number): Promise<AddFile[]> {
 
 const ids = async (t: DeltaTable) => (await readRows(t, undefined, 'id')).map((r) => Number(r.id));
 
+/** An OPTIMIZE of the table of table() as read at `s`: its files rewritten as one, not yet committed. */
+async function compactAll(t: DeltaTable, s: Snapshot): Promise<Transaction> {
+  const rows = `SELECT * FROM (VALUES (0::BIGINT, 'v0'), (1, 'v1'), (10, 'v10'), (11, 'v11')) x(id, v)`;
+  return new Transaction(t, s, { operation: 'OPTIMIZE' })
+    .markFilesRead(s.files)
+    .removeFiles(s.files, false)
+    .addFiles(await writeDataFiles(t, rows, { schema: SCHEMA, partitionColumns: [], dataChange: false }));
+}
+
 async function conflict(p: Promise<unknown>): Promise<CommitConflict> {
   const err = await rejection(p);
   expect(err).toBeInstanceOf(CommitConflict);
@@ -137,20 +146,7 @@ describe('optimistic concurrency', () => {
 
   it('OPTIMIZE loses when a file it compacts was removed concurrently: ConcurrentDeleteRead', async () => {
     const { t, s } = await table();
-    const optimize = new Transaction(t, s, { operation: 'OPTIMIZE' })
-      .markFilesRead(s.files)
-      .removeFiles(s.files, false)
-      .addFiles(
-        await writeDataFiles(
-          t,
-          `SELECT * FROM (VALUES (0::BIGINT, 'v0'), (1, 'v1'), (10, 'v10'), (11, 'v11')) x(id, v)`,
-          {
-            schema: SCHEMA,
-            partitionColumns: [],
-            dataChange: false,
-          },
-        ),
-      );
+    const optimize = await compactAll(t, s);
     await new Transaction(t, s, { operation: 'DELETE' }).removeFiles([s.files[0]!], true).commit();
     const err = await conflict(optimize.commit());
     expect(err.kind).toBe('ConcurrentDeleteRead');
@@ -161,20 +157,7 @@ describe('optimistic concurrency', () => {
   it('OPTIMIZE commits over a concurrent blind append, and both changes are kept', async () => {
     const { t, s } = await table();
     await t.write(idRows(20, 1)); // version 2, concurrent with the OPTIMIZE below that read version 1
-    const optimize = new Transaction(t, s, { operation: 'OPTIMIZE' })
-      .markFilesRead(s.files)
-      .removeFiles(s.files, false)
-      .addFiles(
-        await writeDataFiles(
-          t,
-          `SELECT * FROM (VALUES (0::BIGINT, 'v0'), (1, 'v1'), (10, 'v10'), (11, 'v11')) x(id, v)`,
-          {
-            schema: SCHEMA,
-            partitionColumns: [],
-            dataChange: false,
-          },
-        ),
-      );
+    const optimize = await compactAll(t, s);
     expect((await optimize.commit()).version).toBe(3);
     expect(await ids(t)).toEqual([0, 1, 10, 11, 20]);
     expect((await t.snapshot()).numFiles).toBe(2);
