@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,11 @@ describe("the README's commands, from a fresh clone, as a user types them", () =
     });
     const out = `${result.stdout}\n${result.stderr}`;
     expect(result.status, out).toBe(0);
+    // npm runs the package's bin through the shell: it must be executable in a fresh clone, where
+    // nothing but the build made it (a cached copy elsewhere can hide a missing mode bit).
+    const pkg = JSON.parse(readFileSync(nodePath.join(clone, 'package.json'), 'utf8'));
+    for (const bin of Object.values<string>(pkg.bin))
+      expect(statSync(nodePath.join(clone, bin)).mode & 0o111, bin).not.toBe(0);
     // The summary: every table with its rows, and the input = bronze + quarantine identity.
     for (const table of ['bronze', 'silver', 'gold', 'application', 'quarantine'])
       expect(out).toMatch(new RegExp(`^${table}\\s+\\d+`, 'm'));
