@@ -21,6 +21,7 @@ import { bundledModelDir } from '../dist/model/bundled.js';
 import { readMlflowModel } from '../dist/model/mlmodel.js';
 import { loadAverage, runChild, waitForQuiet, type ChildEvent, type ChildRun } from './lib/proc.js';
 import { fmt, renderTable, type Cell } from './lib/table.js';
+import type { StageFigures } from './tweetlake/medallion.js';
 
 const REPO = nodePath.resolve(nodePath.dirname(fileURLToPath(import.meta.url)), '..');
 const STAGES = ['bronze', 'silver', 'gold', 'application'] as const;
@@ -203,19 +204,7 @@ interface RunResult {
     /** cold: spawn -> end of the iteration (what a user waits for); warm: the iteration alone. */
     endToEndMs: number;
     peakRssMB: number;
-    stages: Record<
-      Stage,
-      {
-        ms: number;
-        batches: number;
-        inputRows: number;
-        batchMs: number;
-        files: number;
-        parquet: number;
-        peakRssMB: number;
-        metrics?: Record<string, number>;
-      }
-    >;
+    stages: Record<Stage, StageFigures & { peakRssMB: number }>;
   }[];
   check?: Record<string, Record<string, unknown>>;
 }

@@ -58,7 +58,8 @@ function countFiles(dir: string): { files: number; parquet: number } {
   return { files, parquet };
 }
 
-interface StageFigures {
+/** What each stage reports per iteration; the Spark side (bench/spark/medallion.py) emits the same. */
+export interface StageFigures {
   ms: number;
   batches: number;
   inputRows: number;

@@ -45,28 +45,6 @@ function isHidden(relative: string): boolean {
     .some((seg) => (seg.startsWith('_') || seg.startsWith('.')) && !seg.includes('='));
 }
 
-async function walk(
-  root: string,
-  dir: string,
-  out: { path: string; size: number; mtime: number }[],
-): Promise<void> {
-  let entries;
-  try {
-    entries = await fs.readdir(nodePath.join(root, dir), { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    const rel = dir ? `${dir}/${e.name}` : e.name;
-    if (rel === '_delta_log') continue;
-    if (e.isDirectory()) await walk(root, rel, out);
-    else if (e.isFile()) {
-      const st = await fs.stat(nodePath.join(root, rel));
-      out.push({ path: rel, size: st.size, mtime: st.mtimeMs });
-    }
-  }
-}
-
 /**
  * VACUUM: deletes files in the table directory that no version within the retention period needs:
  * not in the latest snapshot, not removed within the retention period, and not written within it
@@ -98,16 +76,14 @@ export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}
       keepDv(t.deletionVector);
     }
   }
-  const all: { path: string; size: number; mtime: number }[] = [];
-  await walk(ctx.store.root, '', all);
-  const doomed = all.filter(
+  const doomed = (await ctx.store.list('')).filter(
     (f) =>
       !keep.has(f.path) &&
-      f.mtime <= cutoff &&
+      f.lastModified <= cutoff &&
       (!isHidden(f.path) || f.path.startsWith('_tweetlake_staging/')),
   );
   const result: VacuumResult = {
-    files: doomed.map((f) => f.path).sort(),
+    files: doomed.map((f) => f.path),
     bytes: doomed.reduce((n, f) => n + f.size, 0),
     dryRun: options.dryRun ?? false,
   };

@@ -7,13 +7,8 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TweetlakeError } from '../errors.js';
-import {
-  artifactProxyPath,
-  isHttpUri,
-  listFilesRecursive,
-  type ArtifactEntry,
-  type MlflowHttpClient,
-} from './mlflow-http.js';
+import { listLocalFiles } from '../storage/local-store.js';
+import { artifactProxyPath, isHttpUri, type ArtifactEntry, type MlflowHttpClient } from './mlflow-http.js';
 
 /** An artifact location: list, upload into it, download from it. Paths are '/'-separated and relative to its root. */
 export interface ArtifactRepo {
@@ -167,10 +162,11 @@ class ProxyArtifactRepo implements ArtifactRepo {
 
   async uploadDir(localDir: string, path?: string): Promise<void> {
     const rel = cleanRel(path);
-    for (const f of await listFilesRecursive(localDir)) {
-      const r = f.split(nodePath.sep).join('/');
-      await this.http.uploadArtifact(nodePath.join(localDir, f), this.remote(rel ? `${rel}/${r}` : r));
-    }
+    for (const f of await listLocalFiles(localDir))
+      await this.http.uploadArtifact(
+        nodePath.join(localDir, ...f.split('/')),
+        this.remote(rel ? `${rel}/${f}` : f),
+      );
   }
 
   async download(path: string, destDir: string): Promise<string> {

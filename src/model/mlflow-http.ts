@@ -298,17 +298,3 @@ export class MlflowHttpClient {
     await res.body?.cancel();
   }
 }
-
-/** Relative paths of every file below `dir`, sorted. */
-export async function listFilesRecursive(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    for (const e of await fs.readdir(nodePath.join(dir, rel), { withFileTypes: true })) {
-      const r = rel ? nodePath.join(rel, e.name) : e.name;
-      if (e.isDirectory()) await walk(r);
-      else if (e.isFile()) out.push(r);
-    }
-  };
-  await walk('');
-  return out.sort();
-}

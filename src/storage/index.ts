@@ -1,2 +1,2 @@
 export * from './object-store.js';
-export { LocalObjectStore, compareBytes } from './local-store.js';
+export { LocalObjectStore, compareBytes, listLocalFiles } from './local-store.js';

@@ -106,8 +106,8 @@ export class LocalObjectStore implements ObjectStore {
     const slash = prefix.lastIndexOf('/');
     const dirPart = slash >= 0 ? prefix.slice(0, slash) : '';
     const out: ObjectMeta[] = [];
-    await this.walk(dirPart, out);
-    return out.filter((m) => m.path.startsWith(prefix)).sort((a, b) => compareBytes(a.path, b.path));
+    await this.walk(dirPart, out); // in byte order already
+    return out.filter((m) => m.path.startsWith(prefix));
   }
 
   async listFrom(prefix: string, startAfter: string): Promise<ObjectMeta[]> {
@@ -131,24 +131,36 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   private async walk(dir: string, out: ObjectMeta[]): Promise<void> {
+    for (const rel of await listLocalFiles(this.localPath(dir))) {
+      if (/(^|\/)\.[^/]*\.tmp$/.test(rel)) continue;
+      const meta = await this.head(dir === '' ? rel : `${dir}/${rel}`);
+      if (meta) out.push(meta);
+    }
+  }
+}
+
+/**
+ * Paths, relative to `dir` with '/' separators, of every regular file below it, in byte order;
+ * none when `dir` does not exist. Shared by the object store, the tracking store and artifact uploads.
+ */
+export async function listLocalFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
     let entries;
     try {
-      entries = await fs.readdir(this.localPath(dir), { withFileTypes: true });
+      entries = await fs.readdir(rel ? nodePath.join(dir, ...rel.split('/')) : dir, { withFileTypes: true });
     } catch (err) {
       if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return;
       throw err;
     }
     for (const entry of entries) {
-      const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
-      if (entry.isDirectory()) {
-        await this.walk(path, out);
-      } else if (entry.isFile()) {
-        if (entry.name.startsWith('.') && entry.name.endsWith('.tmp')) continue;
-        const meta = await this.head(path);
-        if (meta) out.push(meta);
-      }
+      const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) out.push(path);
     }
-  }
+  };
+  await walk('');
+  return out.sort(compareBytes);
 }
 
 /** Byte-order comparison of two strings (what object stores sort by), not locale order. */

@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { parse, stringify } from 'yaml';
+import { listLocalFiles } from '../storage/local-store.js';
 import type { Metric, RunStatus } from './tracking-store.js';
 
 /** MLflow's RunStatus enum as its file store persists it. */
@@ -52,20 +53,8 @@ export async function subdirs(dir: string): Promise<string[]> {
 /** `{key: content}` of every file below `dir` (keys with '/' are nested files, as MLflow writes them). */
 export async function readKeyFiles(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  const walk = async (rel: string): Promise<void> => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await fs.readdir(nodePath.join(dir, rel), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(r);
-      else if (e.isFile()) out[r] = await fs.readFile(nodePath.join(dir, ...r.split('/')), 'utf8');
-    }
-  };
-  await walk('');
+  for (const key of await listLocalFiles(dir))
+    out[key] = await fs.readFile(nodePath.join(dir, ...key.split('/')), 'utf8');
   return out;
 }
 

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileModelRegistry } from '../../src/model/file-registry.js';
-import { listFilesRecursive } from '../../src/model/mlflow-http.js';
+import { listLocalFiles } from '../../src/storage/local-store.js';
 import { resolveModel } from '../../src/model/resolve.js';
 import { RestModelRegistry } from '../../src/model/rest-registry.js';
 import {
@@ -59,9 +59,9 @@ interface PyRegistry {
 
 async function sha256Tree(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const rel of await listFilesRecursive(dir)) {
-    out[rel.split(nodePath.sep).join('/')] = createHash('sha256')
-      .update(readFileSync(nodePath.join(dir, rel)))
+  for (const rel of await listLocalFiles(dir)) {
+    out[rel] = createHash('sha256')
+      .update(readFileSync(nodePath.join(dir, ...rel.split('/'))))
       .digest('hex');
   }
   return out;

@@ -1,7 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalObjectStore, ObjectExists, ObjectNotFound, compareBytes } from '../../../src/storage/index.js';
+import {
+  LocalObjectStore,
+  ObjectExists,
+  ObjectNotFound,
+  compareBytes,
+  listLocalFiles,
+} from '../../../src/storage/index.js';
 import { rejection, tempDirs } from '../../helpers/delta.js';
 
 const dirs = tempDirs('tweetlake-store-');
@@ -119,5 +125,18 @@ describe('LocalObjectStore', () => {
 
   it('compareBytes orders by UTF-8 bytes, not locale', () => {
     expect(['b', 'é', 'B', 'a', '_', '0'].sort(compareBytes)).toEqual(['0', 'B', '_', 'a', 'b', 'é']);
+  });
+});
+
+describe('listLocalFiles', () => {
+  it("lists every regular file below a folder with '/' paths in byte order, and nothing for a missing folder", async () => {
+    const dir = dirs.make();
+    await fs.mkdir(nodePath.join(dir, 'b', 'c'), { recursive: true });
+    await fs.mkdir(nodePath.join(dir, 'empty'));
+    for (const p of ['b/c/d.txt', 'a.txt', 'B.txt', '.hidden.tmp'])
+      await fs.writeFile(nodePath.join(dir, p), p);
+    expect(await listLocalFiles(dir)).toEqual(['.hidden.tmp', 'B.txt', 'a.txt', 'b/c/d.txt']);
+    expect(await listLocalFiles(nodePath.join(dir, 'missing'))).toEqual([]);
+    expect(await listLocalFiles(nodePath.join(dir, 'a.txt'))).toEqual([]);
   });
 });
