@@ -1,5 +1,6 @@
 import type { DuckSession } from '../duck/session.js';
-import { ident, literalList } from '../duck/session.js';
+import { readerFiles } from '../duck/files.js';
+import { ident } from '../duck/session.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { actionFromObject, parseActions, type Action } from './actions.js';
 import { CorruptLog } from './errors.js';
@@ -45,7 +46,7 @@ async function* readParquetActions(
   session: DuckSession,
   paths: string[],
 ): AsyncGenerator<Action[]> {
-  const files = literalList(paths.map((p) => store.localPath(p)));
+  const files = readerFiles(paths.map((p) => store.localPath(p)));
   let columns: string[];
   try {
     const described = await session.describe(`SELECT * FROM read_parquet(${files}, union_by_name=true)`);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
+import { copyTarget, readerFiles } from '../duck/files.js';
 import { literal } from '../duck/session.js';
 import { ObjectExists } from '../storage/object-store.js';
 import type { Action } from './actions.js';
@@ -81,8 +82,8 @@ export async function writeCheckpoint(ctx: TableContext, snapshot: Snapshot): Pr
       .map((c) => `"${c}"`)
       .join(', ');
     await ctx.session.run(
-      `COPY (SELECT ${order} FROM read_json(${literal(json)}, format='newline_delimited', columns={${columns}}, ` +
-        `maximum_object_size=268435456)) TO ${literal(parquet)} (FORMAT parquet, COMPRESSION snappy)`,
+      `COPY (SELECT ${order} FROM read_json(${readerFiles([json])}, format='newline_delimited', columns={${columns}}, ` +
+        `maximum_object_size=268435456)) TO ${copyTarget(parquet)} (FORMAT parquet, COMPRESSION snappy)`,
     );
     const bytes = await fs.readFile(parquet);
     try {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ident, literal, literalList, SCRATCH_SCHEMA } from '../duck/session.js';
+import { readerFiles } from '../duck/files.js';
+import { ident, literal, SCRATCH_SCHEMA } from '../duck/session.js';
 import { decodeActionPath, type AddFile } from './actions.js';
 import { readDeletionVector } from './deletion-vectors.js';
 import { UnsupportedReaderFeature } from './errors.js';
@@ -84,7 +85,7 @@ export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): P
   const parts: string[] = [];
   for (const group of groups.values()) {
     const paths = group.files.map((f) => store.localPath(decodeActionPath(f.path)));
-    const reader = `read_parquet(${literalList(paths)}, union_by_name=true${
+    const reader = `read_parquet(${readerFiles(paths)}, union_by_name=true${
       group.dv ? `, filename='__tl_file', file_row_number=true` : ''
     })`;
     const present = new Set((await session.describe(`SELECT * FROM ${reader}`)).map((c) => c.name));

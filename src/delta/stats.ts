@@ -1,5 +1,5 @@
 import type { DuckSession, JsonRow } from '../duck/session.js';
-import { literalList } from '../duck/session.js';
+import { fileList } from '../duck/files.js';
 import { isDecimal, type DataType, type StructType } from './schema.js';
 
 /** Strings longer than this keep a prefix as their minimum and no maximum (as Spark's prefix length). */
@@ -80,7 +80,7 @@ export async function collectFileStats(
 ): Promise<Map<string, { numRecords: number; stats: string }>> {
   const out = new Map<string, { numRecords: number; stats: string }>();
   if (files.length === 0) return out;
-  const list = literalList(files);
+  const list = fileList(files);
   const counts = await session.all(`SELECT file_name, num_rows FROM parquet_file_metadata(${list})`);
   const meta = await session.all(
     `SELECT file_name, path_in_schema, stats_min_value, stats_max_value, stats_null_count, row_group_num_rows

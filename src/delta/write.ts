@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import type { DuckSession } from '../duck/session.js';
+import { readerFiles } from '../duck/files.js';
 import { literal } from '../duck/session.js';
 import type { Metadata, Protocol } from './actions.js';
 import { SchemaMismatch, TableAlreadyExists } from './errors.js';
@@ -71,13 +72,16 @@ export async function sourceSql(
       .map((f) => `${literal(f.name)}: ${literal(toDuckType(f.type))}`)
       .join(', ');
     return {
-      sql: `SELECT * FROM read_json(${literal(file)}, format='newline_delimited', columns={${columns}})`,
+      sql: `SELECT * FROM read_json(${readerFiles([file])}, format='newline_delimited', columns={${columns}})`,
       dispose,
     };
   }
   if (source.rows.length === 0)
     throw new SchemaMismatch('cannot infer a schema from zero rows: pass a schema');
-  return { sql: `SELECT * FROM read_json_auto(${literal(file)}, format='newline_delimited')`, dispose };
+  return {
+    sql: `SELECT * FROM read_json_auto(${readerFiles([file])}, format='newline_delimited')`,
+    dispose,
+  };
 }
 
 /** A new table's protocol: the oldest that Spark and delta-rs read and write. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ident, literal } from '../duck/session.js';
+import { copyTarget } from '../duck/files.js';
+import { ident } from '../duck/session.js';
 import { encodeActionPath, type AddFile } from './actions.js';
 import { ProtocolViolation, SchemaMismatch } from './errors.js';
 import { partitionDir, serializePartitionValue } from './partition-values.js';
@@ -78,7 +79,7 @@ export async function writeDataFiles(
   try {
     if (partitionCols.length === 0) {
       const [res] = await session.all(
-        `COPY (SELECT ${projection || '1 AS __empty'} FROM (${sourceSql})) TO ${literal(`${staging}/all`)} (${copyOptions})`,
+        `COPY (SELECT ${projection || '1 AS __empty'} FROM (${sourceSql})) TO ${copyTarget(`${staging}/all`)} (${copyOptions})`,
       );
       for (const f of (res?.Files as string[]) ?? []) written.push({ file: f, partitionValues: {} });
     } else {
@@ -97,7 +98,7 @@ export async function writeDataFiles(
           }
           const [res] = await session.all(
             `COPY (SELECT ${projection || '1 AS __empty'} FROM ${temp} WHERE __tl_pid = ${Number(part.__tl_pid)}) ` +
-              `TO ${literal(`${staging}/${part.__tl_pid}`)} (${copyOptions})`,
+              `TO ${copyTarget(`${staging}/${part.__tl_pid}`)} (${copyOptions})`,
           );
           for (const f of (res?.Files as string[]) ?? []) written.push({ file: f, partitionValues: values });
         }

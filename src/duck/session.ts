@@ -211,7 +211,7 @@ export function literal(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-/** A SQL list literal of string literals, e.g. for read_parquet([...]). */
+/** A SQL list literal of string literals. Not for file paths: DuckDB globs those (use `fileList` of files.ts). */
 export function literalList(values: string[]): string {
   return `[${values.map(literal).join(', ')}]`;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { DuckSession } from '../duck/session.js';
-import { literal } from '../duck/session.js';
+import { copyTarget } from '../duck/files.js';
 import { rawRecordsSql } from '../engine/file-source.js';
 
 export interface GenerateOptions {
@@ -65,7 +65,7 @@ export async function generateSource(
              s.sentiment
       FROM range(${start}, ${end}) r(i) JOIN gen_sample s ON s.k = hash(i, ${seed}) % ${sampleSize}
       ORDER BY i
-    ) TO ${literal(file)} (FORMAT json)`);
+    ) TO ${copyTarget(file)} (FORMAT json)`);
     written.push(file);
   }
   await session.run(`DROP TABLE IF EXISTS gen_sample; DROP TABLE IF EXISTS gen_handles`);
