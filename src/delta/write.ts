@@ -226,8 +226,9 @@ export async function writeTable(
       compression: (metadata ?? snapshot!.metadata).configuration['delta.parquet.compression.codec'],
       dataChange: true,
     });
-    if (snapshot && !overwrite && !metadata && adds.length === 0) {
-      // Nothing to add: no commit (a replay of the same batch again writes nothing).
+    if (snapshot && !overwrite && !metadata && adds.length === 0 && !options.txn) {
+      // Nothing to add and no batch to record: no commit. With a txn the commit is made anyway, as
+      // Spark's streaming sink does for an empty batch, so the table always knows the query's last batch.
       return { version: snapshot.version, skipped: false, numFiles: 0, numRows: 0 };
     }
     const txn = new Transaction(ctx, snapshot, {

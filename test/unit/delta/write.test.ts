@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeltaTable, ProtocolViolation, SchemaMismatch } from '../../../src/delta/index.js';
 import { field, type StructType } from '../../../src/delta/schema.js';
+import { DeltaSink } from '../../../src/engine/sink.js';
 import {
   commitActions,
   countRows,
@@ -39,6 +40,42 @@ describe('idempotent writes (txn action)', () => {
     const txn = (await commitActions(dir, 1)).find((a) => 'txn' in a)!.txn as Record<string, unknown>;
     expect(txn).toMatchObject({ appId: 'stream-1', version: 1 });
     expect(typeof txn.lastUpdated).toBe('number');
+  });
+
+  it('a batch with no rows still records its txn in a commit of its own; without a txn an empty append commits nothing', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir);
+    await t.write(idRows(0, 2), { txn: { appId: 'q', version: 0 } }); // v0
+    const empty = await t.write(idRows(2, 0), { txn: { appId: 'q', version: 1 } });
+    expect(empty).toEqual({ version: 1, skipped: false, numFiles: 0, numRows: 0 });
+    expect((await t.snapshot()).txnVersion('q')).toBe(1);
+    const actions = await commitActions(dir, 1);
+    expect(actions.map((a) => Object.keys(a)[0])).toEqual(['commitInfo', 'txn']);
+    expect(actions[1]!.txn).toMatchObject({ appId: 'q', version: 1 });
+    // the batch replayed: skipped, no commit
+    expect(await t.write(idRows(2, 0), { txn: { appId: 'q', version: 1 } })).toMatchObject({
+      version: 1,
+      skipped: true,
+    });
+    // no txn: nothing to record, no commit
+    expect(await t.write(idRows(2, 0))).toEqual({ version: 1, skipped: false, numFiles: 0, numRows: 0 });
+    expect((await logNames(dir)).filter((n) => n.endsWith('.json'))).toHaveLength(2);
+    expect(await countRows(t)).toBe(2);
+  });
+
+  it('a streaming sink that gets an empty batch records its batch id in the table', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir);
+    const sink = new DeltaSink(dir);
+    const batch = (sql: string) => ({ sql, description: 'test', dispose: async () => {} });
+    const ctx = (batchId: number) => ({ batchId, queryId: 'query-1', queryName: 'q', session: t.session });
+    await sink.addBatch(batch(idRows(0, 3).sql), ctx(0));
+    await sink.addBatch(batch(idRows(3, 0).sql), ctx(1));
+    await sink.addBatch(batch(idRows(3, 0).sql), ctx(2));
+    const s = await t.snapshot();
+    expect(s.txnVersion('query-1')).toBe(2);
+    expect(s.version).toBe(2);
+    expect(await countRows(t, s)).toBe(3);
   });
 
   it('the txn version survives a checkpoint (a replay after 10+ commits is still skipped)', async () => {
