@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { copyTarget, readerFiles } from '../duck/files.js';
-import { literal } from '../duck/session.js';
+import { ident, literal } from '../duck/session.js';
+import { errorMessage, TweetlakeError } from '../errors.js';
 import { ObjectExists } from '../storage/object-store.js';
 import type { Action } from './actions.js';
 import { UnsupportedWriterFeature } from './errors.js';
@@ -34,26 +35,84 @@ const CHECKPOINT_COLUMNS: Record<string, string> = {
   domainMetadata: 'STRUCT(domain VARCHAR, configuration VARCHAR, removed BOOLEAN)',
 };
 
-/** The actions a checkpoint of this snapshot holds: state, live files and unexpired tombstones. */
-export function checkpointActions(snapshot: Snapshot, now = Date.now()): Action[] {
+/** The actions a checkpoint of this snapshot holds, one at a time: state, live files and unexpired tombstones. */
+export function* checkpointActions(snapshot: Snapshot, now = Date.now()): Generator<Action> {
   const retention = parseInterval(
     snapshot.properties['delta.deletedFileRetentionDuration'] ?? 'interval 1 week',
   );
-  const actions: Action[] = [{ protocol: snapshot.protocol }, { metaData: snapshot.metadata }];
-  for (const txn of snapshot.transactions) actions.push({ txn });
-  for (const d of snapshot.domainMetadata.values()) actions.push({ domainMetadata: d });
-  for (const add of snapshot.files) actions.push({ add: { ...add, dataChange: false } });
+  yield { protocol: snapshot.protocol };
+  yield { metaData: snapshot.metadata };
+  for (const txn of snapshot.transactions) yield { txn };
+  for (const d of snapshot.domainMetadata.values()) yield { domainMetadata: d };
+  for (const add of snapshot.files) yield { add: { ...add, dataChange: false } };
   for (const r of snapshot.tombstones) {
     if ((r.deletionTimestamp ?? 0) <= now - retention) continue;
     const { stats: _stats, tags: _tags, ...tombstone } = r;
-    actions.push({ remove: { ...tombstone, dataChange: false } });
+    yield { remove: { ...tombstone, dataChange: false } };
   }
-  return actions;
+}
+
+/** A checkpoint could not be written (the commit it was for stands). */
+export class CheckpointFailed extends TweetlakeError {
+  constructor(version: number, location: string, cause: unknown) {
+    super(
+      'DELTA_CHECKPOINT_FAILED',
+      `checkpoint of version ${version} of ${location} failed: ${errorMessage(cause)}`,
+      { domain: 'external', retryable: true, cause },
+    );
+  }
+}
+
+/** Rows per Parquet row group: DuckDB holds one row group in memory while writing it. */
+const CHECKPOINT_ROW_GROUP = 20_000;
+/** Bytes of JSON text gathered before one write to the temporary file. */
+const WRITE_CHUNK = 1 << 20;
+/** DuckDB's default maximum_object_size (16 MiB): enough for any action but a huge schema. */
+const MIN_OBJECT_SIZE = 16 << 20;
+
+/**
+ * Writes the checkpoint's actions as JSON lines to `file`, a chunk at a time, and returns how many
+ * there were, how many are adds, and the longest line in bytes.
+ */
+async function writeActionLines(
+  snapshot: Snapshot,
+  file: string,
+): Promise<{ size: number; adds: number; longest: number }> {
+  const handle = await fs.open(file, 'w');
+  let size = 0;
+  let adds = 0;
+  let longest = 0;
+  try {
+    let chunk: string[] = [];
+    let chunkBytes = 0;
+    for (const action of checkpointActions(snapshot)) {
+      const line = JSON.stringify(action) + '\n';
+      const bytes = Buffer.byteLength(line);
+      longest = Math.max(longest, bytes);
+      size++;
+      if ('add' in action) adds++;
+      chunk.push(line);
+      chunkBytes += bytes;
+      if (chunkBytes >= WRITE_CHUNK) {
+        await handle.write(chunk.join(''));
+        chunk = [];
+        chunkBytes = 0;
+      }
+    }
+    if (chunk.length) await handle.write(chunk.join(''));
+  } finally {
+    await handle.close();
+  }
+  return { size, adds, longest };
 }
 
 /**
  * Writes a classic single-file Parquet checkpoint of the snapshot's version (it appears atomically,
  * or not at all if one exists), then points `_last_checkpoint` at it unless a newer one is there.
+ * Memory stays bounded whatever the number of files: the actions go to a temporary JSON file a
+ * chunk at a time, DuckDB turns that into Parquet reading it in pieces no larger than the longest
+ * action, and the Parquet file is copied into the log without passing through the JS heap.
+ * Throws `CheckpointFailed` with the reason.
  */
 export async function writeCheckpoint(ctx: TableContext, snapshot: Snapshot): Promise<void> {
   if (hasFeature(snapshot.protocol, 'v2Checkpoint')) {
@@ -64,43 +123,36 @@ export async function writeCheckpoint(ctx: TableContext, snapshot: Snapshot): Pr
       'tweetlake writes only V1 (classic) checkpoints',
     );
   }
-  const actions = checkpointActions(snapshot);
   const dir = await fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-checkpoint-'));
   try {
     const json = nodePath.join(dir, 'actions.json');
     const parquet = nodePath.join(dir, `${randomUUID()}.parquet`);
-    const handle = await fs.open(json, 'w');
-    try {
-      for (const a of actions) await handle.write(JSON.stringify(a) + '\n');
-    } finally {
-      await handle.close();
-    }
+    const { size, adds, longest } = await writeActionLines(snapshot, json);
     const columns = Object.entries(CHECKPOINT_COLUMNS)
       .map(([name, type]) => `${name}: ${literal(type)}`)
       .join(', ');
-    const order = Object.keys(CHECKPOINT_COLUMNS)
-      .map((c) => `"${c}"`)
-      .join(', ');
+    const order = Object.keys(CHECKPOINT_COLUMNS).map(ident).join(', ');
+    const objectSize = Math.max(MIN_OBJECT_SIZE, 2 ** Math.ceil(Math.log2(longest + 1)));
     await ctx.session.run(
-      `COPY (SELECT ${order} FROM read_json(${readerFiles([json])}, format='newline_delimited', columns={${columns}}, ` +
-        `maximum_object_size=268435456)) TO ${copyTarget(parquet)} (FORMAT parquet, COMPRESSION snappy)`,
+      `COPY (SELECT ${order} FROM read_json(${readerFiles([json])}, format='newline_delimited', ` +
+        `columns={${columns}}, maximum_object_size=${objectSize})) ` +
+        `TO ${copyTarget(parquet)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${CHECKPOINT_ROW_GROUP})`,
     );
-    const bytes = await fs.readFile(parquet);
+    const sizeInBytes = (await fs.stat(parquet)).size;
     try {
-      await ctx.store.putIfAbsent(classicCheckpointPath(snapshot.version), bytes);
+      await ctx.store.putFileIfAbsent(classicCheckpointPath(snapshot.version), parquet);
     } catch (err) {
-      if (!(err instanceof ObjectExists)) throw err;
+      // Another writer checkpointed this version first: its file stands, and it points the hint at it.
+      if (err instanceof ObjectExists) return;
+      throw err;
     }
     const current = await readLastCheckpoint(ctx.store);
     if (!current || current.version < snapshot.version) {
-      const last: LastCheckpoint = {
-        version: snapshot.version,
-        size: actions.length,
-        sizeInBytes: bytes.length,
-        numOfAddFiles: snapshot.numFiles,
-      };
+      const last: LastCheckpoint = { version: snapshot.version, size, sizeInBytes, numOfAddFiles: adds };
       await ctx.store.put(LAST_CHECKPOINT, JSON.stringify(last));
     }
+  } catch (err) {
+    throw new CheckpointFailed(snapshot.version, ctx.store.root, err);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -13,7 +13,7 @@ import {
   type RemoveFile,
   type SetTransaction,
 } from './actions.js';
-import { writeCheckpoint } from './checkpoint-writer.js';
+import { CheckpointFailed, writeCheckpoint } from './checkpoint-writer.js';
 import { CommitConflict, ProtocolViolation } from './errors.js';
 import { hasFeature } from './features.js';
 import { commitPath } from './log-files.js';
@@ -279,14 +279,13 @@ export class Transaction {
     const interval = this.options.checkpointInterval ?? (configured > 0 ? configured : 10);
     if (version > 0 && version % interval === 0) {
       try {
-        const snapshot = await Snapshot.load(this.context, version);
-        await writeCheckpoint(this.context, snapshot);
+        await writeCheckpoint(this.context, await Snapshot.load(this.context, version));
       } catch (err) {
-        // A checkpoint is an optimisation: the commit stands without it, and a later one will be written.
-        process.emitWarning(
-          `checkpoint of version ${version} failed: ${(err as Error).message}`,
-          'TweetlakeWarning',
-        );
+        // A checkpoint is an optimisation: the commit stands without it, and the next interval tries again.
+        // It is never silent: the warning says which version and why.
+        const failure =
+          err instanceof CheckpointFailed ? err : new CheckpointFailed(version, this.context.store.root, err);
+        process.emitWarning(failure.message, { type: 'TweetlakeWarning', code: failure.code });
       }
     }
   }

@@ -60,17 +60,25 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  private async writeTemp(path: string, data: Uint8Array | string): Promise<string> {
+  /** Writes a temporary file beside `path` (its contents: `data`, or a copy of the local file `from`), fsynced. */
+  private async writeTemp(path: string, data: Uint8Array | string | { from: string }): Promise<string> {
     const target = this.localPath(path);
     const dir = nodePath.dirname(target);
     await fs.mkdir(dir, { recursive: true });
     const tmp = nodePath.join(dir, `.${nodePath.basename(target)}.${randomUUID()}.tmp`);
-    const handle = await fs.open(tmp, 'wx');
+    const from = typeof data === 'object' && 'from' in data ? data.from : undefined;
     try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      if (from !== undefined) await fs.copyFile(from, tmp, fs.constants.COPYFILE_EXCL);
+      const handle = await fs.open(tmp, from === undefined ? 'wx' : 'r+');
+      try {
+        if (from === undefined) await handle.writeFile(data as Uint8Array | string);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
     }
     return tmp;
   }
@@ -86,7 +94,15 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async putIfAbsent(path: string, data: Uint8Array | string): Promise<void> {
-    const tmp = await this.writeTemp(path, data);
+    await this.linkTemp(path, await this.writeTemp(path, data));
+  }
+
+  async putFileIfAbsent(path: string, file: string): Promise<void> {
+    await this.linkTemp(path, await this.writeTemp(path, { from: file }));
+  }
+
+  /** Makes the temporary file `tmp` visible as `path` unless `path` exists (link fails with EEXIST). */
+  private async linkTemp(path: string, tmp: string): Promise<void> {
     try {
       await fs.link(tmp, this.localPath(path));
     } catch (err) {

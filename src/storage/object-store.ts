@@ -25,6 +25,8 @@ export interface ObjectStore {
   head(path: string): Promise<ObjectMeta | undefined>;
   put(path: string, data: Uint8Array | string): Promise<void>;
   putIfAbsent(path: string, data: Uint8Array | string): Promise<void>;
+  /** `putIfAbsent` of a local file's contents, streamed (never whole in memory). */
+  putFileIfAbsent(path: string, file: string): Promise<void>;
   delete(path: string): Promise<void>;
   /** Every object whose path starts with `prefix`, sorted by path. */
   list(prefix: string): Promise<ObjectMeta[]>;

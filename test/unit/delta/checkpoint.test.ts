@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { DeltaTable, Transaction, checkpointActions } from '../../../src/delta/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckSession } from '../../../src/duck/session.js';
+import { DeltaTable, Transaction, checkpointActions, field } from '../../../src/delta/index.js';
 import { buildLogSegment, readLastCheckpoint } from '../../../src/delta/log-segment.js';
 import {
   copyJsonLog,
@@ -13,6 +14,7 @@ import {
   tempDirs,
 } from '../../helpers/delta.js';
 import { DV_SMALL } from '../../helpers/delta.js';
+import { StreamTest } from '../../helpers/engine-stream-test.js';
 
 const dirs = tempDirs('tweetlake-checkpoint-');
 afterAll(() => dirs.cleanup());
@@ -155,10 +157,127 @@ describe('reading from a checkpoint', () => {
     await t.write(idRows(5, 2), { mode: 'overwrite' });
     const s = await t.snapshot();
     const removeTs = s.tombstones[0]!.deletionTimestamp!;
-    const now = checkpointActions(s, removeTs + 1000).filter((a) => 'remove' in a);
+    const now = [...checkpointActions(s, removeTs + 1000)].filter((a) => 'remove' in a);
     expect(now).toHaveLength(1);
     expect(Object.keys((now[0] as { remove: object }).remove)).not.toContain('stats');
-    const weekLater = checkpointActions(s, removeTs + 8 * 24 * 3600 * 1000).filter((a) => 'remove' in a);
+    const weekLater = [...checkpointActions(s, removeTs + 8 * 24 * 3600 * 1000)].filter((a) => 'remove' in a);
     expect(weekLater).toHaveLength(0);
+  });
+});
+
+describe('checkpoints within the memory limit', () => {
+  let small: DuckSession;
+  beforeAll(async () => {
+    small = await DuckSession.create({ memoryLimit: '512MB' });
+  });
+  afterAll(() => small.close());
+
+  /** Runs `fn` and returns the warnings emitted meanwhile. */
+  async function warningsOf(fn: () => Promise<void>): Promise<Error[]> {
+    const seen: Error[] = [];
+    const listener = (w: Error) => seen.push(w);
+    process.on('warning', listener);
+    try {
+      await fn();
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', listener);
+    }
+    return seen;
+  }
+
+  it('the transaction writes the checkpoint of version 10 under the default 512 MB limit, without a warning', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir, small);
+    const warnings = await warningsOf(async () => {
+      for (let i = 0; i < 11; i++) await t.write(idRows(i, 1));
+    });
+    expect(warnings.map((w) => w.message)).toEqual([]);
+    expect(await checkpointsIn(dir)).toEqual([10]);
+    expect((await readLastCheckpoint(t.store))!.version).toBe(10);
+    expect((await buildLogSegment(t.store)).checkpoint?.version).toBe(10);
+    expect(await countRows(t)).toBe(11);
+  });
+
+  it('a stream of micro-batches past version 10 (DeltaSink, txn per batch) leaves a checkpoint', async () => {
+    const root = dirs.make();
+    const stream = new StreamTest(small, root);
+    for (let i = 0; i < 12; i++) stream.addFile(`f${String(i).padStart(2, '0')}.json`, [i * 10, i * 10 + 1]);
+    const warnings = await warningsOf(async () => {
+      await stream.run({ limits: { maxFilesPerTrigger: 1 } });
+    });
+    expect(warnings.map((w) => w.message)).toEqual([]);
+    expect(await stream.tableVersion()).toBe(11);
+    expect(await checkpointsIn(stream.table)).toEqual([10]);
+    const t = await DeltaTable.forPath(stream.table, small);
+    const s = await t.snapshot();
+    expect((await buildLogSegment(t.store)).checkpoint?.version).toBe(10);
+    expect(s.transactions.map((x) => x.version)).toEqual([11]);
+    expect(await countRows(t, s)).toBe(24);
+  });
+
+  it('a table of 100 000 files checkpoints under 512 MB and reads back from the checkpoint alone', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir, small);
+    await t.create(
+      { type: 'struct', fields: [field('id', 'long'), field('p', 'string')] },
+      { partitionBy: ['p'] },
+    );
+    const n = 100_000;
+    const adds = Array.from({ length: n }, (_, i) => ({
+      path: `p=x${i % 100}/part-${String(i).padStart(6, '0')}-c000.snappy.parquet`,
+      partitionValues: { p: `x${i % 100}` },
+      size: 1000 + i,
+      modificationTime: 1_700_000_000_000 + i,
+      dataChange: true,
+      stats: JSON.stringify({
+        numRecords: 10,
+        minValues: { id: i },
+        maxValues: { id: i + 9 },
+        nullCount: { id: 0 },
+      }),
+    }));
+    await new Transaction(t, await t.snapshot(), { operation: 'WRITE' }).addFiles(adds).commit();
+    expect(await t.checkpoint()).toBe(1);
+    const last = await readLastCheckpoint(t.store);
+    expect(last).toMatchObject({ version: 1, numOfAddFiles: n, size: n + 2 });
+    const copy = dirs.make();
+    await fs.mkdir(nodePath.join(copy, '_delta_log'));
+    for (const name of ['00000000000000000001.checkpoint.parquet', '_last_checkpoint']) {
+      await fs.copyFile(nodePath.join(dir, '_delta_log', name), nodePath.join(copy, '_delta_log', name));
+    }
+    const fromCheckpoint = await (await DeltaTable.forPath(copy, small)).snapshot();
+    expect(fromCheckpoint.numFiles).toBe(n);
+    expect(fromCheckpoint.numRecords).toBe(10 * n);
+    const sample = fromCheckpoint.files.find((f) => f.path === adds[54_321]!.path)!;
+    expect(sample).toMatchObject({
+      size: adds[54_321]!.size,
+      partitionValues: { p: 'x21' },
+      dataChange: false,
+    });
+  });
+
+  it('a checkpoint that cannot be written is a warning naming the version and the reason; the commit stands', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir, small);
+    for (let i = 0; i < 10; i++) await t.write(idRows(i, 1));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = nodePath.join(dirs.make(), 'missing'); // the checkpoint's scratch folder cannot be made
+    let warnings: Error[];
+    try {
+      warnings = await warningsOf(async () => {
+        await t.write(idRows(10, 1)); // version 10
+      });
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.message).toContain(`checkpoint of version 10 of ${t.location} failed:`);
+    expect(warnings[0]!.message).toContain('ENOENT');
+    expect((warnings[0] as Error & { code?: string }).code).toBe('DELTA_CHECKPOINT_FAILED');
+    expect(await checkpointsIn(dir)).toEqual([]);
+    expect((await t.snapshot()).version).toBe(10);
+    expect(await countRows(t)).toBe(11);
   });
 });

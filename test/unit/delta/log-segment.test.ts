@@ -224,7 +224,7 @@ describe('checkpoints in the log segment', () => {
         `TO ${literal(logPath(dir, `_sidecars/${sidecarName}`))} (FORMAT parquet)`,
     );
     const st = await fs.stat(logPath(dir, `_sidecars/${sidecarName}`));
-    const nonFile = checkpointActions(snapshot).filter((a) => !('add' in a) && !('remove' in a));
+    const nonFile = [...checkpointActions(snapshot)].filter((a) => !('add' in a) && !('remove' in a));
     const v2: Action[] = [
       { checkpointMetadata: { version: 10 } },
       ...nonFile,
