@@ -85,6 +85,7 @@ export type ConflictKind =
   | 'ConcurrentTransaction'
   | 'ConcurrentDomainMetadata'
   | 'TableCreatedConcurrently'
+  | 'ConcurrentVacuum'
   | 'TooManyRetries';
 
 /** A concurrent commit changed what this transaction relied on; the transaction did not commit. */
@@ -98,7 +99,7 @@ export class CommitConflict extends TweetlakeError {
     super(
       'DELTA_COMMIT_CONFLICT',
       `${kind}: commit for version ${attemptedVersion} conflicts with version ${winningVersion}: ${detail}`,
-      { domain: 'external', retryable: kind === 'TooManyRetries' },
+      { domain: 'external', retryable: kind === 'TooManyRetries' || kind === 'ConcurrentVacuum' },
     );
   }
 }

@@ -2,7 +2,7 @@ import type { AddFile } from './actions.js';
 import { checkWriteSupported } from './features.js';
 import { planScan } from './scan.js';
 import { Snapshot, type TableContext } from './snapshot.js';
-import { Transaction } from './transaction.js';
+import { commitOrDiscard, retryAfterVacuum, Transaction } from './transaction.js';
 import { writeDataFiles } from './writer.js';
 
 export interface OptimizeOptions {
@@ -59,10 +59,11 @@ export function planBins(files: AddFile[], targetFileSize: number): AddFile[][] 
 }
 
 /** OPTIMIZE: compacts small files into larger ones in one commit with `dataChange=false`. */
-export async function optimizeTable(
-  ctx: TableContext,
-  options: OptimizeOptions = {},
-): Promise<OptimizeResult> {
+export function optimizeTable(ctx: TableContext, options: OptimizeOptions = {}): Promise<OptimizeResult> {
+  return retryAfterVacuum(() => optimizeOnce(ctx, options));
+}
+
+async function optimizeOnce(ctx: TableContext, options: OptimizeOptions): Promise<OptimizeResult> {
   const snapshot = await Snapshot.load(ctx);
   checkWriteSupported(snapshot.protocol, snapshot.metadata, ctx.store.root, { removesData: false });
   const target = options.targetFileSize ?? DEFAULT_OPTIMIZE_TARGET;
@@ -97,7 +98,7 @@ export async function optimizeTable(
     operationParameters: { predicate: '[]', zOrderBy: '[]', targetFileSize: String(target) },
   });
   txn.markFilesRead(removed).removeFiles(removed, false).addFiles(added);
-  const commit = await txn.commit();
+  const commit = await commitOrDiscard(txn, added);
   return {
     ...result,
     version: commit.version,

@@ -1,6 +1,7 @@
 import { osUserName } from '../os-user.js';
 import { ObjectExists } from '../storage/object-store.js';
 import {
+  decodeActionPath,
   logicalFileKey,
   parseActions,
   serializeActions,
@@ -236,6 +237,14 @@ export class Transaction {
     if (!this.readSnapshot)
       throw conflict('TableCreatedConcurrently', 'another writer created the table first');
     const info = winning.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
+    if (info?.operation === 'VACUUM START' && this.adds.length > 0) {
+      // The VACUUM listed the table before this commit and may delete the files this transaction
+      // wrote before it started: they must be written again (writeTable and OPTIMIZE do so).
+      throw conflict(
+        'ConcurrentVacuum',
+        'a VACUUM started concurrently and may delete the files this commit adds',
+      );
+    }
     const winnerBlind = info?.isBlindAppend === true;
     const myRemoves = new Set(this.removes.map((r) => logicalFileKey(r)));
     for (const action of winning) {
@@ -307,5 +316,35 @@ async function previousInCommitTimestamp(ctx: TableContext, version: number): Pr
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** How many times a write is redone after a concurrent VACUUM started (ConcurrentVacuum). */
+const VACUUM_RETRIES = 3;
+
+/**
+ * Runs a write that makes its own data files and commits them, again when the commit lost to a
+ * concurrent VACUUM START (which may delete files written before it): each try writes new files.
+ */
+export async function retryAfterVacuum<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof CommitConflict && err.kind === 'ConcurrentVacuum') || attempt >= VACUUM_RETRIES)
+        throw err;
+    }
+  }
+}
+
+/** Commits `txn`; when it conflicts (nothing was committed) the data files it would have added are deleted. */
+export async function commitOrDiscard(txn: Transaction, adds: AddFile[]): Promise<CommitResult> {
+  try {
+    return await txn.commit();
+  } catch (err) {
+    if (err instanceof CommitConflict) {
+      await Promise.all(adds.map((a) => txn.context.store.delete(decodeActionPath(a.path))));
+    }
+    throw err;
   }
 }

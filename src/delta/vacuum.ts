@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { TweetlakeError } from '../errors.js';
-import { decodeActionPath, type DeletionVectorDescriptor } from './actions.js';
+import { decodeActionPath, parseActions, type DeletionVectorDescriptor } from './actions.js';
 import { deletionVectorPath } from './deletion-vectors.js';
 import { checkWriteSupported } from './features.js';
+import { LOG_DIR } from './log-files.js';
+import { listCommits } from './log-segment.js';
 import { Snapshot, type TableContext } from './snapshot.js';
 import { parseInterval } from './table-properties.js';
 import { Transaction } from './transaction.js';
@@ -39,6 +42,10 @@ export class RetentionTooShort extends TweetlakeError {
   }
 }
 
+/** Leftovers of killed writers under `_tweetlake_staging/` go only once this old: a running write is never that slow. */
+const STAGING_MIN_AGE_MS = 24 * 3_600_000;
+const STAGING = '_tweetlake_staging/';
+
 function isHidden(relative: string): boolean {
   return relative
     .split('/')
@@ -46,22 +53,24 @@ function isHidden(relative: string): boolean {
 }
 
 /**
- * VACUUM: deletes files in the table directory that no version within the retention period needs:
- * not in the latest snapshot, not removed within the retention period, and not written within it
- * (a running writer's uncommitted files). Logs VACUUM START / VACUUM END commits as Spark does.
+ * The store's clock now: the modification time of a marker written and deleted at once. Files are
+ * compared with their own modification times by the same clock, however coarse it is or however
+ * far the machine's clock is from the store's.
  */
-export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}): Promise<VacuumResult> {
-  const snapshot = await Snapshot.load(ctx);
-  checkWriteSupported(snapshot.protocol, snapshot.metadata, ctx.store.root, { removesData: false });
-  const tableMs = parseInterval(
-    snapshot.properties['delta.deletedFileRetentionDuration'] ?? 'interval 1 week',
-  );
-  const retentionMs = options.retentionHours === undefined ? tableMs : options.retentionHours * 3_600_000;
-  if ((options.enforceRetentionDuration ?? true) && retentionMs < tableMs) {
-    throw new RetentionTooShort(retentionMs / 3_600_000, tableMs / 3_600_000);
+async function storeNow(ctx: TableContext): Promise<number> {
+  const marker = `${LOG_DIR}/.tweetlake-vacuum-${randomUUID()}.tmp`;
+  await ctx.store.put(marker, '');
+  try {
+    const meta = await ctx.store.head(marker);
+    if (!meta) throw new Error(`the VACUUM clock marker ${marker} vanished`);
+    return meta.lastModified;
+  } finally {
+    await ctx.store.delete(marker);
   }
-  const now = options.now ?? Date.now();
-  const cutoff = now - retentionMs;
+}
+
+/** Paths that the snapshot needs: its files and their deletion vectors, and tombstones newer than `cutoff`. */
+function neededBy(snapshot: Snapshot, cutoff: number): Set<string> {
   const keep = new Set<string>();
   const keepDv = (dv: DeletionVectorDescriptor | null | undefined) => {
     if (dv && dv.storageType !== 'i') keep.add(deletionVectorPath(dv));
@@ -76,18 +85,61 @@ export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}
       keepDv(t.deletionVector);
     }
   }
-  const doomed = (await ctx.store.list('')).filter(
+  return keep;
+}
+
+/** Every file (and deletion vector file) that a commit after `version` adds, up to the latest commit. */
+async function addedSince(ctx: TableContext, version: number): Promise<Set<string>> {
+  const added = new Set<string>();
+  for (const commit of await listCommits(ctx.store)) {
+    if (commit.version <= version) continue;
+    const actions = parseActions(new TextDecoder().decode(await ctx.store.get(commit.path)), commit.path);
+    for (const a of actions) {
+      if (!('add' in a)) continue;
+      added.add(decodeActionPath(a.add.path));
+      const dv = a.add.deletionVector;
+      if (dv && dv.storageType !== 'i') added.add(deletionVectorPath(dv));
+    }
+  }
+  return added;
+}
+
+/**
+ * VACUUM: deletes files in the table directory that no version within the retention period needs:
+ * not in the latest snapshot, not removed within the retention period, and not written within it.
+ * Whatever the retention, it never deletes a file modified after it started, nor one that any
+ * commit after its snapshot adds (the log is read again after VACUUM START, just before deleting);
+ * a writer that started before VACUUM START and commits after it rewrites its files (ConcurrentVacuum).
+ * Logs VACUUM START / VACUUM END commits as Spark does.
+ */
+export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}): Promise<VacuumResult> {
+  const snapshot = await Snapshot.load(ctx);
+  checkWriteSupported(snapshot.protocol, snapshot.metadata, ctx.store.root, { removesData: false });
+  const tableMs = parseInterval(
+    snapshot.properties['delta.deletedFileRetentionDuration'] ?? 'interval 1 week',
+  );
+  const retentionMs = options.retentionHours === undefined ? tableMs : options.retentionHours * 3_600_000;
+  if ((options.enforceRetentionDuration ?? true) && retentionMs < tableMs) {
+    throw new RetentionTooShort(retentionMs / 3_600_000, tableMs / 3_600_000);
+  }
+  const startedAt = await storeNow(ctx);
+  const now = options.now ?? Date.now();
+  const cutoff = now - retentionMs;
+  const keep = neededBy(snapshot, cutoff);
+  const candidates = (await ctx.store.list('')).filter(
     (f) =>
       !keep.has(f.path) &&
       f.lastModified <= cutoff &&
-      (!isHidden(f.path) || f.path.startsWith('_tweetlake_staging/')),
+      f.lastModified < startedAt &&
+      (f.path.startsWith(STAGING) ? f.lastModified <= now - STAGING_MIN_AGE_MS : !isHidden(f.path)),
   );
-  const result: VacuumResult = {
-    files: doomed.map((f) => f.path),
-    bytes: doomed.reduce((n, f) => n + f.size, 0),
-    dryRun: options.dryRun ?? false,
-  };
-  if (result.dryRun) return result;
+  if (options.dryRun) {
+    return {
+      files: candidates.map((f) => f.path),
+      bytes: candidates.reduce((n, f) => n + f.size, 0),
+      dryRun: true,
+    };
+  }
   const parameters = {
     retentionCheckEnabled: options.enforceRetentionDuration ?? true,
     defaultRetentionMillis: tableMs,
@@ -96,9 +148,16 @@ export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}
   const start = new Transaction(ctx, snapshot, {
     operation: 'VACUUM START',
     operationParameters: parameters,
-    operationMetrics: { numFilesToDelete: String(doomed.length), sizeOfDataToDelete: String(result.bytes) },
+    operationMetrics: {
+      numFilesToDelete: String(candidates.length),
+      sizeOfDataToDelete: String(candidates.reduce((n, f) => n + f.size, 0)),
+    },
   });
   const started = await start.commit();
+  // Commits that landed since the snapshot (before VACUUM START won its version, or while it retried)
+  // may reference files that were orphans when listed.
+  const committed = await addedSince(ctx, snapshot.version);
+  const doomed = candidates.filter((f) => !committed.has(f.path));
   for (const f of doomed) await ctx.store.delete(f.path);
   await removeEmptyDirs(
     ctx.store.root,
@@ -110,7 +169,7 @@ export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}
     operationMetrics: { numDeletedFiles: String(doomed.length) },
   });
   await end.commit();
-  return result;
+  return { files: doomed.map((f) => f.path), bytes: doomed.reduce((n, f) => n + f.size, 0), dryRun: false };
 }
 
 async function removeEmptyDirs(root: string, deleted: string[]): Promise<void> {

@@ -18,7 +18,7 @@ import {
   type StructType,
 } from './schema.js';
 import { Snapshot, type TableContext } from './snapshot.js';
-import { Transaction } from './transaction.js';
+import { commitOrDiscard, retryAfterVacuum, Transaction } from './transaction.js';
 import { writeDataFiles } from './writer.js';
 
 /** Rows to write: a DuckDB query, or JS objects (small batches; they pass through a temporary JSON file). */
@@ -158,11 +158,15 @@ async function currentSnapshot(ctx: TableContext, given?: Snapshot): Promise<Sna
 }
 
 /** Writes rows to a table, creating it when missing (Spark's `df.write.format("delta").mode(...).save(path)`). */
-export async function writeTable(
+export function writeTable(
   ctx: TableContext,
   source: DataSource,
   options: WriteOptions = {},
 ): Promise<WriteResult> {
+  return retryAfterVacuum(() => writeOnce(ctx, source, options));
+}
+
+async function writeOnce(ctx: TableContext, source: DataSource, options: WriteOptions): Promise<WriteResult> {
   const mode = options.mode ?? 'append';
   const snapshot = await currentSnapshot(ctx, options.snapshot);
   if (snapshot && mode === 'errorIfExists') throw new TableAlreadyExists(ctx.store.root);
@@ -243,7 +247,7 @@ export async function writeTable(
     if (overwrite && snapshot) txn.markReadWholeTable().removeFiles(snapshot.files, true);
     if (options.txn) txn.setTransaction(options.txn.appId, options.txn.version);
     txn.addFiles(adds);
-    const result = await txn.commit();
+    const result = await commitOrDiscard(txn, adds);
     const numRows = adds.reduce((n, a) => n + Number(JSON.parse(a.stats ?? '{}').numRecords ?? 0), 0);
     return { version: result.version, skipped: false, numFiles: adds.length, numRows };
   } finally {

@@ -1,8 +1,24 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeltaTable, RetentionTooShort, decodeActionPath } from '../../../src/delta/index.js';
-import { copyConformanceTable, idRows, readRows, rejection, sleep, tempDirs } from '../../helpers/delta.js';
+import {
+  CommitConflict,
+  DeltaTable,
+  RetentionTooShort,
+  Transaction,
+  decodeActionPath,
+} from '../../../src/delta/index.js';
+import { writeDataFiles } from '../../../src/delta/writer.js';
+import {
+  copyConformanceTable,
+  countRows,
+  idRows,
+  readRows,
+  rejection,
+  sleep,
+  tempDirs,
+} from '../../helpers/delta.js';
+import { HookedStore } from '../../helpers/hooked-store.js';
 
 const dirs = tempDirs('tweetlake-vacuum-');
 afterAll(() => dirs.cleanup());
@@ -151,5 +167,145 @@ describe('VACUUM', () => {
     expect(existsSync(nodePath.join(dir, 'p=old'))).toBe(false);
     expect(existsSync(nodePath.join(dir, 'p=new'))).toBe(true);
     expect(await ids(t)).toEqual([0, 1]);
+  });
+});
+
+describe('VACUUM with concurrent writers (retention 0, check disabled)', () => {
+  const force = { retentionHours: 0, enforceRetentionDuration: false } as const;
+  const logCommit = /^_delta_log\/\d{20}\.json$/;
+
+  /** A table whose version 0 file was removed by an overwrite (version 1): VACUUM has one file to delete. */
+  async function tableWithGarbage(): Promise<{ t: DeltaTable; garbage: string[] }> {
+    const t = await DeltaTable.forPath(dirs.make());
+    await t.write(idRows(0, 2));
+    const garbage = await paths(t);
+    await t.write(idRows(10, 2), { mode: 'overwrite' });
+    return { t, garbage };
+  }
+
+  /** Every version from `from` to the latest reads all its rows. */
+  async function everyVersionReads(t: DeltaTable, from: number): Promise<void> {
+    const latest = (await t.snapshot()).version;
+    for (let v = from; v <= latest; v++) {
+      const s = await t.snapshot({ version: v });
+      expect(await countRows(t, s), `version ${v}`).toBe(s.numRecords);
+    }
+  }
+
+  it('a commit that lands after VACUUM read its snapshot keeps its files (the log is read again before deleting)', async () => {
+    const { t, garbage } = await tableWithGarbage();
+    // another writer's files: written before the VACUUM starts, committed while it runs
+    const snap = await t.snapshot();
+    const adds = await writeDataFiles(t, idRows(20, 2).sql, {
+      schema: snap.schema,
+      partitionColumns: [],
+      dataChange: true,
+    });
+    await sleep(20);
+    let injected = false;
+    const store = new HookedStore(t.store, async (op, path) => {
+      if (!injected && op === 'putIfAbsent' && logCommit.test(path)) {
+        injected = true; // just before VACUUM START tries version 2, the writer takes it
+        await new Transaction(t, snap, { operation: 'WRITE' }).addFiles(adds).commit();
+      }
+    });
+    const r = await new DeltaTable(store, t.session).vacuum(force);
+    expect(injected).toBe(true);
+    expect((await t.history()).reverse().map((h) => h.operation)).toEqual([
+      'CREATE TABLE AS SELECT',
+      'WRITE',
+      'WRITE',
+      'VACUUM START',
+      'VACUUM END',
+    ]);
+    expect(r.files).toEqual(garbage);
+    await everyVersionReads(t, 1);
+    expect(await ids(t)).toEqual([10, 11, 20, 21]);
+  });
+
+  it('a writer that wrote its files before VACUUM START and commits after it writes them again', async () => {
+    const { t, garbage } = await tableWithGarbage();
+    let atCommit!: () => void;
+    const reachedCommit = new Promise<void>((resolve) => (atCommit = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const writerStore = new HookedStore(t.store, async (op, path) => {
+      if (op === 'putIfAbsent' && logCommit.test(path)) {
+        atCommit();
+        await gate; // held until VACUUM has committed VACUUM START and starts deleting
+      }
+    });
+    const writing = new DeltaTable(writerStore, t.session).write(idRows(20, 2));
+    await reachedCommit;
+    const known = [...garbage, ...(await paths(t))];
+    const firstFiles = (await t.store.list('')).filter(
+      (f) => f.path.endsWith('.parquet') && !known.includes(f.path),
+    );
+    await sleep(20);
+    let released = false;
+    const vacuumStore = new HookedStore(t.store, async (op, path) => {
+      if (!released && op === 'delete' && !path.startsWith('_delta_log/')) {
+        released = true;
+        release();
+        await writing; // the writer's commit happens between VACUUM START and the deletes
+      }
+    });
+    const r = await new DeltaTable(vacuumStore, t.session).vacuum(force);
+    expect(released).toBe(true);
+    const written = await writing;
+    expect(written).toMatchObject({ skipped: false, numRows: 2 });
+    const ops = (await t.history()).reverse().map((h) => h.operation);
+    expect(ops).toEqual(['CREATE TABLE AS SELECT', 'WRITE', 'VACUUM START', 'WRITE', 'VACUUM END']);
+    expect(written.version).toBe(3);
+    // the files written before VACUUM START were orphans when listed (and the writer discarded them);
+    // the commit has new ones
+    expect(firstFiles).toHaveLength(1);
+    expect(r.files.sort()).toEqual([...garbage, ...firstFiles.map((f) => f.path)].sort());
+    const committed = await paths(t);
+    expect(committed.length).toBe(2);
+    for (const f of firstFiles) expect(committed).not.toContain(f.path);
+    await everyVersionReads(t, 1);
+    expect(await ids(t)).toEqual([10, 11, 20, 21]);
+  });
+
+  it('a commit that adds files conflicts with a VACUUM START it did not read (ConcurrentVacuum); one without files does not', async () => {
+    const { t } = await tableWithGarbage();
+    const before = await t.snapshot();
+    const adds = await writeDataFiles(t, idRows(30, 1).sql, {
+      schema: before.schema,
+      partitionColumns: [],
+      dataChange: true,
+    });
+    await new Transaction(t, before, { operation: 'VACUUM START' }).commit();
+    const err = await rejection(new Transaction(t, before, { operation: 'WRITE' }).addFiles(adds).commit());
+    expect(err).toBeInstanceOf(CommitConflict);
+    expect((err as CommitConflict).kind).toBe('ConcurrentVacuum');
+    expect((err as CommitConflict).retryable).toBe(true);
+    const domain = await new Transaction(t, before, { operation: 'SET DOMAIN' })
+      .setDomainMetadata('d', '{}')
+      .commit();
+    expect(domain.version).toBe(3);
+  });
+
+  it('never deletes a file modified after it started, whatever the retention', async () => {
+    const { t, garbage } = await tableWithGarbage();
+    const late = 'part-late-writer.parquet';
+    const store = new HookedStore(t.store, async (op, path) => {
+      if (op === 'list' && path === '') await fs.writeFile(nodePath.join(t.location, late), 'uncommitted');
+    });
+    // "now" a minute ahead: only the start time protects the late file
+    const r = await new DeltaTable(store, t.session).vacuum({ ...force, now: Date.now() + 60_000 });
+    expect(r.files).toEqual(garbage);
+    expect(existsSync(nodePath.join(t.location, late))).toBe(true);
+  });
+
+  it('keeps staging files of running writes (younger than a day) whatever the retention', async () => {
+    const { t, garbage } = await tableWithGarbage();
+    const fresh = '_tweetlake_staging/running/all/part-1.parquet';
+    await orphan(t.location, fresh, Date.now() - HOUR);
+    await orphan(t.location, '_tweetlake_staging/killed/all/part-1.parquet', Date.now() - 25 * HOUR);
+    const r = await t.vacuum({ ...force, now: Date.now() + 1000 });
+    expect(r.files.sort()).toEqual([...garbage, '_tweetlake_staging/killed/all/part-1.parquet'].sort());
+    expect(existsSync(nodePath.join(t.location, fresh))).toBe(true);
   });
 });
