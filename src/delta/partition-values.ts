@@ -1,13 +1,14 @@
 import { literal } from '../duck/session.js';
 import { SchemaMismatch } from './errors.js';
-import { isDecimal, toDuckType, type DataType } from './schema.js';
+import { toDuckType, type DataType } from './schema.js';
 
 /** Spark's name for the directory of a null partition value. */
 export const NULL_PARTITION_DIR = '__HIVE_DEFAULT_PARTITION__';
 
 /**
  * A SQL expression of the column's type for a serialised partition value (PROTOCOL.md "Partition
- * Value Serialization"); null and the empty string are NULL.
+ * Value Serialization"); null and the empty string are NULL. Binary values are the UTF-8 bytes of
+ * the text, as Spark and delta-rs read them.
  */
 export function partitionValueSql(value: string | null | undefined, type: DataType): string {
   const duckType = toDuckType(type);
@@ -17,33 +18,56 @@ export function partitionValueSql(value: string | null | undefined, type: DataTy
     const iso = value.includes('T') ? value : `${value.replace(' ', 'T')}Z`;
     return `CAST(${literal(iso)} AS TIMESTAMPTZ)`;
   }
-  if (type === 'binary') return `CAST(${literal(value)} AS BLOB)`;
+  if (type === 'binary') return `encode(${literal(value)})`;
   return `CAST(${literal(value)} AS ${duckType})`;
 }
 
-/** Serialises a value read from DuckDB (JSON-shaped) as a partition value string. */
-export function serializePartitionValue(value: unknown, type: DataType, column: string): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof type !== 'string')
+/**
+ * A SQL VARCHAR expression of a column's value as its partition value text (binary: as hex, which
+ * `serializePartitionValue` finishes). Floats print as Spark prints them (NaN, Infinity, -0.0);
+ * timestamps as 'yyyy-mm-dd hh:mm:ss[.ffffff]' in UTC.
+ */
+export function partitionTextSql(expr: string, type: DataType, column: string): string {
+  if (typeof type !== 'string' || type === 'void' || type === 'variant')
     throw new SchemaMismatch(`partition column '${column}' must have a primitive type`);
   switch (type) {
-    case 'string':
-      return String(value) === '' ? null : String(value);
     case 'boolean':
-      return value === true || value === 'true' ? 'true' : 'false';
-    case 'date':
-      return String(value).slice(0, 10);
-    case 'timestamp':
-    case 'timestamp_ntz': {
-      // DuckDB prints '2020-01-01 10:00:00.123+00'; the protocol wants 'yyyy-mm-dd hh:mm:ss[.ffffff]'.
-      const text = String(value).replace(/[+-]\d\d(:\d\d)?$/, '');
-      return text;
-    }
-    default:
-      if (isDecimal(type) || typeof value === 'number' || typeof value === 'string') return String(value);
-      throw new SchemaMismatch(
-        `cannot serialise partition value ${JSON.stringify(value)} of column '${column}'`,
+      return `CASE WHEN ${expr} THEN 'true' WHEN NOT ${expr} THEN 'false' END`;
+    case 'float':
+    case 'double':
+      return (
+        `CASE WHEN isnan(${expr}) THEN 'NaN' WHEN ${expr} = 'Infinity' THEN 'Infinity' ` +
+        `WHEN ${expr} = '-Infinity' THEN '-Infinity' ELSE CAST(${expr} AS VARCHAR) END`
       );
+    case 'timestamp':
+      return `regexp_replace(CAST(${expr} AS VARCHAR), '[+-]\\d\\d(:\\d\\d)?$', '')`;
+    case 'binary':
+      return `hex(${expr})`;
+    default:
+      return `CAST(${expr} AS VARCHAR)`;
+  }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The partition value string of a column from `partitionTextSql`'s text: the empty string is null
+ * (as Spark writes it), binary is its bytes as a UTF-8 string. Bytes that are not UTF-8 have no
+ * faithful serialisation (Spark would replace them with U+FFFD): refused.
+ */
+export function serializePartitionValue(text: string | null, type: DataType, column: string): string | null {
+  if (typeof type !== 'string')
+    throw new SchemaMismatch(`partition column '${column}' must have a primitive type`);
+  if (text === null || text === '') return null;
+  if (type !== 'binary') return text;
+  try {
+    return UTF8.decode(Buffer.from(text, 'hex')) || null;
+  } catch {
+    throw new SchemaMismatch(
+      `binary partition column '${column}' has a value that is not valid UTF-8 (hex ${text.slice(0, 64)}): ` +
+        `the protocol stores binary partition values as text, so it cannot be written faithfully; ` +
+        `partition by another column (e.g. hex(${column}))`,
+    );
   }
 }
 

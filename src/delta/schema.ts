@@ -244,6 +244,22 @@ export function fromDuckType(t: DuckDBType, column: string): DataType {
   }
 }
 
+/**
+ * The Delta type of a data column: DuckDB's TIMESTAMP (no zone) is `timestamp` (UTC), except for a
+ * table column of type `timestamp_ntz`, which it fills as it is (wall-clock time, no zone).
+ */
+export function dataColumnType(name: string, type: DuckDBType, table: StructType | undefined): DataType {
+  const target = table?.fields.find((f) => f.name === name)?.type;
+  const zoneless = [
+    DuckDBTypeId.TIMESTAMP,
+    DuckDBTypeId.TIMESTAMP_MS,
+    DuckDBTypeId.TIMESTAMP_S,
+    DuckDBTypeId.TIMESTAMP_NS,
+  ];
+  if (target === 'timestamp_ntz' && zoneless.includes(type.typeId)) return 'timestamp_ntz';
+  return fromDuckType(type, name);
+}
+
 /** Whether values of type `from` can be written to a column of type `to` without loss. */
 export function canWiden(from: DataType, to: DataType): boolean {
   if (typesEqual(from, to)) return true;

@@ -10,8 +10,8 @@ import { SchemaMismatch, TableAlreadyExists } from './errors.js';
 import { checkWriteSupported } from './features.js';
 import {
   canWiden,
+  dataColumnType,
   field,
-  fromDuckType,
   serializeSchema,
   toDuckType,
   typeToString,
@@ -182,7 +182,7 @@ async function writeOnce(ctx: TableContext, source: DataSource, options: WriteOp
     const described = await ctx.session.describe(src.sql);
     const dataSchema: StructType = {
       type: 'struct',
-      fields: described.map((c) => field(c.name, fromDuckType(c.type, c.name))),
+      fields: described.map((c) => field(c.name, dataColumnType(c.name, c.type, snapshot?.schema))),
     };
     const overwrite = mode === 'overwrite';
     let schema: StructType;

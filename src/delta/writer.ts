@@ -5,7 +5,7 @@ import { copyTarget } from '../duck/files.js';
 import { ident } from '../duck/session.js';
 import { encodeActionPath, type AddFile } from './actions.js';
 import { ProtocolViolation, SchemaMismatch } from './errors.js';
-import { partitionDir, serializePartitionValue } from './partition-values.js';
+import { partitionDir, partitionTextSql, serializePartitionValue } from './partition-values.js';
 import { toDuckType, type StructType } from './schema.js';
 import type { TableContext } from './snapshot.js';
 import { collectFileStats } from './stats.js';
@@ -89,13 +89,19 @@ export async function writeDataFiles(
         `CREATE TEMP TABLE ${temp} AS SELECT *, dense_rank() OVER (ORDER BY ${order}) AS __tl_pid FROM (${sourceSql})`,
       );
       try {
-        const parts = await session.all(`SELECT DISTINCT __tl_pid, ${order} FROM ${temp} ORDER BY __tl_pid`);
+        const types = partitionCols.map((p) => options.schema.fields.find((x) => x.name === p)!.type);
+        const texts = partitionCols.map(
+          (p, i) => `${partitionTextSql(ident(p), types[i]!, p)} AS ${ident(p)}`,
+        );
+        const parts = await session.all(
+          `SELECT DISTINCT __tl_pid, ${texts.join(', ')} FROM ${temp} ORDER BY __tl_pid`,
+        );
         for (const part of parts) {
           const values: Record<string, string | null> = {};
-          for (const p of partitionCols) {
-            const f = options.schema.fields.find((x) => x.name === p)!;
-            values[p] = serializePartitionValue(part[p], f.type, p);
-          }
+          partitionCols.forEach((p, i) => {
+            const text = part[p];
+            values[p] = serializePartitionValue(text === null ? null : String(text), types[i]!, p);
+          });
           const [res] = await session.all(
             `COPY (SELECT ${projection || '1 AS __empty'} FROM ${temp} WHERE __tl_pid = ${Number(part.__tl_pid)}) ` +
               `TO ${copyTarget(`${staging}/${part.__tl_pid}`)} (${copyOptions})`,
