@@ -103,3 +103,63 @@ export class CommitConflict extends TweetlakeError {
     );
   }
 }
+
+/** Why a data file that a version needs is gone, when the log says. */
+export interface FileGoneReason {
+  /** The version that removed the file from the table. */
+  removedIn?: number;
+  /** The VACUUM (its VACUUM START version) that ran after the removal. */
+  vacuumedIn?: number;
+}
+
+/** A data file (or deletion vector file) that a table version needs does not exist. */
+export class DataFileNotFound extends TweetlakeError {
+  constructor(
+    readonly location: string,
+    readonly version: number,
+    readonly file: string,
+    readonly reason: FileGoneReason = {},
+    cause?: unknown,
+  ) {
+    super('DELTA_DATA_FILE_NOT_FOUND', DataFileNotFound.describe(location, version, file, reason), {
+      domain: 'user',
+      cause,
+    });
+  }
+
+  private static describe(location: string, version: number, file: string, r: FileGoneReason): string {
+    const head = `version ${version} of table ${location} cannot be read: its file ${file} is gone`;
+    if (r.removedIn === undefined) {
+      return (
+        `${head}, although the table still uses it (it was deleted outside Delta): restore the file, ` +
+        `or read a version from before it was added`
+      );
+    }
+    const how =
+      r.vacuumedIn === undefined
+        ? 'and then deleted'
+        : `and deleted by the VACUUM of version ${r.vacuumedIn}`;
+    return (
+      `${head}: it was removed from the table in version ${r.removedIn} ${how}, so time travel to ` +
+      `versions before ${r.removedIn} is no longer possible. Versions from ${r.removedIn} on do not need it ` +
+      `(keep files longer with delta.deletedFileRetentionDuration or a longer VACUUM retention)`
+    );
+  }
+}
+
+/** A data file that a table version needs exists but cannot be read (permissions, truncated, not Parquet). */
+export class DataFileUnreadable extends TweetlakeError {
+  constructor(
+    readonly location: string,
+    readonly version: number,
+    readonly file: string,
+    readonly why: string,
+    cause?: unknown,
+  ) {
+    super(
+      'DELTA_DATA_FILE_UNREADABLE',
+      `version ${version} of table ${location} cannot be read: its file ${file} is unreadable (${why})`,
+      { domain: 'external', cause },
+    );
+  }
+}

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { readerFiles } from '../duck/files.js';
 import { ident, literal, SCRATCH_SCHEMA } from '../duck/session.js';
 import { decodeActionPath, type AddFile } from './actions.js';
-import { readDeletionVector } from './deletion-vectors.js';
+import { deletionVectorPath, readDeletionVector } from './deletion-vectors.js';
 import { UnsupportedReaderFeature } from './errors.js';
+import { explainReadFailure } from './file-check.js';
 import { partitionValueSql } from './partition-values.js';
 import {
   physicalName,
@@ -31,6 +32,14 @@ export interface ScanOptions {
   withFileRow?: boolean;
 }
 
+interface FileGroup {
+  files: AddFile[];
+  /** The group's partition values, by logical column name. */
+  values: Record<string, string | null>;
+  /** Whether rows carry their file and row number (for deletion vectors or `withFileRow`). */
+  dv: boolean;
+}
+
 /** Builds the DuckDB SQL that reads a snapshot's data files with partition values and deletion vectors applied. */
 export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): Promise<ScanPlan> {
   const { store, session } = snapshot.context;
@@ -39,78 +48,129 @@ export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): P
   const fields = snapshot.schema.fields.filter(
     (f) => f.type !== 'void' && (!options.columns || options.columns.includes(f.name)),
   );
-  const partitionCols = new Set(snapshot.partitionColumns);
   const files = options.files ?? snapshot.files;
   const columns = fields.map((f) => f.name);
-  const extra = options.withFileRow
-    ? ', CAST(NULL AS VARCHAR) AS __tl_file, CAST(NULL AS BIGINT) AS __tl_row'
-    : '';
   if (files.length === 0) {
+    const extra = options.withFileRow
+      ? ', CAST(NULL AS VARCHAR) AS __tl_file, CAST(NULL AS BIGINT) AS __tl_row'
+      : '';
     const cols = fields.map((f) => `CAST(NULL AS ${toDuckType(f.type)}) AS ${ident(f.name)}`).join(', ');
     return { sql: `SELECT ${cols || '1 AS __empty'}${extra} WHERE false`, columns, dispose: async () => {} };
   }
+  const dvTable = await deletionVectorTable(snapshot, files);
+  const dispose = async () => {
+    if (dvTable) await session.run(`DROP TABLE IF EXISTS ${dvTable}`);
+  };
+  try {
+    const parts: string[] = [];
+    for (const group of groupFiles(snapshot, files, fields, options.withFileRow ?? false)) {
+      parts.push(await groupSql(snapshot, group, fields, options.withFileRow ?? false, dvTable));
+    }
+    const sql = parts.length === 1 ? parts[0]! : parts.map((p) => `(${p})`).join(' UNION ALL ');
+    return { sql, columns, dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
 
-  // Group files by partition values and by whether they carry a deletion vector.
-  const groups = new Map<string, { files: AddFile[]; values: Record<string, string | null>; dv: boolean }>();
+/** Groups files by partition values and by whether they carry a deletion vector. */
+function groupFiles(
+  snapshot: Snapshot,
+  files: AddFile[],
+  fields: StructField[],
+  withFileRow: boolean,
+): FileGroup[] {
+  const partitionCols = new Set(snapshot.partitionColumns);
+  const groups = new Map<string, FileGroup>();
   for (const f of files) {
     const values: Record<string, string | null> = {};
-    for (const f2 of fields) {
-      if (partitionCols.has(f2.name)) values[f2.name] = f.partitionValues[physicalName(f2, mode)] ?? null;
+    for (const field of fields) {
+      if (partitionCols.has(field.name))
+        values[field.name] = f.partitionValues[physicalName(field, snapshot.columnMappingMode)] ?? null;
     }
-    const dv = !!f.deletionVector || !!options.withFileRow;
+    const dv = !!f.deletionVector || withFileRow;
     const key = `${dv}|${JSON.stringify(values)}`;
     const group = groups.get(key) ?? { files: [], values, dv };
     group.files.push(f);
     groups.set(key, group);
   }
+  return [...groups.values()];
+}
 
-  let dvTable: string | undefined;
+/** A scratch table of (file, row index) pairs the files' deletion vectors remove, or undefined if none has one. */
+async function deletionVectorTable(snapshot: Snapshot, files: AddFile[]): Promise<string | undefined> {
+  const { store, session } = snapshot.context;
   const withDv = files.filter((f) => f.deletionVector);
-  if (withDv.length) {
-    dvTable = `${SCRATCH_SCHEMA}.${ident(`dv_${randomUUID().replace(/-/g, '')}`)}`;
-    await session.run(`CREATE TABLE ${dvTable} (file VARCHAR, row_index BIGINT)`);
+  if (withDv.length === 0) return undefined;
+  const table = `${SCRATCH_SCHEMA}.${ident(`dv_${randomUUID().replace(/-/g, '')}`)}`;
+  await session.run(`CREATE TABLE ${table} (file VARCHAR, row_index BIGINT)`);
+  try {
     for (const f of withDv) {
-      const rows = await readDeletionVector(store, f.deletionVector!);
-      const file = store.localPath(decodeActionPath(f.path));
+      const dv = f.deletionVector!;
+      let rows: number[];
+      try {
+        rows = await readDeletionVector(store, dv);
+      } catch (err) {
+        const dvFile = dv.storageType === 'i' ? [] : [{ path: deletionVectorPath(dv) }];
+        throw await explainReadFailure(snapshot, dvFile, err, false);
+      }
+      const file = literal(store.localPath(decodeActionPath(f.path)));
       for (let i = 0; i < rows.length; i += 10_000) {
         const values = rows
           .slice(i, i + 10_000)
-          .map((r) => `(${literal(file)}, ${r})`)
+          .map((r) => `(${file}, ${r})`)
           .join(', ');
-        await session.run(`INSERT INTO ${dvTable} VALUES ${values}`);
+        await session.run(`INSERT INTO ${table} VALUES ${values}`);
       }
     }
+  } catch (err) {
+    await session.run(`DROP TABLE IF EXISTS ${table}`);
+    throw err;
   }
+  return table;
+}
 
-  const parts: string[] = [];
-  for (const group of groups.values()) {
-    const paths = group.files.map((f) => store.localPath(decodeActionPath(f.path)));
-    const reader = `read_parquet(${readerFiles(paths)}, union_by_name=true${
-      group.dv ? `, filename='__tl_file', file_row_number=true` : ''
-    })`;
-    const present = new Set((await session.describe(`SELECT * FROM ${reader}`)).map((c) => c.name));
-    const select = fields.map((f) => {
-      if (partitionCols.has(f.name))
-        return `${partitionValueSql(group.values[f.name], f.type)} AS ${ident(f.name)}`;
-      const phys = physicalName(f, mode);
-      if (!present.has(phys)) return `CAST(NULL AS ${toDuckType(f.type)}) AS ${ident(f.name)}`;
-      return `CAST(${logicalExpr(ident(phys), f.type, mode)} AS ${toDuckType(f.type)}) AS ${ident(f.name)}`;
-    });
-    if (options.withFileRow) select.push('__tl_file', 'file_row_number AS __tl_row');
-    let sql = `SELECT ${select.join(', ') || '1 AS __empty'} FROM ${reader} AS d`;
-    if (group.dv && dvTable) {
-      sql += ` WHERE NOT EXISTS (SELECT 1 FROM ${dvTable} AS x WHERE x.file = d.__tl_file AND x.row_index = d.file_row_number)`;
-    }
-    parts.push(sql);
+/**
+ * The SQL of one group: its files read literally (DuckDB reads every footer here, so a missing,
+ * unreadable or broken file fails now, as a typed error naming it), partition values as typed
+ * literals, columns cast to the table schema, and rows of deletion vectors left out.
+ */
+async function groupSql(
+  snapshot: Snapshot,
+  group: FileGroup,
+  fields: StructField[],
+  withFileRow: boolean,
+  dvTable: string | undefined,
+): Promise<string> {
+  const { store, session } = snapshot.context;
+  const mode = snapshot.columnMappingMode;
+  const partitionCols = new Set(snapshot.partitionColumns);
+  const paths = group.files.map((f) => store.localPath(decodeActionPath(f.path)));
+  const reader = `read_parquet(${readerFiles(paths)}, union_by_name=true${
+    group.dv ? `, filename='__tl_file', file_row_number=true` : ''
+  })`;
+  let described;
+  try {
+    described = await session.describe(`SELECT * FROM ${reader}`);
+  } catch (err) {
+    const needed = group.files.map((f) => ({ path: decodeActionPath(f.path), size: f.size }));
+    throw await explainReadFailure(snapshot, needed, err);
   }
-  const table = dvTable;
-  return {
-    sql: parts.length === 1 ? parts[0]! : parts.map((p) => `(${p})`).join(' UNION ALL '),
-    columns,
-    dispose: async () => {
-      if (table) await session.run(`DROP TABLE IF EXISTS ${table}`);
-    },
-  };
+  const present = new Set(described.map((c) => c.name));
+  const select = fields.map((f) => {
+    if (partitionCols.has(f.name))
+      return `${partitionValueSql(group.values[f.name], f.type)} AS ${ident(f.name)}`;
+    const phys = physicalName(f, mode);
+    if (!present.has(phys)) return `CAST(NULL AS ${toDuckType(f.type)}) AS ${ident(f.name)}`;
+    return `CAST(${logicalExpr(ident(phys), f.type, mode)} AS ${toDuckType(f.type)}) AS ${ident(f.name)}`;
+  });
+  if (withFileRow) select.push('__tl_file', 'file_row_number AS __tl_row');
+  let sql = `SELECT ${select.join(', ') || '1 AS __empty'} FROM ${reader} AS d`;
+  if (group.dv && dvTable) {
+    sql += ` WHERE NOT EXISTS (SELECT 1 FROM ${dvTable} AS x WHERE x.file = d.__tl_file AND x.row_index = d.file_row_number)`;
+  }
+  return sql;
 }
 
 /** Rebuilds nested values with logical field names when the files use physical (column-mapped) names. */
