@@ -8,7 +8,8 @@
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { DuckSession, literal } from '../../src/duck/session.js';
+import { copyTarget, readerFiles } from '../../src/duck/files.js';
+import { DuckSession } from '../../src/duck/session.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,7 +24,7 @@ const session = await DuckSession.create();
 mkdirSync(out, { recursive: true });
 for (const f of readdirSync(out)) if (f.endsWith('.json')) rmSync(nodePath.join(out, f));
 await session.run(`CREATE TABLE tweets AS
-  SELECT row_number() OVER () AS n, * FROM read_csv(${literal(source)}, all_varchar=true, header=true)`);
+  SELECT row_number() OVER () AS n, * FROM read_csv(${readerFiles([source])}, all_varchar=true, header=true)`);
 await session.run(`CREATE TABLE ordered AS
   SELECT row_number() OVER (ORDER BY strptime(tweet_created, '%d-%m-%Y %H:%M'), n) - 1 AS k,
          strftime(strptime(tweet_created, '%d-%m-%Y %H:%M'), '%a %b %d %H:%M:%S PST %Y') AS date,
@@ -35,7 +36,7 @@ for (let i = 0; i < files; i++) {
   const file = nodePath.join(out, `tweets-${String(i + 1).padStart(3, '0')}.json`);
   await session.run(
     `COPY (SELECT date, "user", text, sentiment FROM ordered WHERE k >= ${i * per} AND k < ${(i + 1) * per} ORDER BY k)
-     TO ${literal(file)} (FORMAT json)`,
+     TO ${copyTarget(file)} (FORMAT json)`,
   );
 }
 console.log(`wrote ${total} tweets in ${files} files to ${out}`);

@@ -26,7 +26,7 @@ export function fileList(paths: string[]): string {
 }
 
 /**
- * The files argument of read_parquet or read_json over exactly these files: literal names, and no
+ * The files argument of read_parquet, read_json or read_csv over exactly these files: literal names, and no
  * columns made up from `key=value` folder names in their paths (DuckDB adds them by default, and
  * they replace the file's own columns of the same name). read_blob refuses the option: give it a
  * `fileList` and select its columns by name.

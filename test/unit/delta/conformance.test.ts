@@ -7,7 +7,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { literalList } from '../../../src/duck/session.js';
+import { fileList } from '../../../src/duck/files.js';
 import {
   DeltaTable,
   TableNotFound,
@@ -127,7 +127,7 @@ describe('Delta conformance tables', () => {
       let physical = 0;
       if (local.length) {
         const [row] = await table.session.all(
-          `SELECT sum(num_rows)::BIGINT AS n FROM parquet_file_metadata(${literalList(local)})`,
+          `SELECT sum(num_rows)::BIGINT AS n FROM parquet_file_metadata(${fileList(local)})`,
         );
         physical = Number(row!.n);
       }

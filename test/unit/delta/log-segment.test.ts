@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { literal } from '../../../src/duck/session.js';
+import { copyTarget, readerFiles } from '../../../src/duck/files.js';
 import {
   CorruptLog,
   DeltaTable,
@@ -187,10 +187,10 @@ describe('checkpoints in the log segment', () => {
       logPath(dir, `00000000000000000010.checkpoint.${pad20(i).slice(10)}.${pad20(n).slice(10)}.parquet`);
     // split the classic checkpoint into 2 parts: non-file actions, then the adds/removes
     await table.session.run(
-      `COPY (SELECT * FROM read_parquet(${literal(classic)}) WHERE "add" IS NULL AND "remove" IS NULL) TO ${literal(part(1, 2))} (FORMAT parquet)`,
+      `COPY (SELECT * FROM read_parquet(${readerFiles([classic])}) WHERE "add" IS NULL AND "remove" IS NULL) TO ${copyTarget(part(1, 2))} (FORMAT parquet)`,
     );
     await table.session.run(
-      `COPY (SELECT * FROM read_parquet(${literal(classic)}) WHERE "add" IS NOT NULL OR "remove" IS NOT NULL) TO ${literal(part(2, 2))} (FORMAT parquet)`,
+      `COPY (SELECT * FROM read_parquet(${readerFiles([classic])}) WHERE "add" IS NOT NULL OR "remove" IS NOT NULL) TO ${copyTarget(part(2, 2))} (FORMAT parquet)`,
     );
     // an incomplete 3-part checkpoint of garbage at the same version must never be read
     await fs.writeFile(part(1, 3), 'not parquet');
@@ -220,8 +220,8 @@ describe('checkpoints in the log segment', () => {
     const sidecarName =
       '00000000000000000010.checkpoint.0000000001.0000000001.3f8a9c1e-0000-4000-8000-000000000001.parquet';
     await table.session.run(
-      `COPY (SELECT "add", "remove" FROM read_parquet(${literal(classic)}) WHERE "add" IS NOT NULL OR "remove" IS NOT NULL) ` +
-        `TO ${literal(logPath(dir, `_sidecars/${sidecarName}`))} (FORMAT parquet)`,
+      `COPY (SELECT "add", "remove" FROM read_parquet(${readerFiles([classic])}) WHERE "add" IS NOT NULL OR "remove" IS NOT NULL) ` +
+        `TO ${copyTarget(logPath(dir, `_sidecars/${sidecarName}`))} (FORMAT parquet)`,
     );
     const st = await fs.stat(logPath(dir, `_sidecars/${sidecarName}`));
     const nonFile = [...checkpointActions(snapshot)].filter((a) => !('add' in a) && !('remove' in a));
