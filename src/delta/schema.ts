@@ -260,6 +260,14 @@ export function dataColumnType(name: string, type: DuckDBType, table: StructType
   return fromDuckType(type, name);
 }
 
+/** Whether a type, or any type nested in it, is `primitive`. */
+export function usesType(type: DataType, primitive: string): boolean {
+  if (typeof type === 'string') return type === primitive;
+  if (type.type === 'struct') return type.fields.some((f) => usesType(f.type, primitive));
+  if (type.type === 'array') return usesType(type.elementType, primitive);
+  return usesType(type.keyType, primitive) || usesType(type.valueType, primitive);
+}
+
 /** Whether values of type `from` can be written to a column of type `to` without loss. */
 export function canWiden(from: DataType, to: DataType): boolean {
   if (typesEqual(from, to)) return true;

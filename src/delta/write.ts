@@ -15,6 +15,7 @@ import {
   serializeSchema,
   toDuckType,
   typeToString,
+  usesType,
   type StructType,
 } from './schema.js';
 import { Snapshot, type TableContext } from './snapshot.js';
@@ -84,8 +85,19 @@ export async function sourceSql(
   };
 }
 
-/** A new table's protocol: the oldest that Spark and delta-rs read and write. */
-export function defaultProtocol(): Protocol {
+/**
+ * A new table's protocol: the oldest that Spark and delta-rs read and write, or, for a schema with
+ * timestamp_ntz columns, table features with timestampNtz (PROTOCOL.md "Timestamp without timezone").
+ */
+export function defaultProtocol(schema?: StructType): Protocol {
+  if (schema && usesType(schema, 'timestamp_ntz')) {
+    return {
+      minReaderVersion: 3,
+      minWriterVersion: 7,
+      readerFeatures: ['timestampNtz'],
+      writerFeatures: ['timestampNtz'],
+    };
+  }
   return { minReaderVersion: 1, minWriterVersion: 2 };
 }
 
@@ -134,7 +146,7 @@ export async function createTable(
       properties: JSON.stringify(options.properties ?? {}),
     },
   });
-  txn.updateProtocol(defaultProtocol());
+  txn.updateProtocol(defaultProtocol(schema));
   txn.updateMetadata(
     newMetadata(schema, options.partitionBy ?? [], options.properties, options.name, options.description),
   );
@@ -197,7 +209,7 @@ async function writeOnce(ctx: TableContext, source: DataSource, options: WriteOp
         options.name,
         options.description,
       );
-      protocol = defaultProtocol();
+      protocol = defaultProtocol(schema);
     } else {
       checkWriteSupported(snapshot.protocol, snapshot.metadata, ctx.store.root, { removesData: overwrite });
       if (

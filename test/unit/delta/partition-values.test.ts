@@ -185,6 +185,13 @@ describe('partition values of every type', () => {
     await t.write({ sql: EVERY_TYPE_ROWS });
     const s = await t.snapshot();
     expect(s.numFiles).toBe(5);
+    // a timestamp_ntz column needs the timestampNtz table feature
+    expect(s.protocol).toEqual({
+      minReaderVersion: 3,
+      minWriterVersion: 7,
+      readerFeatures: ['timestampNtz'],
+      writerFeatures: ['timestampNtz'],
+    });
     const byId = new Map(
       (await t.session.all(`SELECT id, hex(b) AS b FROM (${EVERY_TYPE_ROWS})`)).map((r) => [Number(r.id), r]),
     );
