@@ -3,7 +3,9 @@ import { readerFiles } from '../duck/files.js';
 import { ident } from '../duck/session.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { actionFromObject, parseActions, type Action } from './actions.js';
+import { errorMessage } from '../errors.js';
 import { CorruptLog } from './errors.js';
+import { fileProblem } from './file-check.js';
 import type { CheckpointRef } from './log-segment.js';
 import { SIDECAR_DIR } from './log-files.js';
 
@@ -52,7 +54,7 @@ async function* readParquetActions(
     const described = await session.describe(`SELECT * FROM read_parquet(${files}, union_by_name=true)`);
     columns = described.map((c) => c.name).filter((n) => ACTION_COLUMNS.includes(n));
   } catch (err) {
-    throw new CorruptLog(`cannot read checkpoint ${paths.join(', ')}: ${(err as Error).message}`, err);
+    throw await checkpointUnreadable(store, paths, err);
   }
   if (columns.length === 0) return;
   const select = columns.map((c) => `to_json(${ident(c)}) AS ${ident(c)}`).join(', ');
@@ -82,4 +84,26 @@ function normaliseCheckpointAdd(add: Record<string, unknown>): void {
   delete add.stats_parsed;
   delete add.partitionValues_parsed;
   if (add.partitionValues === null || add.partitionValues === undefined) add.partitionValues = {};
+}
+
+/** The CorruptLog for a checkpoint DuckDB could not open: which file, and why (probed, not DuckDB's text). */
+async function checkpointUnreadable(
+  store: ObjectStore,
+  paths: string[],
+  cause: unknown,
+): Promise<CorruptLog> {
+  for (const path of paths) {
+    const problem = await fileProblem(store, { path });
+    if (problem === undefined) continue;
+    const what = problem === 'missing' ? 'missing' : `unreadable (${problem})`;
+    return new CorruptLog(
+      `checkpoint file ${path} of table ${store.root} is ${what}: restore it, or delete the checkpoint ` +
+        `(and _last_checkpoint if it names it) so that readers use an older one or the JSON commits`,
+      cause,
+    );
+  }
+  return new CorruptLog(
+    `cannot read checkpoint ${paths.join(', ')} of table ${store.root}: ${errorMessage(cause)}`,
+    cause,
+  );
 }

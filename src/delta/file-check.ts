@@ -5,6 +5,7 @@
  * `cause`. The files are probed directly rather than DuckDB's text being parsed.
  */
 import { errorMessage } from '../errors.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { decodeActionPath, parseActions, type CommitInfo } from './actions.js';
 import { DataFileNotFound, DataFileUnreadable, type FileGoneReason } from './errors.js';
 import { listCommits } from './log-segment.js';
@@ -20,18 +21,21 @@ export interface NeededFile {
   size?: number;
 }
 
-/** Why `path` cannot be read, or undefined when it looks fine (exists, readable, Parquet magic at both ends). */
-async function probe(
-  ctx: TableContext,
+/**
+ * Why a file of the table cannot be read ('missing', or the reason), or undefined when it looks fine:
+ * it exists, is readable and (for Parquet) has the magic number at both ends.
+ */
+export async function fileProblem(
+  store: ObjectStore,
   file: NeededFile,
-  parquet: boolean,
+  parquet = true,
 ): Promise<string | 'missing' | undefined> {
   try {
-    const meta = await ctx.store.head(file.path);
+    const meta = await store.head(file.path);
     if (!meta) return 'missing';
-    const head = await ctx.store.getRange(file.path, 0, 4);
+    const head = await store.getRange(file.path, 0, 4);
     if (!parquet) return undefined;
-    const tail = await ctx.store.getRange(file.path, Math.max(0, meta.size - 4), 4);
+    const tail = await store.getRange(file.path, Math.max(0, meta.size - 4), 4);
     const text = (b: Uint8Array) => new TextDecoder().decode(b);
     if (meta.size < 12 || text(head) !== PARQUET_MAGIC || text(tail) !== PARQUET_MAGIC) {
       const logSize = file.size !== undefined && file.size !== meta.size ? `, the log says ${file.size}` : '';
@@ -84,7 +88,7 @@ export async function explainReadFailure(
   const ctx = snapshot.context;
   for (let i = 0; i < files.length; i += PROBE_BATCH) {
     const batch = files.slice(i, i + PROBE_BATCH);
-    const found = await Promise.all(batch.map((f) => probe(ctx, f, parquet)));
+    const found = await Promise.all(batch.map((f) => fileProblem(ctx.store, f, parquet)));
     const at = found.findIndex((r) => r !== undefined);
     if (at < 0) continue;
     const file = batch[at]!.path;

@@ -7,6 +7,7 @@ import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqlError } from '../../../src/duck/session.js';
 import {
+  CorruptLog,
   DataFileNotFound,
   DataFileUnreadable,
   DeltaTable,
@@ -110,5 +111,20 @@ describe('reading a version whose files are damaged', () => {
     expect((err as DataFileUnreadable).why).toMatch(
       /^not a complete Parquet file: 37 bytes, the log says \d+$/,
     );
+  });
+});
+
+describe('reading a table whose checkpoint is damaged', () => {
+  it('a truncated checkpoint is a CorruptLog naming the file and why, not DuckDB text', async () => {
+    const t = await DeltaTable.forPath(dirs.make());
+    for (let i = 0; i < 11; i++) await t.write(idRows(i, 1)); // checkpoint at 10
+    const checkpoint = '_delta_log/00000000000000000010.checkpoint.parquet';
+    await fs.truncate(nodePath.join(t.location, checkpoint), 50);
+    const err = await rejection(t.snapshot());
+    expect(err).toBeInstanceOf(CorruptLog);
+    expect(err.message).toContain(
+      `checkpoint file ${checkpoint} of table ${t.location} is unreadable (not a complete Parquet file: 50 bytes)`,
+    );
+    expectNoDuckDbText(err);
   });
 });
