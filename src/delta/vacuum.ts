@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { TweetlakeError } from '../errors.js';
+import type { ObjectMeta } from '../storage/object-store.js';
 import { decodeActionPath, parseActions, type DeletionVectorDescriptor } from './actions.js';
 import { deletionVectorPath } from './deletion-vectors.js';
 import { checkWriteSupported } from './features.js';
@@ -62,7 +63,16 @@ async function storeNow(ctx: TableContext): Promise<number> {
   await ctx.store.put(marker, '');
   try {
     const meta = await ctx.store.head(marker);
-    if (!meta) throw new Error(`the VACUUM clock marker ${marker} vanished`);
+    if (!meta) {
+      throw new TweetlakeError(
+        'DELTA_VACUUM_CLOCK',
+        `VACUUM's clock marker ${marker} vanished: run it again`,
+        {
+          domain: 'external',
+          retryable: true,
+        },
+      );
+    }
     return meta.lastModified;
   } finally {
     await ctx.store.delete(marker);
@@ -105,6 +115,27 @@ async function addedSince(ctx: TableContext, version: number): Promise<Set<strin
 }
 
 /**
+ * The files of the table folder that the snapshot does not need, last modified at or before `cutoff`
+ * and before now by the store's clock (staging leftovers only once a day old; other hidden files never).
+ */
+async function unneededFiles(
+  ctx: TableContext,
+  snapshot: Snapshot,
+  now: number,
+  cutoff: number,
+): Promise<ObjectMeta[]> {
+  const startedAt = await storeNow(ctx);
+  const keep = neededBy(snapshot, cutoff);
+  return (await ctx.store.list('')).filter(
+    (f) =>
+      !keep.has(f.path) &&
+      f.lastModified <= cutoff &&
+      f.lastModified < startedAt &&
+      (f.path.startsWith(STAGING) ? f.lastModified <= now - STAGING_MIN_AGE_MS : !isHidden(f.path)),
+  );
+}
+
+/**
  * VACUUM: deletes files in the table directory that no version within the retention period needs:
  * not in the latest snapshot, not removed within the retention period, and not written within it.
  * Whatever the retention, it never deletes a file modified after it started, nor one that any
@@ -122,17 +153,8 @@ export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}
   if ((options.enforceRetentionDuration ?? true) && retentionMs < tableMs) {
     throw new RetentionTooShort(retentionMs / 3_600_000, tableMs / 3_600_000);
   }
-  const startedAt = await storeNow(ctx);
   const now = options.now ?? Date.now();
-  const cutoff = now - retentionMs;
-  const keep = neededBy(snapshot, cutoff);
-  const candidates = (await ctx.store.list('')).filter(
-    (f) =>
-      !keep.has(f.path) &&
-      f.lastModified <= cutoff &&
-      f.lastModified < startedAt &&
-      (f.path.startsWith(STAGING) ? f.lastModified <= now - STAGING_MIN_AGE_MS : !isHidden(f.path)),
-  );
+  const candidates = await unneededFiles(ctx, snapshot, now, now - retentionMs);
   if (options.dryRun) {
     return {
       files: candidates.map((f) => f.path),
