@@ -8,7 +8,10 @@
 import { cpSync, existsSync, promises as fs, readdirSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckSession } from '../../src/duck/session.js';
 import { DeltaTable, field, parseSchema, type StructType } from '../../src/delta/index.js';
+import { HookedStore } from '../helpers/hooked-store.js';
+import { EVERY_TYPE, EVERY_TYPE_ROWS, PARTITIONS } from '../helpers/partition-types.js';
 import {
   deltaRsDump,
   rowsDiff,
@@ -51,7 +54,14 @@ const paths = {
   sink: '',
   sinkCheckpoint: '',
   memCheckpoint: '',
+  allParts: '',
+  smallMemory: '',
+  smallMemoryFromCheckpoint: '',
+  vacuumRace: '',
+  odd: '',
 };
+/** Versions of the table VACUUMed while another writer committed (every one after version 0 must read). */
+let vacuumRaceVersions: number[] = [];
 const tl = new Map<string, RowsSummary>(); // `${table}@${version}` -> tweetlake rows
 const rs = new Map<string, DeltaRsDump>();
 let spark: Awaited<ReturnType<typeof sparkJob>>;
@@ -70,6 +80,7 @@ describe('tweetlake writes, delta-rs and Spark read', () => {
   beforeAll(async () => {
     root = await tempDir('we-write');
     for (const k of Object.keys(paths) as (keyof typeof paths)[]) paths[k] = nodePath.join(root, k);
+    paths.odd = nodePath.join(root, 'odd', 'odd-b[1] x*');
 
     // 1. Many types: create, 11 appends (checkpoint at 10), overwrite, appends, OPTIMIZE, mergeSchema.
     const types = await DeltaTable.forPath(paths.types);
@@ -136,6 +147,55 @@ describe('tweetlake writes, delta-rs and Spark read', () => {
     await vac.write({ sql: typedRows(25, 30) });
     const vacuumed = await vac.vacuum({ retentionHours: 0, enforceRetentionDuration: false });
     expect(vacuumed.files.length).toBe(2);
+
+    // 5. Partitioned by a column of every type but timestamp_ntz (edge values, binary with emoji and control bytes).
+    const allParts = await DeltaTable.forPath(paths.allParts);
+    const noNtz = EVERY_TYPE.fields.filter((f) => f.name !== 'ntz');
+    await allParts.create(
+      { type: 'struct', fields: noNtz },
+      { partitionBy: PARTITIONS.filter((p) => p !== 'ntz') },
+    );
+    await allParts.write({ sql: `SELECT * EXCLUDE (ntz) FROM (${EVERY_TYPE_ROWS})` });
+
+    // 6. Streaming appends (txn per batch) past version 10 at the default 512 MB DuckDB limit; a copy
+    //    without the commits before the checkpoint.
+    const small = await DuckSession.create({ memoryLimit: '512MB' });
+    try {
+      const t = await DeltaTable.forPath(paths.smallMemory, small);
+      for (let b = 0; b < 12; b++) {
+        await t.write(
+          { sql: typedRows(b * 100, b * 100 + 5) },
+          { txn: { appId: 'small-memory', version: b } },
+        );
+      }
+    } finally {
+      small.close();
+    }
+    expect(
+      existsSync(nodePath.join(paths.smallMemory, '_delta_log', '00000000000000000010.checkpoint.parquet')),
+    ).toBe(true);
+    cpSync(paths.smallMemory, paths.smallMemoryFromCheckpoint, { recursive: true });
+    for (let v = 0; v < 10; v++) {
+      await fs.rm(
+        nodePath.join(paths.smallMemoryFromCheckpoint, '_delta_log', `${String(v).padStart(20, '0')}.json`),
+      );
+    }
+
+    // 7. VACUUM (retention 0, check disabled) while another writer commits between VACUUM START and the deletes.
+    vacuumRaceVersions = await vacuumWithConcurrentWriter(paths.vacuumRace);
+
+    // 8. A table at a folder whose name has glob characters, beside a folder a glob of it would match.
+    await fs.mkdir(nodePath.dirname(paths.odd), { recursive: true });
+    await fs.mkdir(paths.odd);
+    await fs.symlink(paths.odd, nodePath.join(nodePath.dirname(paths.odd), 'odd-b1 x'));
+    const odd = await DeltaTable.forPath(paths.odd);
+    await odd.write(
+      { sql: partitionedRows(0) },
+      { partitionBy: ['part'], properties: { 'delta.checkpointInterval': '2' } },
+    );
+    await odd.write({ sql: partitionedRows(1) });
+    await odd.write({ sql: partitionedRows(2) });
+    await odd.optimize();
 
     // Spark: reads, history, details, data skipping, streaming (memory and Delta sinks), VACUUM dry run.
     const sparkVersions = [0, 10, 12, 15, 16];
@@ -235,6 +295,14 @@ describe('tweetlake writes, delta-rs and Spark read', () => {
         checkpoint: paths.sinkCheckpoint,
       },
       { id: 'vacuum.read', op: 'read', path: paths.vacuum, versions: [null] },
+      { id: 'allParts.read', op: 'read', path: paths.allParts, versions: [null] },
+      {
+        id: 'smallMemoryFromCheckpoint.read',
+        op: 'read',
+        path: paths.smallMemoryFromCheckpoint,
+        versions: [null],
+      },
+      { id: 'vacuumRace.read', op: 'read', path: paths.vacuumRace, versions: [null] },
       { id: 'vacuum.history', op: 'history', path: paths.vacuum },
       {
         id: 'vacuum.dryRun',
@@ -255,6 +323,10 @@ describe('tweetlake writes, delta-rs and Spark read', () => {
       { table: paths.stream, history: true },
       { table: paths.vacuum, history: true, vacuumDryRun: true },
       { table: paths.sink },
+      { table: paths.allParts },
+      { table: paths.smallMemoryFromCheckpoint },
+      ...vacuumRaceVersions.map((version) => ({ table: paths.vacuumRace, version })),
+      { table: paths.odd },
     ];
     for (const d of await deltaRsDump(specs)) {
       rs.set(`${d.table}@${d.requestedVersion ?? 'latest'}`, d);
@@ -422,4 +494,88 @@ describe('tweetlake writes, delta-rs and Spark read', () => {
     const dry = spark.get<{ results: { path: string }[][] }>('vacuum.dryRun');
     expect(dry.results[0]).toEqual([]);
   });
+
+  it('delta-rs and Spark read partition values of every type as we write them', async () => {
+    const ours = await rowsAt(paths.allParts);
+    expect(ours.numRows).toBe(5);
+    const py = rs.get(`${paths.allParts}@latest`)!;
+    expect(py.error).toBeUndefined();
+    expect(py.rowsError).toBeUndefined();
+    expect(rowsDiff(ours, py), 'delta-rs').toBeUndefined();
+    const [sp] = spark.get<SparkRead[]>('allParts.read');
+    expect(sp!.error).toBeUndefined();
+    expect(rowsDiff(ours, sp!), 'Spark').toBeUndefined();
+  });
+
+  it('delta-rs and Spark read the checkpoint written under the 512 MB limit, alone', async () => {
+    const ours = await rowsAt(paths.smallMemory);
+    expect(ours.numRows).toBe(12 * 5);
+    const py = rs.get(`${paths.smallMemoryFromCheckpoint}@latest`)!;
+    expect(py.error).toBeUndefined();
+    expect(py.version).toBe(11);
+    expect(rowsDiff(ours, py), 'delta-rs').toBeUndefined();
+    const [sp] = spark.get<SparkRead[]>('smallMemoryFromCheckpoint.read');
+    expect(sp!.error).toBeUndefined();
+    expect(rowsDiff(ours, sp!), 'Spark').toBeUndefined();
+  });
+
+  it('after a VACUUM that raced a writer, delta-rs reads every later version as we do, Spark the latest', async () => {
+    expect(vacuumRaceVersions.length).toBeGreaterThanOrEqual(4);
+    for (const version of vacuumRaceVersions) {
+      const py = rs.get(`${paths.vacuumRace}@${version}`)!;
+      expect(py.error, `delta-rs load of v${version}`).toBeUndefined();
+      expect(py.rowsError, `delta-rs rows of v${version}`).toBeUndefined();
+      expect(rowsDiff(await rowsAt(paths.vacuumRace, version), py), `v${version}`).toBeUndefined();
+    }
+    const [sp] = spark.get<SparkRead[]>('vacuumRace.read');
+    expect(sp!.error).toBeUndefined();
+    expect(rowsDiff(await rowsAt(paths.vacuumRace), sp!)).toBeUndefined();
+    expect((await rowsAt(paths.vacuumRace)).numRows).toBe(4);
+  });
+
+  it('delta-rs reads the table at a folder with glob characters as we do (its files once)', async () => {
+    const ours = await rowsAt(paths.odd);
+    expect(ours.numRows).toBe(PARTS.length * 3 * 3);
+    const py = rs.get(`${paths.odd}@latest`)!;
+    expect(py.error).toBeUndefined();
+    expect(rowsDiff(ours, py)).toBeUndefined();
+  });
 });
+
+/**
+ * Builds a table, then VACUUMs it (retention 0) while a writer that wrote its files before the
+ * VACUUM started commits between VACUUM START and the deletes. Returns the versions that must read.
+ */
+async function vacuumWithConcurrentWriter(dir: string): Promise<number[]> {
+  const t = await DeltaTable.forPath(dir);
+  await t.write({ sql: typedRows(0, 2) }); // v0
+  await t.write({ sql: typedRows(10, 12) }, { mode: 'overwrite' }); // v1: v0's file is garbage
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let atCommit!: () => void;
+  const reachedCommit = new Promise<void>((resolve) => (atCommit = resolve));
+  const writerStore = new HookedStore(t.store, async (op, path) => {
+    if (op === 'putIfAbsent' && /^_delta_log\/\d{20}\.json$/.test(path)) {
+      atCommit();
+      await gate;
+    }
+  });
+  const writing = new DeltaTable(writerStore, t.session).write({ sql: typedRows(20, 22) });
+  void writing.then(atCommit, atCommit); // a write that never reaches its commit must not hang the suite
+  await reachedCommit;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  let released = false;
+  const vacuumStore = new HookedStore(t.store, async (op, path) => {
+    if (!released && op === 'delete' && !path.startsWith('_delta_log/')) {
+      released = true;
+      release();
+      await writing;
+    }
+  });
+  await new DeltaTable(vacuumStore, t.session).vacuum({ retentionHours: 0, enforceRetentionDuration: false });
+  expect(released).toBe(true);
+  await writing;
+  await t.write({ sql: typedRows(30, 30) }, { txn: { appId: 'after-vacuum', version: 0 } }); // an empty batch
+  const latest = (await t.snapshot()).version;
+  return Array.from({ length: latest }, (_, i) => i + 1);
+}

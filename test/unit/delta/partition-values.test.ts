@@ -20,6 +20,7 @@ import {
 } from '../../../src/delta/partition-values.js';
 import { toDuckType, type DataType } from '../../../src/delta/schema.js';
 import { readRows, rejection, tempDirs } from '../../helpers/delta.js';
+import { EVERY_TYPE, EVERY_TYPE_ROWS, PARTITIONS } from '../../helpers/partition-types.js';
 
 const dirs = tempDirs('tweetlake-partition-');
 afterAll(() => dirs.cleanup());
@@ -142,40 +143,6 @@ describe('partitioned writes', () => {
     expect(await readRows(t, s, 'id')).toEqual(expected);
   });
 });
-
-/** A table partitioned by a column of every primitive type (timestamp_ntz needs an explicit schema). */
-const EVERY_TYPE: StructType = {
-  type: 'struct',
-  fields: [
-    field('id', 'long'),
-    field('s', 'string'),
-    field('b', 'binary'),
-    field('i8', 'byte'),
-    field('i16', 'short'),
-    field('i32', 'integer'),
-    field('i64', 'long'),
-    field('f', 'float'),
-    field('d', 'double'),
-    field('dec', 'decimal(10,2)'),
-    field('bool', 'boolean'),
-    field('day', 'date'),
-    field('ts', 'timestamp'),
-    field('ntz', 'timestamp_ntz'),
-  ],
-};
-const EVERY_TYPE_ROWS = `SELECT * FROM (VALUES
-  (0::BIGINT, 'a', encode('😈'), (-128)::TINYINT, (-32768)::SMALLINT, (-2147483648)::INTEGER, (-9223372036854775808)::BIGINT,
-      1.1::FLOAT, 1e20::DOUBLE, 12.30::DECIMAL(10,2), true,
-      DATE '2024-02-29', TIMESTAMPTZ '2024-01-01 10:00:00.123456+00', TIMESTAMP '2024-01-01 10:00:00.5'),
-  (1, 'ü😈 x/y=z', '\\x01\\x02'::BLOB, 127, 32767, 2147483647, 9223372036854775807, 'NaN', 'Infinity', -0.05, false,
-      DATE '0001-01-01', TIMESTAMPTZ '1970-01-01 00:00:00+00', TIMESTAMP '1999-12-31 23:59:59'),
-  (2, '', ''::BLOB, 0, 0, 0, 0, '-Infinity', 0.0, 0.00, NULL,
-      DATE '9999-12-31', TIMESTAMPTZ '2024-01-01 10:00:00+00', TIMESTAMP '2024-01-01 10:00:00'),
-  (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-  (4, '%', encode('plain'), 1, 2, 3, 4, 0.5, 1.5e-7, 99999999.99, true,
-      DATE '1970-01-01', TIMESTAMPTZ '2262-04-11 23:47:16.854775+00', TIMESTAMP '1900-01-01 00:00:00.000001')
-  ) t(id, s, b, i8, i16, i32, i64, f, d, dec, bool, day, ts, ntz)`;
-const PARTITIONS = EVERY_TYPE.fields.slice(1).map((f) => f.name);
 
 describe('partition values of every type', () => {
   it('are written as the protocol serialises them and read back as written', async () => {
