@@ -7,6 +7,7 @@ Tables (under root):
              optimize.compact(), delete (copy-on-write), vacuum
   rs_parts   partitioned by a string (null, empty and special characters) and an int (null)
   rs_ntz     timezone-less timestamps (timestampNtz feature)
+  rs_binparts partitioned by a binary (emoji, control bytes, not UTF-8, null) and a string
 Prints {name: {"path", "version"}}.
 """
 
@@ -120,6 +121,18 @@ def build(root):
             mode="append",
         )
     out["rs_ntz"] = {"path": p, "version": DeltaTable(p).version()}
+
+    p = os.path.join(root, "rs_binparts")
+    binparts = pa.table(
+        {
+            "id": pa.array([1, 2, 3, 4, 5], pa.int64()),
+            # no empty values: delta-rs 1.6 writes "" and reads it back as "", where PROTOCOL.md says null
+            "b": pa.array(["😈".encode(), b"\x01\x02", b"plain", b"\xff\xfe", None], pa.binary()),
+            "s": pa.array(["ü😈", "x/y=z", None, "%", "a"], pa.string()),
+        }
+    )
+    write_deltalake(p, binparts, mode="append", partition_by=["b", "s"])
+    out["rs_binparts"] = {"path": p, "version": DeltaTable(p).version()}
     return out
 
 
