@@ -67,6 +67,24 @@ describe('LocalObjectStore', () => {
     expect(await fs.readdir(nodePath.join(store.root, 'a', 'b'))).toEqual(['c.json']);
   });
 
+  it('putFileIfAbsent copies a local file in once, then throws ObjectExists; the source stays; a missing source fails cleanly', async () => {
+    const store = new LocalObjectStore(dirs.make());
+    const source = nodePath.join(dirs.make(), 'staged.parquet');
+    const bytes = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251));
+    await fs.writeFile(source, bytes);
+    await store.putFileIfAbsent('_delta_log/x.checkpoint.parquet', source);
+    expect(Buffer.compare(Buffer.from(await store.get('_delta_log/x.checkpoint.parquet')), bytes)).toBe(0);
+    await fs.writeFile(source, 'other');
+    const err = await rejection(store.putFileIfAbsent('_delta_log/x.checkpoint.parquet', source));
+    expect(err).toBeInstanceOf(ObjectExists);
+    expect((await store.head('_delta_log/x.checkpoint.parquet'))!.size).toBe(bytes.length);
+    expect(text(await fs.readFile(source))).toBe('other');
+    const missing = await rejection(store.putFileIfAbsent('_delta_log/y.parquet', `${source}.missing`));
+    expect((missing as Error & { code?: string }).code).toBe('ENOENT');
+    // no temp file is left behind by any call
+    expect(await fs.readdir(nodePath.join(store.root, '_delta_log'))).toEqual(['x.checkpoint.parquet']);
+  });
+
   it('putIfAbsent has exactly one winner among concurrent writers', async () => {
     const store = new LocalObjectStore(dirs.make());
     const results = await Promise.allSettled(
