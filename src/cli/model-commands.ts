@@ -4,6 +4,7 @@ import { importFromHub } from '../model/hf-import.js';
 import { openRegistry } from '../model/registry-factory.js';
 import type { ModelRegistry } from '../model/registry.js';
 import { lakehousePaths } from '../pipeline/paths.js';
+import { UsageError } from './errors.js';
 import { renderTable } from './format.js';
 import { configFor, lakehouseOptions } from './options.js';
 
@@ -81,7 +82,7 @@ export function registerModelCommands(
           archiveExisting?: boolean;
         },
       ) => {
-        if (!opts.stage && !opts.alias) throw new Error('give --stage or --alias (or both)');
+        if (!opts.stage && !opts.alias) throw new UsageError('give --stage or --alias (or both)');
         const r = await registry(opts);
         if (opts.stage) {
           const v = await r.transitionStage(name, opts.version, opts.stage, !!opts.archiveExisting);
