@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { SqlError } from '../duck/session.js';
+import { StreamingQueryException } from '../engine/query.js';
 import { duckErrorType, withoutSqlExcerpt } from '../duck/error-text.js';
 import { TweetlakeError, errorMessage, type ErrorDomain } from '../errors.js';
 import { redactSecrets } from '../redact.js';
@@ -21,6 +22,13 @@ export const EXIT_CODES = {
 export class UsageError extends TweetlakeError {
   constructor(message: string, code = 'USAGE') {
     super(code, message, { domain: 'user' });
+  }
+}
+
+/** The user's own SQL failed: DuckDB's message, which quotes only what the user wrote. */
+export class QueryError extends TweetlakeError {
+  constructor(message: string, cause?: unknown) {
+    super('SQL_QUERY', message, { domain: 'user', cause });
   }
 }
 
@@ -73,12 +81,16 @@ export function presentError(err: unknown): PresentedError {
     return { code: err.code, domain: 'user', message: err.message, exitCode: err.exitCode };
   if (err instanceof CommanderError)
     return { code: err.code, domain: 'user', message: err.message, exitCode: EXIT_CODES.user };
+  if (err instanceof QueryError)
+    return { code: err.code, domain: 'user', message: redactSecrets(err.message), exitCode: EXIT_CODES.user };
+  if (err instanceof SqlError) return presentSqlError(err, err);
+  if (err instanceof StreamingQueryException && sqlCause(err)) return presentSqlError(err, sqlCause(err)!);
   if (err instanceof TweetlakeError) {
-    if (err instanceof SqlError) return presentSqlError(err);
     return {
       code: err.code,
       domain: err.domain,
-      message: redactSecrets(err.message),
+      // A message built on a DuckDB error may still quote our SQL.
+      message: redactSecrets(withoutSqlExcerpt(err.message)),
       exitCode: EXIT_CODES[err.domain],
     };
   }
@@ -102,18 +114,27 @@ export function presentError(err: unknown): PresentedError {
   };
 }
 
+/** The DuckDB failure behind an error (itself, or a cause of it), if any; a stream takes its failure's domain. */
+function sqlCause(err: unknown): SqlError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++)
+    if (e instanceof SqlError) return e;
+  return undefined;
+}
+
 /**
- * A DuckDB failure on a statement of ours: DuckDB quotes the statement (our SQL, with internal
- * file paths), so the quote goes; running out of memory or failing to read a file is not the
- * user's input at fault.
+ * A DuckDB failure on a statement of ours (the user's own SQL is a QueryError): DuckDB quotes the
+ * statement, which holds internal file paths, so the quote goes. Running out of memory or failing
+ * to read a file is something outside us; any other failure of our SQL is a bug of ours.
  */
-function presentSqlError(err: SqlError): PresentedError {
-  const type = duckErrorType(err.message);
-  const domain: ErrorDomain = type === 'Out of Memory' || type === 'IO' ? 'external' : err.domain;
+function presentSqlError(err: TweetlakeError, sql: SqlError): PresentedError {
+  const type = duckErrorType(sql.message);
+  const domain: ErrorDomain = type === 'Out of Memory' || type === 'IO' ? 'external' : 'internal';
   const hint =
     type === 'Out of Memory'
       ? ' (raise duckdb.memoryLimit / TWEETLAKE_DUCKDB_MEMORY_LIMIT, or lower maxFilesPerTrigger)'
-      : '';
+      : domain === 'internal'
+        ? ' (an internal error: TWEETLAKE_DEBUG=1 prints its stack trace; please report it)'
+        : '';
   return {
     code: err.code,
     domain,

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { ensureBundledModelRegistered } from '../model/bundled.js';
 import { importFromHub } from '../model/hf-import.js';
@@ -53,6 +55,11 @@ export function registerModelCommands(
     .option('--description <text>', 'version description')
     .action(
       async (dir: string, opts: { root?: string; config?: string; name: string; description?: string }) => {
+        if (!existsSync(nodePath.join(dir, 'MLmodel')))
+          throw new UsageError(
+            `${dir} is not an MLflow model folder (it has no MLmodel file)`,
+            'MODEL_DIR_INVALID',
+          );
         const r = await registry(opts);
         const v = await r.createVersion(
           opts.name,

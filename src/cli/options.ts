@@ -36,3 +36,11 @@ export function tcpPort(value: string, name: string): number {
   if (n > 65535) throw new UsageError(`${name} must be a port number from 1 to 65535, got '${value}'`);
   return n;
 }
+
+/** A table version or other count from 0 up. */
+export function tableVersion(value: string, name: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0)
+    throw new UsageError(`${name} must be a whole number, got '${value}'`);
+  return n;
+}

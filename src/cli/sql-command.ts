@@ -1,18 +1,11 @@
 import type { Command } from 'commander';
 import { missingTableName, duckErrorType } from '../duck/error-text.js';
 import { DuckSession, SqlError } from '../duck/session.js';
-import { TweetlakeError } from '../errors.js';
 import { lakehousePaths, TABLE_NAMES } from '../pipeline/paths.js';
 import { DeltaViews } from '../sql/views.js';
+import { QueryError } from './errors.js';
 import { parseFormat, renderTable } from './format.js';
 import { configFor, lakehouseOptions, positiveInt } from './options.js';
-
-/** The user's SQL failed: DuckDB's message, quoting only what the user wrote. */
-export class QueryError extends TweetlakeError {
-  constructor(message: string, cause?: unknown) {
-    super('SQL_QUERY', message, { domain: 'user', cause });
-  }
-}
 
 /** DuckDB's message for the user's statement, with the lakehouse's tables where DuckDB guesses others. */
 function queryError(err: SqlError, root: string, present: string[]): QueryError {

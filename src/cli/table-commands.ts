@@ -5,13 +5,10 @@ import { withoutSqlExcerpt } from '../duck/error-text.js';
 import { SqlError, type DuckSession } from '../duck/session.js';
 import { lakehouseLease } from '../pipeline/lakehouse-lease.js';
 import { UsageError } from './errors.js';
+import { tableVersion } from './options.js';
 import { parseFormat, renderTable } from './format.js';
 
-function int(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a whole number, got '${value}'`);
-  return n;
-}
+const int = tableVersion;
 
 function parseTime(value: string): number {
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);

@@ -4,7 +4,7 @@ import { DuckSession } from '../duck/session.js';
 import { dashboardState } from '../ui/dashboard-state.js';
 import { staticReport } from '../ui/report.js';
 import { DashboardServer } from '../ui/server.js';
-import { configFor, defaultDashboardPort, lakehouseOptions, tcpPort } from './options.js';
+import { configFor, defaultDashboardPort, lakehouseOptions, tableVersion, tcpPort } from './options.js';
 import { renderTable } from './format.js';
 import { ensureBundledModelRegistered } from '../model/bundled.js';
 import { openRegistry } from '../model/registry-factory.js';
@@ -95,7 +95,7 @@ export function registerUiCommands(program: Command, out: NodeJS.WritableStream)
           session,
           config,
           { name: resolved.name, ...(resolved.version ? { version: resolved.version } : {}), uri },
-          opts.version === undefined ? undefined : Number(opts.version),
+          opts.version === undefined ? undefined : tableVersion(opts.version, '--version'),
         );
         out.write(
           `MLflow run ${e.runId} (experiment ${e.experimentName}) in ${e.trackingUri}${e.runUrl ? `\n${e.runUrl}` : ''}\n`,
