@@ -11,6 +11,8 @@ import type { Classifier } from '../../../src/model/classifier.js';
 import { bundledSampleDir } from '../../../src/pipeline/config.js';
 import { Pipeline, type Orchestration } from '../../../src/pipeline/pipeline.js';
 import { LeaseHeld } from '../../../src/storage/lease.js';
+import { DeltaTable } from '../../../src/delta/table.js';
+import { LegacyMentionFormat } from '../../../src/pipeline/mention-format.js';
 import { dashboardState } from '../../../src/ui/dashboard-state.js';
 import { rejection, tempDirs } from '../../helpers/delta.js';
 
@@ -92,6 +94,36 @@ describe('a run on an up-to-date lakehouse', () => {
     expect(after.performance.headline).not.toMatch(/no batches/);
     expect(after.performance.stageSeconds).toEqual(before.performance.stageSeconds);
     expect(after.performance.sections.find((x) => x.name === 'shuffle')?.figures.bronzeRows).toBe(30);
+  }, 60_000);
+
+  it("refuses a lakehouse an older tweetlake wrote (mentions without '@'); --clear rebuilds it", async () => {
+    const l = lakehouse(30);
+    await pipeline(l).run();
+    // The application table as the old code wrote it: handles without '@'.
+    const app = await DeltaTable.forPath(nodePath.join(l.root, 'application'), session);
+    const plan = await app.scan();
+    try {
+      await app.write(
+        { sql: `SELECT * REPLACE (ltrim(mention, '@') AS mention) FROM (${plan.sql})` },
+        { mode: 'overwrite' },
+      );
+    } finally {
+      await plan.dispose();
+    }
+    const err = await rejection(pipeline(l).run());
+    expect(err).toBeInstanceOf(LegacyMentionFormat);
+    expect(err.message).toMatch(/stored mentions without '@'.*tweetlake run --clear/);
+    const rebuilt = await pipeline(l).run({ clear: true });
+    expect(rebuilt.tables.bronze.rows).toBe(30);
+    const p2 = await app.scan();
+    try {
+      const [row] = await session.all(
+        `SELECT count(*) FILTER (WHERE NOT starts_with(mention, '@')) AS old FROM (${p2.sql})`,
+      );
+      expect(Number(row!.old)).toBe(0);
+    } finally {
+      await p2.dispose();
+    }
   }, 60_000);
 
   it('lets one run at a time hold the lakehouse: a second refuses at start, naming the holder', async () => {
