@@ -142,12 +142,17 @@ export class Pipeline {
         for (const name of STREAM_NAMES) {
           if (this.stopRequested) break;
           const q = await this.startStream(name, Trigger.availableNow());
+          if (this.stopRequested) await q.stop(); // asked while it was starting
           await q.awaitTermination();
         }
       } else {
         const interval = this.options.pollIntervalMs ?? 1000;
-        for (const name of STREAM_NAMES) await this.startStream(name, Trigger.processingTime(interval));
-        if (trigger === 'available-now') await this.watchUntilDone();
+        for (const name of STREAM_NAMES) {
+          if (this.stopRequested) break; // stopped before it started (an early Ctrl-C)
+          await this.startStream(name, Trigger.processingTime(interval));
+        }
+        if (this.stopRequested) await this.manager.stopAll();
+        else if (trigger === 'available-now') await this.watchUntilDone();
         else await this.manager.awaitAll();
       }
     } finally {
@@ -296,7 +301,7 @@ export class Pipeline {
   private async watchUntilDone(): Promise<void> {
     for (;;) {
       const failed = this.manager.all.find((q) => q.exception);
-      if (failed) return;
+      if (failed || this.stopRequested) return;
       if (await this.caughtUp()) return;
       await new Promise((r) => setTimeout(r, 250));
     }

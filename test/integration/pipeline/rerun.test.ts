@@ -80,6 +80,17 @@ describe('a run on an up-to-date lakehouse', () => {
     expect(result).not.toBe('still running');
   }, 30_000);
 
+  it('a stop asked before the streams started (an early Ctrl-C) ends the run without running them', async () => {
+    for (const orchestration of ['sequential', 'concurrent'] as const) {
+      const p = pipeline(lakehouse(30), orchestration);
+      const stopping = p.stop();
+      const summary = await p.run();
+      await stopping;
+      expect(summary.stopped, orchestration).toBe(true);
+      expect(summary.tables.application.version, orchestration).toBeNull();
+    }
+  }, 60_000);
+
   it("keeps the streams' recent batches and the five S's when a run has nothing new", async () => {
     const l = lakehouse(30);
     await pipeline(l).run();
