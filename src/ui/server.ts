@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import * as nodePath from 'node:path';
 import { DuckSession } from '../duck/session.js';
 import { TweetlakeError, errorMessage } from '../errors.js';
@@ -106,7 +107,11 @@ export class DashboardServer {
       () => void this.refresh().catch(() => undefined),
       this.options.refreshMs ?? 1000,
     );
-    return this.token ? `${this.url}/?token=${this.token}` : this.url;
+    if (!this.token) return this.url;
+    // Bound to every interface: name the machine, as people on other machines reach it.
+    const base =
+      host === '0.0.0.0' || host === '::' ? this.url.replace(/\/\/[^/]+:/, `//${hostname()}:`) : this.url;
+    return `${base}/?token=${this.token}`;
   }
 
   /** The address of the server (without the token). */
