@@ -14,7 +14,7 @@ lines `@@bench {json}` (the runner, bench/main.ts, reads them); Spark's own logg
 Stages (tables <work>/iter-K/<name>, checkpoints <work>/iter-K/_checkpoints/<stream>):
   bronze       JSON Lines -> date, user, text, sentiment (strings), source_file, processing_time
   silver       timestamp (UTC, zone abbreviations as src/pipeline/silver.ts ZONE_OFFSETS, passed in
-               --zones), one row per distinct lower-cased mention (explode_outer), cleaned_text, sentiment
+               --zones), one row per distinct mention, '@' + the lower-cased handle (explode_outer), cleaned_text, sentiment
   gold         without --model: the benchmark fixture labeller (label from the UTF-8 length of
                cleaned_text, as bench/tweetlake/fixture-labeller.ts), a built-in Spark expression;
                with --model: the ONNX model through onnxruntime + tokenizers in a pandas UDF
@@ -126,7 +126,7 @@ def medallion(spark, args, root: str, zones: dict) -> dict:
     )
     stages["bronze"] = run_stream("bronze_stream", bronze, t["bronze"], cp["bronze"])
 
-    # silver: UTC timestamp, distinct lower-cased mentions exploded (outer), cleaned text
+    # silver: UTC timestamp, distinct mentions ('@' + lower-cased handle) exploded (outer), cleaned text
     b = spark.readStream.format("delta").option("maxFilesPerTrigger", mfpt).load(t["bronze"])
     zone = F.regexp_extract("date", DATE, 2)
     offsets = F.create_map(*[x for z, h in zones.items() for x in (F.lit(z), F.lit(int(round(h * 60))))])
@@ -137,7 +137,7 @@ def medallion(spark, args, root: str, zones: dict) -> dict:
     local_text = F.concat_ws(" ", F.regexp_extract("date", DATE, 1), F.regexp_extract("date", DATE, 3))
     local = F.unix_timestamp(F.to_timestamp(F.when(zone != "", local_text), "MMM d H:m:s yyyy"))
     ts = F.timestamp_seconds(local - minutes * 60)
-    mentions = F.array_distinct(F.transform(F.regexp_extract_all("text", F.lit(MENTION), 1), lambda m: F.lower(m)))
+    mentions = F.array_distinct(F.transform(F.regexp_extract_all("text", F.lit(MENTION), 1), lambda m: F.concat(F.lit("@"), F.lower(m))))
     cleaned = F.trim(F.regexp_replace(F.regexp_replace("text", MENTION_STRIP, ""), SPACES, " "))
     silver = b.select(
         ts.alias("timestamp"), mentions.alias("ms"), cleaned.alias("cleaned_text"), "sentiment"

@@ -2,14 +2,26 @@ import type { Command } from 'commander';
 import { DuckSession } from '../duck/session.js';
 import { generateSource } from '../pipeline/generate.js';
 import { bundledSampleDir } from '../pipeline/config.js';
-import { lakehousePaths, TABLE_NAMES } from '../pipeline/paths.js';
+import { lakehousePaths } from '../pipeline/paths.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { StateStore } from '../pipeline/state.js';
-import { DeltaViews } from '../sql/views.js';
+import { lakehouseLease } from '../pipeline/lakehouse-lease.js';
+import type { LeaseState } from '../storage/lease.js';
+import { UsageError } from './errors.js';
 import { parseFormat, renderTable } from './format.js';
 import { configFor, lakehouseOptions, positiveInt } from './options.js';
 
-/** `tweetlake streams | stop | clear | sql | generate`. */
+/** One line on who holds a lakehouse's lease. */
+function describeLease(lease: LeaseState | undefined): string {
+  if (!lease) return 'lease: free (no run is using this lakehouse)';
+  const h = lease.holder;
+  return (
+    `lease: held by pid ${h.pid} on ${h.host} since ${h.startedAt} (${h.command}), refreshed ${h.refreshedAt}` +
+    (lease.stale ? '; stale: its process is gone or stopped refreshing, the next run takes it over' : '')
+  );
+}
+
+/** `tweetlake streams | stop | clear | generate`. */
 export function registerLakehouseCommands(program: Command, out: NodeJS.WritableStream): void {
   lakehouseOptions(
     program
@@ -19,11 +31,13 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
     .option('--format <fmt>', 'table | jsonl', 'table')
     .action(async (opts: { root?: string; config?: string; format: string }) => {
       const config = configFor(opts);
+      const format = parseFormat(opts.format);
       const states = await new StateStore(lakehousePaths(config.root).state).streams();
-      if (parseFormat(opts.format) === 'jsonl') {
+      if (format === 'jsonl') {
         for (const s of states) out.write(`${JSON.stringify(s)}\n`);
         return;
       }
+      out.write(`${describeLease(await lakehouseLease(config.root))}\n`);
       if (states.length === 0) {
         out.write(`no streams have run in ${config.root}\n`);
         return;
@@ -53,8 +67,10 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
     const config = configFor(opts);
     const store = new StateStore(lakehousePaths(config.root).state);
     const active = (await store.streams()).filter((s) => s.active);
+    if (active.length === 0)
+      throw new UsageError(`no run is active in ${config.root}: nothing to stop`, 'NOTHING_TO_STOP');
     if (name && !active.some((s) => s.name === name)) {
-      throw new Error(
+      throw new UsageError(
         `no active stream named '${name}' (active: ${active.map((s) => s.name).join(', ') || 'none'})`,
       );
     }
@@ -73,44 +89,13 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
         source: config.source,
         session,
         classifier: () => Promise.reject(new Error('unused')),
+        command: 'tweetlake clear',
       }).clear();
     } finally {
       session.close();
     }
     out.write(`cleared tables and checkpoints under ${config.root} (models and MLflow runs kept)\n`);
   });
-
-  lakehouseOptions(
-    program
-      .command('sql <query>')
-      .description(`SQL (DuckDB dialect) over the tables by name: ${TABLE_NAMES.join(', ')}`),
-  )
-    .option('--format <fmt>', 'table | jsonl', 'table')
-    .option('--limit <n>', 'print at most n rows (table format)', '100')
-    .action(
-      async (query: string, opts: { root?: string; config?: string; format: string; limit: string }) => {
-        const config = configFor(opts);
-        const paths = lakehousePaths(config.root);
-        const session = await DuckSession.create();
-        const views = new DeltaViews(session);
-        try {
-          for (const t of TABLE_NAMES) await views.register(t, paths.tables[t]);
-          if (parseFormat(opts.format) === 'jsonl') {
-            for await (const chunk of session.stream(`SELECT to_json(q) AS j FROM (${query}) q`)) {
-              for (const row of chunk) out.write(`${row.j}\n`);
-            }
-          } else {
-            const limit = positiveInt(opts.limit, '--limit');
-            const rows = await session.all(`SELECT * FROM (${query}) q LIMIT ${limit}`);
-            out.write(renderTable(rows));
-            out.write(`(${rows.length} row${rows.length === 1 ? '' : 's'})\n`);
-          }
-        } finally {
-          await views.dispose();
-          session.close();
-        }
-      },
-    );
 
   program
     .command('generate')

@@ -2,24 +2,30 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { TweetlakeError } from '../errors.js';
 import { TWEETLAKE_VERSION } from '../delta/version.js';
+import { redactSecrets } from '../redact.js';
+import { presentError } from './errors.js';
 import { registerLakehouseCommands } from './lakehouse-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerRunCommand } from './run-command.js';
 import { registerTableCommands } from './table-commands.js';
 import { registerScheduleCommands } from './schedule-commands.js';
+import { registerSqlCommand } from './sql-command.js';
 import { registerUiCommands } from './ui-commands.js';
 
 /** Builds the command tree; `out` receives what commands print. */
 export function buildProgram(out: NodeJS.WriteStream = process.stdout): Command {
   const program = new Command('tweetlake')
     .description('a streaming lakehouse for tweet sentiment: Delta tables, streams, models, dashboard')
-    .version(TWEETLAKE_VERSION)
+    .version(TWEETLAKE_VERSION, '-V, --version', 'print the version of tweetlake')
+    // Options of the program are read only before the subcommand, so that a subcommand's own
+    // --version (a table or model version) is never taken for the program's.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
   registerRunCommand(program, out);
   registerLakehouseCommands(program, out);
+  registerSqlCommand(program, out);
   registerTableCommands(program, out);
   registerModelCommands(program, out);
   registerUiCommands(program, out);
@@ -34,14 +40,13 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof TweetlakeError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`error: ${(err as Error).message ?? String(err)}\n`);
-    if (process.env.TWEETLAKE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
-    return 1;
+    if (err instanceof CommanderError && err.exitCode === 0) return 0; // --help, --version
+    const shown = presentError(err);
+    // Commander has printed its own message (and the help) already.
+    if (!(err instanceof CommanderError)) process.stderr.write(`error [${shown.code}]: ${shown.message}\n`);
+    if (process.env.TWEETLAKE_DEBUG && err instanceof Error && err.stack)
+      process.stderr.write(`${redactSecrets(err.stack)}\n`);
+    return shown.exitCode;
   }
 }
 
@@ -61,8 +66,8 @@ if (invokedDirectly()) {
       process.exitCode = code;
     },
     (err) => {
-      process.stderr.write(`fatal: ${String(err)}\n`);
-      process.exitCode = 1;
+      process.stderr.write(`fatal: ${redactSecrets(String(err))}\n`);
+      process.exitCode = 70;
     },
   );
 }

@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
+import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { ensureBundledModelRegistered } from '../model/bundled.js';
 import { importFromHub } from '../model/hf-import.js';
 import { openRegistry } from '../model/registry-factory.js';
 import type { ModelRegistry } from '../model/registry.js';
 import { lakehousePaths } from '../pipeline/paths.js';
+import { UsageError } from './errors.js';
 import { renderTable } from './format.js';
 import { configFor, lakehouseOptions } from './options.js';
 
@@ -52,6 +55,11 @@ export function registerModelCommands(
     .option('--description <text>', 'version description')
     .action(
       async (dir: string, opts: { root?: string; config?: string; name: string; description?: string }) => {
+        if (!existsSync(nodePath.join(dir, 'MLmodel')))
+          throw new UsageError(
+            `${dir} is not an MLflow model folder (it has no MLmodel file)`,
+            'MODEL_DIR_INVALID',
+          );
         const r = await registry(opts);
         const v = await r.createVersion(
           opts.name,
@@ -81,7 +89,7 @@ export function registerModelCommands(
           archiveExisting?: boolean;
         },
       ) => {
-        if (!opts.stage && !opts.alias) throw new Error('give --stage or --alias (or both)');
+        if (!opts.stage && !opts.alias) throw new UsageError('give --stage or --alias (or both)');
         const r = await registry(opts);
         if (opts.stage) {
           const v = await r.transitionStage(name, opts.version, opts.stage, !!opts.archiveExisting);

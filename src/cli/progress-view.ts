@@ -58,7 +58,8 @@ export class ProgressView {
     if (stream === 'bronze_stream') bar.update(filesDone ?? 0, { batch: p.batchId, rate });
     else {
       bar.setTotal(Math.max(upstreamRows ?? rows, rows));
-      bar.update(rows, { batch: p.batchId, rate });
+      // Between batches the gold bar counts rows again, not the texts the model scored.
+      bar.update(rows, { batch: p.batchId, rate, unit: 'rows' });
     }
   }
 

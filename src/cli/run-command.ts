@@ -7,10 +7,14 @@ import { openRegistry } from '../model/registry-factory.js';
 import { loadClassifier } from '../model/load.js';
 import { resolveModel } from '../model/resolve.js';
 import type { TweetlakeConfig } from '../pipeline/config.js';
-import { Pipeline } from '../pipeline/pipeline.js';
+import { NothingToEvaluate } from '../pipeline/evaluate.js';
+import { Pipeline, type PipelineSummary } from '../pipeline/pipeline.js';
 import { lakehousePaths, STREAM_NAMES, TABLE_NAMES, type StreamName } from '../pipeline/paths.js';
+import { redactSecrets } from '../redact.js';
+import { Interrupted } from './errors.js';
 import { renderTable } from './format.js';
-import { configFor, lakehouseOptions, positiveInt } from './options.js';
+import { InterruptHandler } from './interrupts.js';
+import { configFor, defaultDashboardPort, lakehouseOptions, positiveInt, tcpPort } from './options.js';
 import { ProgressView } from './progress-view.js';
 import { evaluate, mlflowUiUrl } from './ui-commands.js';
 import { DashboardServer } from '../ui/server.js';
@@ -78,7 +82,10 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
     .option('--max-files-per-trigger <n>', 'source files per micro-batch')
     .option('--model <uri>', 'model URI (default models:/HF_TWEET_SENTIMENT/Production)')
     .option('--clear', 'delete the tables and checkpoints of a previous run first')
-    .option('--dashboard [port]', 'serve the live dashboard while the streams run (default port 4040)')
+    .option(
+      '--dashboard [port]',
+      'serve the live dashboard while the streams run (default port TWEETLAKE_DASHBOARD_PORT, else 4040)',
+    )
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const config = configFor(opts as { root?: string; config?: string }, {
         ...(opts.source ? { source: String(opts.source) } : {}),
@@ -95,13 +102,55 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
         opts.dashboard === undefined
           ? undefined
           : opts.dashboard === true
-            ? 4040
-            : positiveInt(String(opts.dashboard), '--dashboard');
+            ? defaultDashboardPort()
+            : tcpPort(String(opts.dashboard), '--dashboard');
       await runPipeline(config, { clear: !!opts.clear, out, ...(dashboardPort ? { dashboardPort } : {}) });
     });
 }
 
-/** Runs the pipeline for a config; prints progress and the summary to `out`. */
+/** Prints the tables after a run and the input accounting (every record in bronze or quarantine). */
+function printSummary(summary: PipelineSummary, out: NodeJS.WriteStream): void {
+  const rows = TABLE_NAMES.map((t) => ({
+    table: t,
+    version: summary.tables[t].version,
+    rows: summary.tables[t].rows,
+    files: summary.tables[t].files,
+  }));
+  out.write('\n' + renderTable(rows));
+  const bronze = summary.tables.bronze.rows ?? 0;
+  const quarantined = summary.tables.quarantine.rows ?? 0;
+  out.write(`\ninput records: ${bronze + quarantined} = ${bronze} in bronze + ${quarantined} quarantined\n`);
+  out.write(`elapsed: ${(summary.elapsedMs / 1000).toFixed(1)} s\n`);
+}
+
+/** Logs the MLflow evaluation run of gold after a run, or says why there is nothing to evaluate. */
+async function reportEvaluation(
+  session: DuckSession,
+  config: TweetlakeConfig,
+  model: Classifier,
+  log: (line: string) => void,
+): Promise<void> {
+  let evaluation;
+  try {
+    evaluation = await evaluate(session, config, model.info);
+  } catch (err) {
+    if (!(err instanceof NothingToEvaluate)) throw err;
+    log(`\n${err.message}`);
+    return;
+  }
+  const m = evaluation.metrics;
+  log(
+    `\nevaluation (MLflow run ${evaluation.runId} in ${evaluation.trackingUri}${evaluation.runUrl ? `, ${evaluation.runUrl}` : ''}):\n` +
+      `  given vs predicted sentiment on ${evaluation.rows} gold rows: accuracy ${m.accuracy!.toFixed(3)}, ` +
+      `macro F1 ${m.f1_macro!.toFixed(3)}; positive-vs-negative precision ${m.precision!.toFixed(3)}, ` +
+      `recall ${m.recall!.toFixed(3)}, F1 ${m.f1!.toFixed(3)}`,
+  );
+}
+
+/**
+ * Runs the pipeline for a config; prints progress and the summary to `out`. Ctrl-C stops after the
+ * current batch and rejects with `Interrupted` (no evaluation of a partial run); a second aborts.
+ */
 export async function runPipeline(
   config: TweetlakeConfig,
   options: { clear: boolean; out: NodeJS.WriteStream; dashboardPort?: number },
@@ -111,9 +160,10 @@ export async function runPipeline(
     ...(config.duckdb.memoryLimit ? { memoryLimit: config.duckdb.memoryLimit } : {}),
     ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}),
   });
-  const log = (line: string) => out.write(`${line}\n`);
+  const log = (line: string) => out.write(`${redactSecrets(line)}\n`);
   const classifier = lazyClassifier(config, log);
   const view = new ProgressView(out, { sourceFiles: countFiles(config.source) });
+  const produced = new Map<StreamName, number>();
   const pipeline = new Pipeline({
     root: config.root,
     source: config.source,
@@ -127,6 +177,7 @@ export async function runPipeline(
     schemaEvolution: config.schemaEvolution,
     inferenceBatchSize: 1024,
     classifier: classifier.get,
+    command: ['tweetlake', ...process.argv.slice(2)].join(' '),
     onStreamStart: (s) => view.start(s),
     onInference: (done, total) => view.inference(done, total),
     onProgress: (s, p) => {
@@ -135,58 +186,43 @@ export async function runPipeline(
       view.update(s, p, pipeline.sourceFilesAdmitted(), upstream ? produced.get(upstream) : undefined);
     },
   });
-  const produced = new Map<StreamName, number>();
-  if (options.clear) {
-    await pipeline.clear();
-    log(`cleared ${config.root}`);
-  }
+  if (options.clear) log(`clearing the tables and checkpoints of ${config.root} first`);
   log(`tweetlake run: ${config.source} -> ${config.root} (${config.orchestration}, ${config.trigger})`);
   let dashboard: DashboardServer | undefined;
-  if (options.dashboardPort) {
-    const mlflowUrl = mlflowUiUrl();
-    dashboard = new DashboardServer({
-      root: config.root,
-      source: config.source,
-      port: options.dashboardPort,
-      ...(mlflowUrl ? { mlflowUrl } : {}),
-    });
-    log(`dashboard: ${await dashboard.start()}`);
-  }
-  const stopOnSignal = () => void pipeline.state.requestStop();
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
+  const interrupts = new InterruptHandler(out, () => void pipeline.stop());
   try {
-    const summary = await pipeline.run();
-    view.stop();
-    const rows = TABLE_NAMES.map((t) => ({
-      table: t,
-      version: summary.tables[t].version,
-      rows: summary.tables[t].rows,
-      files: summary.tables[t].files,
-    }));
-    out.write('\n' + renderTable(rows));
-    const bronze = summary.tables.bronze.rows ?? 0;
-    const quarantined = summary.tables.quarantine.rows ?? 0;
-    log(`\ninput records: ${bronze + quarantined} = ${bronze} in bronze + ${quarantined} quarantined`);
-    log(`elapsed: ${(summary.elapsedMs / 1000).toFixed(1)} s`);
-    const model = classifier.loaded();
-    if (model && summary.tables.gold.version !== null) {
-      const evaluation = await evaluate(session, config, model.info);
-      log(
-        `\nevaluation (MLflow run ${evaluation.runId} in ${evaluation.trackingUri}${evaluation.runUrl ? `, ${evaluation.runUrl}` : ''}):\n` +
-          `  given vs predicted sentiment on ${evaluation.rows} gold rows: accuracy ${evaluation.metrics.accuracy!.toFixed(3)}, ` +
-          `macro F1 ${evaluation.metrics.f1_macro!.toFixed(3)}; positive-vs-negative precision ${evaluation.metrics.precision!.toFixed(3)}, ` +
-          `recall ${evaluation.metrics.recall!.toFixed(3)}, F1 ${evaluation.metrics.f1!.toFixed(3)}`,
-      );
+    if (options.dashboardPort) {
+      const mlflowUrl = mlflowUiUrl();
+      dashboard = new DashboardServer({
+        root: config.root,
+        source: config.source,
+        port: options.dashboardPort,
+        ...(mlflowUrl ? { mlflowUrl } : {}),
+      });
+      log(`dashboard: ${await dashboard.start()}`);
     }
+    const summary = await pipeline.run({ clear: options.clear });
+    view.stop();
+    printSummary(summary, out);
+    if (interrupts.signal) {
+      log(
+        `stopped by ${interrupts.signal} after the current batch: \`tweetlake run\` again continues from there`,
+      );
+      throw new Interrupted(interrupts.signal, `interrupted by ${interrupts.signal}: the run did not finish`);
+    }
+    const model = classifier.loaded();
+    const partial = summary.stopped && config.trigger !== 'continuous';
+    if (partial) log('stopped on request before the source was done: no evaluation of a partial run');
+    else if (model && summary.tables.gold.version !== null)
+      await reportEvaluation(session, config, model, log);
     if (dashboard && out.isTTY) {
+      interrupts.dispose();
       log(`the dashboard stays up at ${dashboard.url}: Ctrl-C to stop`);
       await new Promise<void>((resolve) => process.once('SIGINT', resolve));
     }
   } finally {
     view.stop();
-    process.off('SIGINT', stopOnSignal);
-    process.off('SIGTERM', stopOnSignal);
+    interrupts.dispose();
     await classifier.close();
     await dashboard?.stop();
     session.close();

@@ -65,6 +65,12 @@ export function registerScheduleCommands(program: Command, out: NodeJS.WriteStre
   ).action(async (opts: { root?: string; config?: string }) => {
     const config = configFor(opts);
     const runs = await new ScheduleHistory(lakehousePaths(config.root).schedules).list();
+    if (runs.length === 0) {
+      out.write(
+        `no scheduled runs yet in ${config.root}: \`tweetlake schedule "0 2 * * *" --run-now\` starts one\n`,
+      );
+      return;
+    }
     out.write(
       renderTable(
         runs.map((r) => ({

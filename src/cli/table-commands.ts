@@ -1,18 +1,46 @@
+import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { DeltaTable } from '../delta/table.js';
+import { withoutSqlExcerpt } from '../duck/error-text.js';
+import { SqlError, type DuckSession } from '../duck/session.js';
+import { lakehouseLease } from '../pipeline/lakehouse-lease.js';
+import { UsageError } from './errors.js';
+import { tableVersion } from './options.js';
 import { parseFormat, renderTable } from './format.js';
 
-function int(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got '${value}'`);
-  return n;
-}
+const int = tableVersion;
 
 function parseTime(value: string): number {
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (Number.isNaN(ms))
-    throw new Error(`cannot parse timestamp '${value}' (use ISO-8601 or epoch milliseconds)`);
+    throw new UsageError(`cannot parse timestamp '${value}' (use ISO-8601 or epoch milliseconds)`);
   return ms;
+}
+
+/** Fails in the user's terms when a --where filter does not fit the table (without our scan's SQL). */
+async function checkWhere(session: DuckSession, scanSql: string, where: string): Promise<void> {
+  try {
+    await session.describe(`SELECT * FROM (${scanSql}) WHERE ${where}`);
+  } catch (err) {
+    if (!(err instanceof SqlError)) throw err;
+    throw new UsageError(`--where ${where}: ${withoutSqlExcerpt(err.message)}`, 'WHERE_INVALID');
+  }
+}
+
+/**
+ * A VACUUM shorter than the table's retention may delete files that a running pipeline's streams
+ * still read (an older snapshot): refuse it while a run holds the lease of the table's lakehouse.
+ */
+async function refuseWhileRunning(tablePath: string): Promise<void> {
+  const root = nodePath.dirname(nodePath.resolve(tablePath));
+  const lease = await lakehouseLease(root);
+  if (!lease || lease.stale) return;
+  const h = lease.holder;
+  throw new UsageError(
+    `a run is using the lakehouse ${root} (pid ${h.pid} on ${h.host} since ${h.startedAt}): --force may delete ` +
+      `files its streams still read. Vacuum with the table's retention, or after the run`,
+    'LEASE_HELD',
+  );
 }
 
 /** `tweetlake table ...`: read and maintain one Delta table by path. */
@@ -38,10 +66,11 @@ export function registerTableCommands(program: Command, out: NodeJS.WritableStre
           ...(opts.version !== undefined ? { version: int(opts.version, '--version') } : {}),
           ...(opts.timestamp !== undefined ? { timestamp: parseTime(opts.timestamp) } : {}),
         });
+        const limit = int(opts.limit, '--limit');
         const plan = await t.scan(snapshot);
         try {
-          const limit = int(opts.limit, '--limit');
           const where = opts.where ? ` WHERE ${opts.where}` : '';
+          if (opts.where) await checkWhere(t.session, plan.sql, opts.where);
           if (format === 'table') {
             const rows = await t.session.all(`SELECT * FROM (${plan.sql})${where} LIMIT ${limit}`);
             out.write(renderTable(rows, plan.columns));
@@ -152,7 +181,8 @@ export function registerTableCommands(program: Command, out: NodeJS.WritableStre
       const t = await DeltaTable.forPath(path);
       const hours = opts.retainHours === undefined ? undefined : Number(opts.retainHours);
       if (hours !== undefined && (!Number.isFinite(hours) || hours < 0))
-        throw new Error('--retain-hours must be >= 0');
+        throw new UsageError('--retain-hours must be a number of hours >= 0');
+      if (opts.force && !opts.dryRun) await refuseWhileRunning(path);
       const r = await t.vacuum({
         ...(hours !== undefined ? { retentionHours: hours } : {}),
         dryRun: !!opts.dryRun,

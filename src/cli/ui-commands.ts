@@ -4,7 +4,7 @@ import { DuckSession } from '../duck/session.js';
 import { dashboardState } from '../ui/dashboard-state.js';
 import { staticReport } from '../ui/report.js';
 import { DashboardServer } from '../ui/server.js';
-import { configFor, lakehouseOptions, positiveInt } from './options.js';
+import { configFor, defaultDashboardPort, lakehouseOptions, tableVersion, tcpPort } from './options.js';
 import { renderTable } from './format.js';
 import { ensureBundledModelRegistered } from '../model/bundled.js';
 import { openRegistry } from '../model/registry-factory.js';
@@ -13,12 +13,13 @@ import type { TweetlakeConfig } from '../pipeline/config.js';
 import { evaluateGold } from '../pipeline/evaluate.js';
 import { lakehousePaths } from '../pipeline/paths.js';
 import { openTrackingStore } from '../tracking/tracking-factory.js';
+import { withoutUserInfo } from '../redact.js';
 import type { EvaluationSummary } from '../tracking/metrics.js';
 
 /** The MLflow UI address, when a server is configured. */
 export function mlflowUiUrl(): string | undefined {
   const uri = process.env.MLFLOW_TRACKING_URI;
-  return uri && /^https?:\/\//.test(uri) ? uri : undefined;
+  return uri && /^https?:\/\//.test(uri) ? withoutUserInfo(uri) : undefined;
 }
 
 /** Evaluates gold and logs the MLflow run (to the server when MLFLOW_TRACKING_URI is set). */
@@ -41,20 +42,30 @@ export async function evaluate(
 /** `tweetlake dashboard | report | evaluate`. */
 export function registerUiCommands(program: Command, out: NodeJS.WritableStream): void {
   lakehouseOptions(program.command('dashboard').description('serve the live dashboard of a lakehouse'))
-    .option('--port <n>', 'port', '4040')
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .action(async (opts: { root?: string; config?: string; port: string; host: string }) => {
+    .option('--port <n>', 'port (default TWEETLAKE_DASHBOARD_PORT, else 4040)')
+    .option('--host <host>', 'interface to listen on (beyond loopback, a token is required)', '127.0.0.1')
+    .option(
+      '--token <token>',
+      'the token to require (default: TWEETLAKE_DASHBOARD_TOKEN, or a new one off loopback)',
+    )
+    .action(async (opts: { root?: string; config?: string; port?: string; host: string; token?: string }) => {
       const config = configFor(opts);
       const mlflowUrl = mlflowUiUrl();
+      const token = opts.token ?? process.env.TWEETLAKE_DASHBOARD_TOKEN;
       const server = new DashboardServer({
         root: config.root,
         source: config.source,
-        port: positiveInt(opts.port, '--port'),
+        port: opts.port ? tcpPort(opts.port, '--port') : defaultDashboardPort(),
         host: opts.host,
+        ...(token ? { token } : {}),
         ...(mlflowUrl ? { mlflowUrl } : {}),
       });
       const url = await server.start();
       out.write(`dashboard of ${config.root} at ${url} (Ctrl-C to stop)\n`);
+      if (server.token)
+        out.write(
+          `it asks for its token: open the address above once, or send "Authorization: Bearer <token>"\n`,
+        );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -84,7 +95,7 @@ export function registerUiCommands(program: Command, out: NodeJS.WritableStream)
           session,
           config,
           { name: resolved.name, ...(resolved.version ? { version: resolved.version } : {}), uri },
-          opts.version === undefined ? undefined : Number(opts.version),
+          opts.version === undefined ? undefined : tableVersion(opts.version, '--version'),
         );
         out.write(
           `MLflow run ${e.runId} (experiment ${e.experimentName}) in ${e.trackingUri}${e.runUrl ? `\n${e.runUrl}` : ''}\n`,

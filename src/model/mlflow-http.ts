@@ -8,6 +8,7 @@ import * as nodePath from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { redactSecrets } from '../redact.js';
 import { TweetlakeError, errorMessage } from '../errors.js';
 
 /** How to reach an MLflow server. */
@@ -132,18 +133,27 @@ export class MlflowHttpClient {
   private readonly timeoutMs: number;
 
   constructor(options: MlflowHttpOptions) {
-    if (!isHttpUri(options.baseUrl)) {
+    const url =
+      isHttpUri(options.baseUrl) && URL.canParse(options.baseUrl) ? new URL(options.baseUrl) : undefined;
+    if (!url) {
       throw new TweetlakeError(
         'MLFLOW_URI_INVALID',
-        `'${options.baseUrl}' is not an http(s):// MLflow server URL`,
+        `'${redactSecrets(options.baseUrl)}' is not an http(s):// MLflow server URL`,
         { domain: 'user' },
       );
     }
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    // Credentials in the URL (http://user:pass@host) become basic auth; the URL we keep and print has none.
+    const fromUrl = url.username
+      ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
+      : undefined;
+    url.username = '';
+    url.password = '';
+    this.baseUrl = url.toString().replace(/\/+$/, '');
     this.headers = {};
+    const basic = options.username !== undefined ? options : fromUrl;
     if (options.token) this.headers.authorization = `Bearer ${options.token}`;
-    else if (options.username !== undefined) {
-      this.headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
+    else if (basic?.username !== undefined) {
+      this.headers.authorization = `Basic ${Buffer.from(`${basic.username}:${basic.password ?? ''}`).toString('base64')}`;
     }
     this.maxRetries = options.maxRetries ?? 5;
     this.backoffMs = options.backoffMs ?? 500;

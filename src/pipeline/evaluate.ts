@@ -17,6 +17,20 @@ import type { LakehousePaths } from './paths.js';
 import { StateStore } from './state.js';
 
 export const EVALUATION_EXPERIMENT = 'tweetlake-evaluation';
+
+/** Gold has no row with both a given and a predicted label: there is nothing to measure. */
+export class NothingToEvaluate extends TweetlakeError {
+  constructor(goldVersion: number, rows: number) {
+    super(
+      'EVALUATE_NO_ROWS',
+      rows === 0
+        ? `nothing to evaluate: version ${goldVersion} of gold has no rows (run the pipeline on a source with tweets first)`
+        : `nothing to evaluate: none of the ${rows} rows of gold version ${goldVersion} has a given sentiment ` +
+            `(positive, negative or neutral) to compare the prediction with`,
+      { domain: 'user' },
+    );
+  }
+}
 const LABELS = ['NEG', 'NEU', 'POS'];
 
 /** The silver version a gold version was computed from, through gold_stream's offsets log. */
@@ -91,6 +105,7 @@ export async function evaluateGold(
     if (i < 0 || j < 0) unlabelled += Number(r.n);
     else matrix[i]![j]! += Number(r.n);
   }
+  if (matrix.flat().every((n) => n === 0)) throw new NothingToEvaluate(snapshot.version, unlabelled);
   const report = classificationReport(LABELS, matrix);
   const binary = binaryReport(LABELS, matrix);
   const silverVersion = (await silverVersionOf(paths, gold, snapshot.version)) ?? -1;

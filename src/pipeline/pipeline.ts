@@ -1,12 +1,17 @@
 import { promises as fs } from 'node:fs';
-import type { DuckSession } from '../duck/session.js';
+import type { DuckSession, JsonValue } from '../duck/session.js';
 import { DeltaTable } from '../delta/table.js';
 import { FileSource } from '../engine/file-source.js';
 import { StreamingQueryManager } from '../engine/manager.js';
 import type { QueryProgress } from '../engine/progress.js';
 import type { StreamingQuery } from '../engine/query.js';
+import { StreamCheckpoint } from '../engine/checkpoint.js';
 import type { Source } from '../engine/source.js';
 import { Trigger } from '../engine/trigger.js';
+import { LeaseLost } from '../storage/lease.js';
+import { LocalObjectStore } from '../storage/local-store.js';
+import { withLakehouseLease } from './lakehouse-lease.js';
+import { checkMentionFormat } from './mention-format.js';
 import {
   lakehousePaths,
   STREAM_NAMES,
@@ -29,6 +34,8 @@ export interface PipelineOptions extends Omit<StageOptions, 'paths'> {
   pollIntervalMs?: number;
   onProgress?: (stream: StreamName, progress: QueryProgress) => void;
   onStreamStart?: (stream: StreamName) => void;
+  /** What holds the lakehouse's lease while the pipeline runs (shown to a second run); default the process's command line. */
+  command?: string;
 }
 
 /** Rows and versions of each table after a run. */
@@ -36,7 +43,12 @@ export interface PipelineSummary {
   elapsedMs: number;
   tables: Record<TableName, { version: number | null; rows: number | null; files: number }>;
   batches: Record<StreamName, number>;
+  /** The run ended on a stop request (Ctrl-C, `tweetlake stop`), not because the source was done. */
+  stopped: boolean;
 }
+
+/** A batch position not yet committed: the stream is (or was, when it died) running a batch. */
+const IN_FLIGHT = Symbol('in flight');
 
 /**
  * The medallion pipeline: bronze_stream -> silver_stream -> gold_stream -> application_stream,
@@ -55,6 +67,9 @@ export class Pipeline {
   private readonly startedAt = new Map<StreamName, string>();
   private fileSource?: FileSource;
   private readonly sources = new Map<StreamName, Source>();
+  private readonly prior = new Map<StreamName, StreamState>();
+  private stopRequested = false;
+  private leaseLost?: LeaseLost;
 
   constructor(private readonly options: PipelineOptions) {
     this.paths = lakehousePaths(options.root);
@@ -65,32 +80,79 @@ export class Pipeline {
     return this.options.session;
   }
 
-  /** Deletes every table, checkpoint and stream state of the lakehouse (models and tracking stay). */
+  private get command(): string {
+    return this.options.command ?? process.argv.slice(1).join(' ');
+  }
+
+  /**
+   * Deletes every table, checkpoint and stream state of the lakehouse (models and tracking stay),
+   * holding the lakehouse's lease: it refuses while a run is using the lakehouse.
+   */
   async clear(): Promise<void> {
+    await withLakehouseLease(this.paths.root, this.command, () => this.deleteTablesAndCheckpoints());
+  }
+
+  private async deleteTablesAndCheckpoints(): Promise<void> {
     for (const t of TABLE_NAMES) await fs.rm(this.paths.tables[t], { recursive: true, force: true });
     await fs.rm(`${this.paths.root}/_checkpoints`, { recursive: true, force: true });
     await fs.rm(this.paths.state, { recursive: true, force: true });
   }
 
-  /** Runs the pipeline as configured; resolves with a summary when every stream has stopped. */
-  async run(): Promise<PipelineSummary> {
+  /** Asks every stream to stop after its current batch; `run()` then resolves with `stopped` set. */
+  async stop(): Promise<void> {
+    this.stopRequested = true;
+    await this.manager.stopAll();
+  }
+
+  /**
+   * Runs the pipeline as configured (after clearing the lakehouse, with `clear`); resolves with a
+   * summary when every stream has stopped. One run per lakehouse: it holds the lakehouse's lease,
+   * and refuses to start (LeaseHeld, naming the holder) while another process holds it.
+   */
+  async run(options: { clear?: boolean } = {}): Promise<PipelineSummary> {
+    const summary = await withLakehouseLease(
+      this.paths.root,
+      this.command,
+      async () => {
+        if (options.clear) await this.deleteTablesAndCheckpoints();
+        else await checkMentionFormat(this.session, this.paths);
+        return this.runStreams();
+      },
+      (err) => {
+        if (!(err instanceof LeaseLost)) return; // a failed refresh is tried again at the next one
+        this.leaseLost = err;
+        void this.stop();
+      },
+    );
+    if (this.leaseLost) throw this.leaseLost;
+    return summary;
+  }
+
+  private async runStreams(): Promise<PipelineSummary> {
     const started = performance.now();
     const trigger = this.options.trigger ?? 'available-now';
     const orchestration =
       trigger === 'continuous' ? 'concurrent' : (this.options.orchestration ?? 'sequential');
+    for (const s of await this.state.streams()) this.prior.set(s.name as StreamName, s);
+    await this.state.takeStopRequests(); // left by a `tweetlake stop` when no run was there to take it
     const stopWatcher = this.watchStopRequests();
     const monitor = await this.monitorProcess();
     try {
       if (orchestration === 'sequential') {
         for (const name of STREAM_NAMES) {
-          if (stopWatcher.stopped) break;
+          if (this.stopRequested) break;
           const q = await this.startStream(name, Trigger.availableNow());
+          if (this.stopRequested) await q.stop(); // asked while it was starting
           await q.awaitTermination();
         }
       } else {
         const interval = this.options.pollIntervalMs ?? 1000;
-        for (const name of STREAM_NAMES) await this.startStream(name, Trigger.processingTime(interval));
-        if (trigger === 'available-now') await this.watchUntilDone();
+        for (const name of STREAM_NAMES) {
+          if (this.stopRequested) break; // stopped before it started (an early Ctrl-C)
+          await this.startStream(name, Trigger.processingTime(interval));
+        }
+        if (this.stopRequested) await this.manager.stopAll();
+        else if (trigger === 'available-now') await this.watchUntilDone();
         else await this.manager.awaitAll();
       }
     } finally {
@@ -109,6 +171,8 @@ export class Pipeline {
     if (base.source instanceof FileSource) this.fileSource = base.source;
     this.sources.set(name, base.source);
     this.startedAt.set(name, new Date().toISOString());
+    // The recent batches of earlier runs stay on show (a run with nothing new has none of its own).
+    this.histories.set(name, [...(this.prior.get(name)?.history ?? [])]);
     this.options.onStreamStart?.(name);
     const query = await this.manager.start({
       ...base,
@@ -138,6 +202,7 @@ export class Pipeline {
 
   private async publish(q: StreamingQuery): Promise<void> {
     const name = q.name as StreamName;
+    const lastProgress = q.lastProgress ?? this.prior.get(name)?.lastProgress;
     await this.state.publish({
       name,
       id: q.id,
@@ -147,7 +212,7 @@ export class Pipeline {
       status: q.status,
       startedAt: this.startedAt.get(name) ?? new Date().toISOString(),
       updatedAt: new Date().toISOString(),
-      ...(q.lastProgress ? { lastProgress: q.lastProgress } : {}),
+      ...(lastProgress ? { lastProgress } : {}),
       history: this.histories.get(name) ?? [],
       ...(q.exception ? { error: q.exception.message } : {}),
     });
@@ -188,23 +253,17 @@ export class Pipeline {
   }
 
   /** Polls stop requests written by `tweetlake stop`. */
-  private watchStopRequests(): { stopped: boolean; close(): void } {
-    const handle = {
-      stopped: false,
-      close: () => clearInterval(timer),
-    };
+  private watchStopRequests(): { close(): void } {
     const timer = setInterval(() => {
       void this.state.takeStopRequests().then(async (names) => {
         for (const n of names) {
-          if (n === '_all') {
-            handle.stopped = true;
-            await this.manager.stopAll();
-          } else await this.manager.stop(n);
+          if (n === '_all') await this.stop();
+          else await this.manager.stop(n);
         }
       });
     }, 300);
     timer.unref();
-    return handle;
+    return { close: () => clearInterval(timer) };
   }
 
   /** Source files admitted into batches so far (this run and earlier ones). */
@@ -212,25 +271,37 @@ export class Pipeline {
     return this.fileSource?.admittedFiles ?? 0;
   }
 
-  /** True when every row present in each stream's source has been committed downstream. */
+  /**
+   * True when every row present in each stream's source has been committed downstream: no stream
+   * is in a batch, and from the position each stream's checkpoint has committed (this run or an
+   * earlier one) its source has nothing left.
+   */
   async caughtUp(): Promise<boolean> {
     const queries = STREAM_NAMES.map((n) => this.manager.get(n));
     if (queries.some((q) => !q || !q.isActive)) return queries.every((q) => !q?.isActive);
     for (const name of STREAM_NAMES) {
-      const q = this.manager.get(name)!;
-      if (q.status.isTriggerActive) return false;
-      const source = this.sources.get(name);
-      const end = q.lastProgress?.sources[0]?.endOffset ?? undefined;
-      const pending = await source?.backlog?.(end ?? undefined);
+      if (this.manager.get(name)!.status.isTriggerActive) return false;
+      const position = await this.committedPosition(name);
+      if (position === IN_FLIGHT) return false;
+      const pending = await this.sources.get(name)?.backlog?.(position);
       if ((pending?.files ?? 0) > 0 || (pending?.rows ?? 0) > 0) return false;
     }
     return true;
   }
 
+  /** The end offset of a stream's last committed batch (undefined before its first). */
+  private async committedPosition(name: StreamName): Promise<JsonValue | undefined | typeof IN_FLIGHT> {
+    const checkpoint = new StreamCheckpoint(new LocalObjectStore(this.paths.checkpoints[name]));
+    const planned = await checkpoint.latestOffsetBatch();
+    const committed = await checkpoint.latestCommittedBatch();
+    if (planned !== undefined && (committed === undefined || planned > committed)) return IN_FLIGHT;
+    return committed === undefined ? undefined : (await checkpoint.readOffsets(committed)).sources[0];
+  }
+
   private async watchUntilDone(): Promise<void> {
     for (;;) {
       const failed = this.manager.all.find((q) => q.exception);
-      if (failed) return;
+      if (failed || this.stopRequested) return;
       if (await this.caughtUp()) return;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -248,6 +319,6 @@ export class Pipeline {
       const s = await t.snapshot();
       tables[name] = { version: s.version, rows: s.numRecords ?? null, files: s.numFiles };
     }
-    return { elapsedMs, tables, batches: { ...this.batches } };
+    return { elapsedMs, tables, batches: { ...this.batches }, stopped: this.stopRequested };
   }
 }

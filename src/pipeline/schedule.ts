@@ -1,5 +1,8 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import * as nodePath from 'node:path';
+import { withoutSqlExcerpt } from '../duck/error-text.js';
+import { errorMessage } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 import { nextRun, parseCron } from './cron.js';
 
 /** One run of a scheduled job, as kept in the schedule's history. */
@@ -68,7 +71,8 @@ export async function runJob(
         name: task.name,
         status: 'FAILED',
         seconds: (performance.now() - t0) / 1000,
-        error: (err as Error).message,
+        // The history is a file others read: no quote of our SQL, no secrets.
+        error: redactSecrets(withoutSqlExcerpt(errorMessage(err))),
       });
     }
   }

@@ -2,7 +2,8 @@
  * Silver transforms: parse Twitter's date text to UTC, find @mentions, strip them from the text.
  * Rules (docs/pipeline.md): a mention is '@' + 1–15 of [A-Za-z0-9_] that is not preceded by a
  * letter, digit, '_', '@' or '.' (so e-mail addresses are not mentions) and ends at a word
- * boundary; handles are lower-cased; a handle mentioned twice in a tweet counts once; a tweet with
+ * boundary; a mention is stored as '@' + the lower-cased handle (`@united`, as the original shows
+ * them); a handle mentioned twice in a tweet counts once; a tweet with
  * no mention keeps one row with a NULL mention (explode_outer) unless told to drop it.
  */
 
@@ -67,13 +68,13 @@ export function parseTwitterDateSql(col: string): string {
   return `CAST(${local} - to_minutes(CAST(${minutes} AS BIGINT)) AS TIMESTAMP) AT TIME ZONE 'UTC'`;
 }
 
-/** SQL list of the distinct lower-cased handles a text mentions. */
+/** SQL list of the distinct mentions of a text, each '@' + the lower-cased handle (`@united`). */
 export function mentionsSql(col: string): string {
   // Whole matches, so that a word followed by '@' (`@a@b`) can be told apart and dropped.
   const word = String.raw`@([\p{L}\p{N}_]+)`;
   return `list_distinct(list_transform(list_filter(list_transform(regexp_extract_all(${col}, '${MENTION_REGEX}', 0),
       m -> CASE WHEN ends_with(m, '@') THEN NULL ELSE regexp_extract(m, '${word}', 1) END),
-      m -> m IS NOT NULL AND regexp_full_match(m, '${HANDLE}')), m -> lower(m)))`;
+      m -> m IS NOT NULL AND regexp_full_match(m, '${HANDLE}')), m -> '@' || lower(m)))`;
 }
 
 /** SQL of the text with mentions removed and white space collapsed. */

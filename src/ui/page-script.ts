@@ -46,13 +46,19 @@ function graph(state) {
   svg += '<path class="edge" d="M' + (bx + w / 2) + ',' + (8 + h) + ' L' + (bx + w / 2) + ',' + (h + 30) + '"/>';
   return svg + '</svg>';
 }
+// Charts fill their card's width, axes and legends included (a fixed width clipped the legends of
+// the wider charts on narrower screens); the square confusion matrix keeps its size.
+const FIXED_SIZE = new Set(['confusion']);
 async function chart(name, spec) {
   const el = document.getElementById('chart-' + name);
   if (!el || !spec) return;
   const text = JSON.stringify(spec);
   if (specs[name] === text) return;
   specs[name] = text;
-  await vegaEmbed(el, spec, { actions: false, renderer: 'svg' });
+  const sized = FIXED_SIZE.has(name)
+    ? spec
+    : Object.assign({}, spec, { width: 'container', autosize: { type: 'fit-x', contains: 'padding', resize: true } });
+  await vegaEmbed(el, sized, { actions: false, renderer: 'svg' });
   el.setAttribute('data-rendered', String(Date.now()));
 }
 function render(state) {

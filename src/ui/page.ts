@@ -73,7 +73,8 @@ h2 { font-size: 16px; margin: 0 0 8px; }
 .counter .value { font-size: 28px; font-weight: 600; }
 .counter .label { color: #5b6478; font-size: 13px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 16px; }
-.card { background: white; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px #0001; overflow-x: auto; }
+.card { background: white; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px #0001; overflow-x: auto; min-width: 0; }
+.card > [id^="chart-"] { width: 100%; }
 table { border-collapse: collapse; font-size: 13px; }
 th, td { text-align: left; padding: 3px 10px 3px 0; border-bottom: 1px solid #eceef2; }
 th { color: #5b6478; font-weight: 500; }

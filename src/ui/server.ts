@@ -3,10 +3,14 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import * as nodePath from 'node:path';
 import { DuckSession } from '../duck/session.js';
+import { TweetlakeError, errorMessage } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 import { renderPng, renderSvg } from '../analytics/render.js';
 import { dashboardState, type DashboardState } from './dashboard-state.js';
+import { DashboardAccess, isLoopback, newToken } from './access.js';
 import { DASHBOARD_CSS, dashboardHtml } from './page.js';
 import { DASHBOARD_JS } from './page-script.js';
 
@@ -18,16 +22,36 @@ export interface DashboardOptions {
   /** How often the state is recomputed and pushed (ms). */
   refreshMs?: number;
   mlflowUrl?: string;
+  /**
+   * The token every request must carry; generated when bound beyond loopback and none is given.
+   * `false` serves a non-loopback interface without one (only for networks you trust).
+   */
+  token?: string | false;
+}
+
+/** The dashboard could not listen on the interface and port it was asked for. */
+export class DashboardListenError extends TweetlakeError {
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+    const what =
+      cause.code === 'EADDRINUSE'
+        ? `port ${port} on ${host} is already in use (another dashboard?): stop it, or pick another port with --port`
+        : cause.code === 'EACCES'
+          ? `no permission to listen on port ${port} of ${host}: pick a port above 1023 with --port`
+          : cause.code === 'EADDRNOTAVAIL' || cause.code === 'ENOTFOUND'
+            ? `${host} is not an interface of this machine: give --host 127.0.0.1, 0.0.0.0 or one of its addresses`
+            : `cannot listen on ${host}:${port}: ${cause.message}`;
+    super('DASHBOARD_LISTEN', what, { domain: 'user', cause });
+  }
 }
 
 const require = createRequire(import.meta.url);
 
 /** Browser bundles served from node_modules, so the page works without a network. */
-const STATIC: Record<string, { module: string; file: string }> = {
-  'vega.min.js': { module: 'vega', file: 'build/vega.min.js' },
-  'vega-lite.min.js': { module: 'vega-lite', file: 'build/vega-lite.min.js' },
-  'vega-embed.min.js': { module: 'vega-embed', file: 'build/vega-embed.min.js' },
-};
+const STATIC = new Map<string, { module: string; file: string }>([
+  ['vega.min.js', { module: 'vega', file: 'build/vega.min.js' }],
+  ['vega-lite.min.js', { module: 'vega-lite', file: 'build/vega-lite.min.js' }],
+  ['vega-embed.min.js', { module: 'vega-embed', file: 'build/vega-embed.min.js' }],
+]);
 
 function moduleFile(module: string, file: string): string {
   // Walk up from the package's entry point to its folder (some packages do not export package.json).
@@ -49,27 +73,52 @@ export class DashboardServer {
   private readonly clients = new Set<ServerResponse>();
   private timer?: NodeJS.Timeout;
   private computing?: Promise<DashboardState>;
+  private readonly access: DashboardAccess;
 
-  constructor(private readonly options: DashboardOptions) {}
+  constructor(private readonly options: DashboardOptions) {
+    const host = options.host ?? '127.0.0.1';
+    const token =
+      options.token === false ? undefined : (options.token ?? (isLoopback(host) ? undefined : newToken()));
+    this.access = new DashboardAccess(host, token);
+  }
 
-  /** Starts listening; resolves with the URL. */
+  /** The token requests must carry, if any. */
+  get token(): string | undefined {
+    return this.access.token;
+  }
+
+  /** Starts listening; resolves with the URL (with `?token=` when one is needed). */
   async start(): Promise<string> {
+    const host = this.options.host ?? '127.0.0.1';
+    const port = this.options.port ?? 0;
+    const server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new DashboardListenError(host, port, err)));
+      try {
+        server.listen(port, host, resolve);
+      } catch (err) {
+        reject(new DashboardListenError(host, port, err as NodeJS.ErrnoException));
+      }
+    });
+    this.server = server;
     this.session = await DuckSession.create({ memoryLimit: '1GB', threads: 1 });
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) =>
-      this.server!.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', resolve),
-    );
     await this.refresh();
     this.timer = setInterval(
       () => void this.refresh().catch(() => undefined),
       this.options.refreshMs ?? 1000,
     );
-    return this.url;
+    if (!this.token) return this.url;
+    // Bound to every interface: name the machine, as people on other machines reach it.
+    const base =
+      host === '0.0.0.0' || host === '::' ? this.url.replace(/\/\/[^/]+:/, `//${hostname()}:`) : this.url;
+    return `${base}/?token=${this.token}`;
   }
 
+  /** The address of the server (without the token). */
   get url(): string {
     const a = this.server!.address() as AddressInfo;
-    return `http://${this.options.host ?? '127.0.0.1'}:${a.port}`;
+    const host = this.options.host ?? '127.0.0.1';
+    return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${a.port}`;
   }
 
   /** Recomputes the state (one computation at a time) and pushes it to clients if it changed. */
@@ -93,11 +142,28 @@ export class DashboardServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const decision = this.access.decide(req, url, (this.server!.address() as AddressInfo).port);
+    if (decision.kind === 'deny') return send(res, decision.status, 'text/plain', `${decision.reason}\n`);
+    if (decision.kind === 'accept-token') {
+      // Remember the token in a cookie, and take it out of the address bar (and of the history).
+      url.searchParams.delete('token');
+      res.writeHead(303, {
+        'set-cookie': this.access.tokenCookie(),
+        location: `${url.pathname}${url.search}`,
+        'cache-control': 'no-store',
+      });
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return send(res, 405, 'text/plain', 'the dashboard only answers GET\n');
+    }
     try {
       if (url.pathname === '/') return send(res, 200, 'text/html; charset=utf-8', dashboardHtml());
       if (url.pathname === '/static/dashboard.css') return send(res, 200, 'text/css', DASHBOARD_CSS);
       if (url.pathname === '/static/dashboard.js') return send(res, 200, 'text/javascript', DASHBOARD_JS);
-      const asset = STATIC[url.pathname.replace('/static/', '')];
+      const asset = url.pathname.startsWith('/static/') ? STATIC.get(url.pathname.slice(8)) : undefined;
       if (asset)
         return send(res, 200, 'text/javascript', await readFile(moduleFile(asset.module, asset.file)));
       if (url.pathname === '/api/state')
@@ -115,14 +181,19 @@ export class DashboardServer {
       }
       const chart = /^\/api\/charts\/([A-Za-z]+)\.(svg|png)$/.exec(url.pathname);
       if (chart) {
-        const spec = this.latest?.charts[chart[1]!];
+        const charts = this.latest?.charts ?? {};
+        const spec = Object.hasOwn(charts, chart[1]!) ? charts[chart[1]!] : undefined;
         if (!spec) return send(res, 404, 'text/plain', `no chart '${chart[1]}'`);
         if (chart[2] === 'svg') return send(res, 200, 'image/svg+xml', await renderSvg(spec));
         return send(res, 200, 'image/png', await renderPng(spec));
       }
       send(res, 404, 'text/plain', 'not found');
     } catch (err) {
-      send(res, 500, 'text/plain', (err as Error).message);
+      // The page gets no internals; the terminal running the dashboard gets the reason.
+      process.stderr.write(
+        `dashboard: ${req.method} ${url.pathname} failed: ${redactSecrets(errorMessage(err))}\n`,
+      );
+      send(res, 500, 'text/plain', 'internal error while answering this request\n');
     }
   }
 
@@ -137,6 +208,11 @@ export class DashboardServer {
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+  });
   res.end(body);
 }

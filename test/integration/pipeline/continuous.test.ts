@@ -82,7 +82,7 @@ describe('a continuous run follows files as they arrive', () => {
         )
         .join('\n') + '\n',
     );
-    await waitFor(async () => (await app('fresh_handle')) === 1, 'the new mention in application');
+    await waitFor(async () => (await app('@fresh_handle')) === 1, 'the new mention in application');
 
     // A malformed file (bad lines among good ones) and an unreadable one, then another good file.
     writeFileSync(
@@ -106,7 +106,7 @@ describe('a continuous run follows files as they arrive', () => {
       }) + '\n',
     );
     await waitFor(
-      async () => (await app('after_bad')) === 1 && (await count('gold', `mention = 'after_bad'`)) === 2,
+      async () => (await app('@after_bad')) === 1 && (await count('gold', `mention = '@after_bad'`)) === 2,
       'the stream after the bad files',
     );
 

@@ -221,7 +221,9 @@ const isMention = (m: RegExpMatchArray) => m[2] === '' && /^[A-Za-z0-9_]{1,15}$/
 
 function mentionsOf(text: string | null): (string | null)[] {
   if (text === null) return [null];
-  const found = [...new Set([...text.matchAll(CANDIDATE)].filter(isMention).map((m) => m[1]!.toLowerCase()))];
+  const found = [
+    ...new Set([...text.matchAll(CANDIDATE)].filter(isMention).map((m) => `@${m[1]!.toLowerCase()}`)),
+  ];
   return found.length ? found : [null];
 }
 

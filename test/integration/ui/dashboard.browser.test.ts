@@ -111,4 +111,27 @@ describe('dashboard in headless Chromium during a running pipeline', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: nodePath.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
   }, 180_000);
+
+  it('fits every chart, legend included, in its card on a 1280-pixel screen; mentions show as @handle', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
+    await page.goto(server.url);
+    await expect
+      .poll(async () => page.locator('#chart-perMention svg .role-legend').count(), { timeout: 60_000 })
+      .toBeGreaterThan(0);
+    await expect
+      .poll(async () => page.locator('#chart-streamRates svg .role-legend').count(), { timeout: 60_000 })
+      .toBeGreaterThan(0);
+    // In the page (this project compiles without the DOM types): charts whose drawing ends past their card.
+    const overflowing =
+      await page.evaluate(`[...document.querySelectorAll('[id^="chart-"]')].flatMap((el) => {
+      const card = el.closest('.card').getBoundingClientRect();
+      const svg = el.querySelector('svg')?.getBoundingClientRect();
+      return svg && svg.right > card.right + 1 ? [el.id + ': ' + svg.right + ' > ' + card.right] : [];
+    })`);
+    expect(overflowing).toEqual([]);
+    const labels = await page.locator('#chart-perMention svg .role-axis-label text').allTextContents();
+    expect(labels.length).toBeGreaterThan(0);
+    for (const l of labels.filter((x) => !/^\d+$/.test(x))) expect(l).toMatch(/^@[a-z0-9_]+$/);
+    await page.screenshot({ path: nodePath.join(ARTIFACTS, 'dashboard-1280.png'), fullPage: true });
+  }, 120_000);
 });

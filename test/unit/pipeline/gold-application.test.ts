@@ -41,11 +41,11 @@ class LengthClassifier implements Classifier {
 describe('scoreBatch', () => {
   it('scores each distinct cleaned text once, in chunks, and joins the predictions back to every row', async () => {
     const silver = `SELECT * FROM (VALUES
-        (TIMESTAMPTZ '2015-02-24 19:35:52+00', 'a', 'same text', 'positive'),
-        (TIMESTAMPTZ '2015-02-24 19:35:52+00', 'b', 'same text', 'positive'),
+        (TIMESTAMPTZ '2015-02-24 19:35:52+00', '@a', 'same text', 'positive'),
+        (TIMESTAMPTZ '2015-02-24 19:35:52+00', '@b', 'same text', 'positive'),
         (TIMESTAMPTZ '2015-02-25 10:00:00+00', NULL, 'four', 'negative'),
-        (TIMESTAMPTZ '2015-02-25 11:00:00+00', 'c', NULL, 'neutral'),
-        (TIMESTAMPTZ '2015-02-25 12:00:00+00', 'd', 'xy', 'bogus')
+        (TIMESTAMPTZ '2015-02-25 11:00:00+00', '@c', NULL, 'neutral'),
+        (TIMESTAMPTZ '2015-02-25 12:00:00+00', '@d', 'xy', 'bogus')
       ) t("timestamp", mention, cleaned_text, sentiment)`;
     const classifier = new LengthClassifier();
     const chunks: number[] = [];
@@ -77,7 +77,7 @@ describe('scoreBatch', () => {
         },
         {
           timestamp: '2015-02-24 19:35:52+00',
-          mention: 'a',
+          mention: '@a',
           cleaned_text: 'same text',
           sentiment: 'positive',
           predicted_score: 59,
@@ -87,7 +87,7 @@ describe('scoreBatch', () => {
         },
         {
           timestamp: '2015-02-24 19:35:52+00',
-          mention: 'b',
+          mention: '@b',
           cleaned_text: 'same text',
           sentiment: 'positive',
           predicted_score: 59,
@@ -97,7 +97,7 @@ describe('scoreBatch', () => {
         },
         {
           timestamp: '2015-02-25 11:00:00+00',
-          mention: 'c',
+          mention: '@c',
           cleaned_text: null,
           sentiment: 'neutral',
           predicted_score: 50,
@@ -107,7 +107,7 @@ describe('scoreBatch', () => {
         },
         {
           timestamp: '2015-02-25 12:00:00+00',
-          mention: 'd',
+          mention: '@d',
           cleaned_text: 'xy',
           sentiment: 'bogus',
           predicted_score: 52,
@@ -178,10 +178,10 @@ const sortRows = (rows: JsonRow[]) =>
 describe('mentionAggregatesSql / mergeAggregatesSql', () => {
   it('counts predicted sentiment per mention with its oldest and newest tweet; rows without a mention do not count', async () => {
     const rows: GoldRow[] = [
-      { ts: 10, mention: 'united', label: 'NEG' },
-      { ts: 5, mention: 'united', label: 'NEG' },
-      { ts: 20, mention: 'united', label: 'POS' },
-      { ts: 1, mention: 'jetblue', label: 'NEU' },
+      { ts: 10, mention: '@united', label: 'NEG' },
+      { ts: 5, mention: '@united', label: 'NEG' },
+      { ts: 20, mention: '@united', label: 'POS' },
+      { ts: 1, mention: '@jetblue', label: 'NEU' },
       { ts: 2, mention: null, label: 'POS' },
     ];
     const merged = await session.all(
@@ -189,7 +189,7 @@ describe('mentionAggregatesSql / mergeAggregatesSql', () => {
     );
     expect(merged).toEqual([
       {
-        mention: 'united',
+        mention: '@united',
         min_timestamp: '2015-02-16 00:05:00+00',
         max_timestamp: '2015-02-16 00:20:00+00',
         negative: '2',
@@ -198,7 +198,7 @@ describe('mentionAggregatesSql / mergeAggregatesSql', () => {
         total: '3',
       },
       {
-        mention: 'jetblue',
+        mention: '@jetblue',
         min_timestamp: '2015-02-16 00:01:00+00',
         max_timestamp: '2015-02-16 00:01:00+00',
         negative: '0',
@@ -212,7 +212,7 @@ describe('mentionAggregatesSql / mergeAggregatesSql', () => {
   it('property: merging the aggregates of batches equals aggregating their union', async () => {
     const row = fc.record({
       ts: fc.integer({ min: 0, max: 100_000 }),
-      mention: fc.option(fc.constantFrom('united', 'jetblue', 'delta', 'aa', "o'hare"), { nil: null }),
+      mention: fc.option(fc.constantFrom('@united', '@jetblue', '@delta', '@aa', "@o'hare"), { nil: null }),
       label: fc.constantFrom('NEG' as const, 'NEU' as const, 'POS' as const),
     });
     await fc.assert(

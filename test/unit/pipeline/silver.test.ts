@@ -96,27 +96,27 @@ describe('parseTwitterDateSql', () => {
 
 describe('mentionsSql and cleanedTextSql', () => {
   it.each([
-    ['@united: thanks', ['united'], ': thanks'],
-    ["@JetBlue's new CEO", ['jetblue'], "'s new CEO"],
-    ['hello @VirginAmerica', ['virginamerica'], 'hello'],
-    ['@a @b @c', ['a', 'b', 'c'], ''],
-    ['@United and @UNITED and @united', ['united'], 'and and'],
+    ['@united: thanks', ['@united'], ': thanks'],
+    ["@JetBlue's new CEO", ['@jetblue'], "'s new CEO"],
+    ['hello @VirginAmerica', ['@virginamerica'], 'hello'],
+    ['@a @b @c', ['@a', '@b', '@c'], ''],
+    ['@United and @UNITED and @united', ['@united'], 'and and'],
     ['mail me at me@example.com', [], 'mail me at me@example.com'],
     ['x.@handle', [], 'x.@handle'],
-    ['@abcdefghijklmno fifteen', ['abcdefghijklmno'], 'fifteen'],
+    ['@abcdefghijklmno fifteen', ['@abcdefghijklmno'], 'fifteen'],
     ['@abcdefghijklmnop sixteen', [], '@abcdefghijklmnop sixteen'],
     ['@a@b', [], '@a@b'], // a handle followed by '@' is not a mention (as on Twitter), and then neither is @b
-    ['@under_score9!', ['under_score9'], '!'],
-    ['😡@emoji😡 done', ['emoji'], '😡😡 done'],
+    ['@under_score9!', ['@under_score9'], '!'],
+    ['😡@emoji😡 done', ['@emoji'], '😡😡 done'],
     ['héllo @wörld', [], 'héllo @wörld'], // a word with a non-ASCII letter is not a handle (docs/pipeline.md)
-    ['déjà vu @Zoë @ok', ['ok'], 'déjà vu @Zoë'],
-    ['é@user', ['user'], 'é'], // only ASCII letters before '@' make an e-mail address
-    ['#@tag (@paren) -@dash', ['dash', 'paren', 'tag'], '# () -'],
+    ['déjà vu @Zoë @ok', ['@ok'], 'déjà vu @Zoë'],
+    ['é@user', ['@user'], 'é'], // only ASCII letters before '@' make an e-mail address
+    ['#@tag (@paren) -@dash', ['@dash', '@paren', '@tag'], '# () -'],
     ['_@nope', [], '_@nope'],
     ['@ alone', [], '@ alone'],
     ['no mention here', [], 'no mention here'],
-    ['  @x \t spaced\n\nout  ', ['x'], 'spaced out'],
-    ['RT @a: @b', ['a', 'b'], 'RT :'],
+    ['  @x \t spaced\n\nout  ', ['@x'], 'spaced out'],
+    ['RT @a: @b', ['@a', '@b'], 'RT :'],
   ])('%j -> mentions %j, cleaned %j', async (text, expectedMentions, expectedClean) => {
     expect(await mentions(text)).toEqual(expectedMentions);
     expect(await cleaned(text)).toBe(expectedClean);
@@ -147,13 +147,13 @@ describe('silverRowsSql', () => {
     expect(out).toEqual([
       {
         timestamp: '2009-04-07 05:19:45+00',
-        mention: 'alice',
+        mention: '@alice',
         cleaned_text: 'and say hi',
         sentiment: 'positive',
       },
       {
         timestamp: '2009-04-07 05:19:45+00',
-        mention: 'bob',
+        mention: '@bob',
         cleaned_text: 'and say hi',
         sentiment: 'positive',
       },
@@ -164,7 +164,7 @@ describe('silverRowsSql', () => {
         sentiment: 'neutral',
       },
       { timestamp: '2015-02-24 19:35:52+00', mention: null, cleaned_text: null, sentiment: 'negative' },
-      { timestamp: null, mention: 'carol', cleaned_text: '', sentiment: 'negative' },
+      { timestamp: null, mention: '@carol', cleaned_text: '', sentiment: 'negative' },
     ]);
     const [described] = [await session.describe(silverRowsSql(bronze))];
     expect(described.map((c) => c.name)).toEqual(['timestamp', 'mention', 'cleaned_text', 'sentiment']);
@@ -172,6 +172,6 @@ describe('silverRowsSql', () => {
 
   it('dropWithoutMentions drops the tweets without a mention', async () => {
     const out = await rows(true);
-    expect(out.map((r) => r.mention)).toEqual(['alice', 'bob', 'carol']);
+    expect(out.map((r) => r.mention)).toEqual(['@alice', '@bob', '@carol']);
   });
 });

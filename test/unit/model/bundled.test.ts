@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import * as nodePath from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  bundledModelDir,
+  DEFAULT_MODEL_NAME,
+  ensureBundledModelRegistered,
+} from '../../../src/model/bundled.js';
+import { FileModelRegistry } from '../../../src/model/file-registry.js';
+import { tempDirs } from '../../helpers/delta.js';
+import { bundledModelIfBuilt, writeFakeMlflowModel } from './fixtures.js';
+
+const dirs = tempDirs('tweetlake-bundled-');
+afterAll(() => dirs.cleanup());
+
+const BUILD = (
+  parse(readFileSync(nodePath.join(bundledModelDir(), 'MLmodel'), 'utf8')) as { model_uuid: string }
+).model_uuid;
+const DESCRIPTION = 'Bundled tweet sentiment model (MiniLM fine-tuned on TweetEval; see its model card)';
+
+function registry(): FileModelRegistry {
+  return new FileModelRegistry(nodePath.join(dirs.make(), 'mlruns'));
+}
+
+async function stages(r: FileModelRegistry): Promise<[string, string, string[]][]> {
+  const m = (await r.getModel(DEFAULT_MODEL_NAME))!;
+  return m.versions.map((v) => [v.version, v.currentStage, v.aliases]);
+}
+
+describe.skipIf(!bundledModelIfBuilt())('registering the bundled model', () => {
+  it("registers it once and never undoes the user's transitions", async () => {
+    const r = registry();
+    expect(await ensureBundledModelRegistered(r)).toMatchObject({ version: '1', currentStage: 'Production' });
+    await r.transitionStage(DEFAULT_MODEL_NAME, '1', 'Staging');
+    expect(await ensureBundledModelRegistered(r)).toBeUndefined();
+    expect(await stages(r)).toEqual([['1', 'Staging', ['production']]]);
+    await r.transitionStage(DEFAULT_MODEL_NAME, '1', 'None');
+    expect(await ensureBundledModelRegistered(r)).toBeUndefined();
+    expect(await stages(r)).toEqual([['1', 'None', ['production']]]);
+  });
+
+  it('completes a registration that a killed process left half-done', async () => {
+    const r = registry();
+    // Killed after creating the version, before the alias and the stage.
+    await r.createVersion(DEFAULT_MODEL_NAME, bundledModelDir(), {
+      description: `${DESCRIPTION} (tweetlake bundle ${BUILD})`,
+    });
+    expect(await ensureBundledModelRegistered(r)).toMatchObject({ version: '1', currentStage: 'Production' });
+    expect(await stages(r)).toEqual([['1', 'Production', ['production']]]);
+  });
+
+  it('recognises a version an older tweetlake registered without the build mark', async () => {
+    const r = registry();
+    const v = await r.createVersion(DEFAULT_MODEL_NAME, bundledModelDir(), { description: DESCRIPTION });
+    await r.setAlias(DEFAULT_MODEL_NAME, 'production', v.version);
+    await r.transitionStage(DEFAULT_MODEL_NAME, v.version, 'Production');
+    expect(await ensureBundledModelRegistered(r)).toBeUndefined();
+    expect(await stages(r)).toEqual([['1', 'Production', ['production']]]);
+  });
+
+  it('registers a new build as a new version, taking over Production only from an earlier bundled build', async () => {
+    const r = registry();
+    const old = await r.createVersion(DEFAULT_MODEL_NAME, writeFakeMlflowModel(dirs.make('old')), {
+      description: `${DESCRIPTION} (tweetlake bundle 0123456789abcdef0123456789abcdef)`,
+    });
+    await r.setAlias(DEFAULT_MODEL_NAME, 'production', old.version);
+    await r.transitionStage(DEFAULT_MODEL_NAME, old.version, 'Production');
+    expect(await ensureBundledModelRegistered(r)).toMatchObject({ version: '2', currentStage: 'Production' });
+    expect(await stages(r)).toEqual([
+      ['1', 'Archived', []],
+      ['2', 'Production', ['production']],
+    ]);
+  });
+
+  it("leaves a model someone manages alone (the user's own versions in Production)", async () => {
+    const r = registry();
+    const mine = await r.createVersion(DEFAULT_MODEL_NAME, writeFakeMlflowModel(dirs.make('mine')));
+    await r.transitionStage(DEFAULT_MODEL_NAME, mine.version, 'Production');
+    expect(await ensureBundledModelRegistered(r)).toBeUndefined();
+    expect(await stages(r)).toEqual([['1', 'Production', []]]);
+  });
+});
