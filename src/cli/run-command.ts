@@ -78,6 +78,10 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
     .option('--max-files-per-trigger <n>', 'source files per micro-batch')
     .option('--model <uri>', 'model URI (default models:/HF_TWEET_SENTIMENT/Production)')
     .option('--clear', 'delete the tables and checkpoints of a previous run first')
+    .option(
+      '--no-cache',
+      'score every text with the model, neither reading nor adding to the prediction cache',
+    )
     .option('--dashboard [port]', 'serve the live dashboard while the streams run (default port 4040)')
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const config = configFor(opts as { root?: string; config?: string }, {
@@ -91,6 +95,7 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
           : {}),
       });
       if (opts.model) config.model.uri = String(opts.model);
+      if (opts.cache === false) config.model.cache = false;
       const dashboardPort =
         opts.dashboard === undefined
           ? undefined
@@ -126,6 +131,7 @@ export async function runPipeline(
     dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
     schemaEvolution: config.schemaEvolution,
     inferenceBatchSize: 1024,
+    predictionCache: config.model.cache,
     classifier: classifier.get,
     onStreamStart: (s) => view.start(s),
     onInference: (done, total) => view.inference(done, total),

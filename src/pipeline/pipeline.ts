@@ -7,6 +7,7 @@ import type { QueryProgress } from '../engine/progress.js';
 import type { StreamingQuery } from '../engine/query.js';
 import type { Source } from '../engine/source.js';
 import { Trigger } from '../engine/trigger.js';
+import { PredictionCache } from '../model/prediction-cache.js';
 import {
   lakehousePaths,
   STREAM_NAMES,
@@ -65,11 +66,15 @@ export class Pipeline {
     return this.options.session;
   }
 
-  /** Deletes every table, checkpoint and stream state of the lakehouse (models and tracking stay). */
-  async clear(): Promise<void> {
+  /**
+   * Deletes every table, checkpoint and stream state of the lakehouse; models, tracking and the
+   * prediction cache stay (the cache too goes with `{ predictionCache: true }`).
+   */
+  async clear(options: { predictionCache?: boolean } = {}): Promise<void> {
     for (const t of TABLE_NAMES) await fs.rm(this.paths.tables[t], { recursive: true, force: true });
     await fs.rm(`${this.paths.root}/_checkpoints`, { recursive: true, force: true });
     await fs.rm(this.paths.state, { recursive: true, force: true });
+    if (options.predictionCache) await new PredictionCache(this.paths.predictionCache, this.session).clear();
   }
 
   /** Runs the pipeline as configured; resolves with a summary when every stream has stopped. */
