@@ -18,6 +18,16 @@ export function sentimentIdSql(col: string): string {
   return `CASE lower(${col}) WHEN 'negative' THEN 0 WHEN 'positive' THEN 1 WHEN 'neutral' THEN 2 END`;
 }
 
+/**
+ * SQL: a model's label on gold's scale NEG / NEU / POS: the bundled model's labels as they are, and
+ * the other spellings of the hub's sentiment models (`negative`, `Neutral`, `POSITIVE`, `neg`, …)
+ * mapped to them; any other label is kept as the model gave it.
+ */
+export function predictedSentimentSql(col: string): string {
+  return `CASE lower(${col}) WHEN 'negative' THEN 'NEG' WHEN 'neg' THEN 'NEG' WHEN 'neutral' THEN 'NEU'
+    WHEN 'neu' THEN 'NEU' WHEN 'positive' THEN 'POS' WHEN 'pos' THEN 'POS' ELSE ${col} END`;
+}
+
 /** SQL: predicted label -> id, on the same scale as `sentimentIdSql`. */
 export function predictedIdSql(col: string): string {
   return `CASE ${col} WHEN 'NEG' THEN 0 WHEN 'POS' THEN 1 WHEN 'NEU' THEN 2 END`;
@@ -131,11 +141,11 @@ export async function scoreBatch(
       total,
       ...(options.onChunk ? { onChunk: options.onChunk } : {}),
     });
-    const sql = `SELECT s."timestamp", s.mention, s.cleaned_text, s.sentiment,
-        p.predicted_score, p.predicted_sentiment,
-        ${sentimentIdSql('s.sentiment')} AS sentiment_id,
-        ${predictedIdSql('p.predicted_sentiment')} AS predicted_sentiment_id
-      FROM ${t.input} s LEFT JOIN ${t.preds} p ON coalesce(s.cleaned_text, '') = p.text`;
+    const sql = `SELECT "timestamp", mention, cleaned_text, sentiment, predicted_score, predicted_sentiment,
+        ${sentimentIdSql('sentiment')} AS sentiment_id, ${predictedIdSql('predicted_sentiment')} AS predicted_sentiment_id
+      FROM (SELECT s."timestamp", s.mention, s.cleaned_text, s.sentiment, p.predicted_score,
+          ${predictedSentimentSql('p.predicted_sentiment')} AS predicted_sentiment
+        FROM ${t.input} s LEFT JOIN ${t.preds} p ON coalesce(s.cleaned_text, '') = p.text)`;
     const newScores = `SELECT m.text_sha256, p.predicted_sentiment, p.predicted_score
       FROM ${t.misses} m JOIN ${t.preds} p ON p.text = m.text`;
     return {
