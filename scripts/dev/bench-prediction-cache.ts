@@ -7,9 +7,8 @@ import { DuckSession, SCRATCH_SCHEMA } from '../../src/duck/session.js';
 import { DeltaTable } from '../../src/delta/table.js';
 import { PredictionCache, textKeySql } from '../../src/model/prediction-cache.js';
 
-const [entries, batchTexts, appends] = [1_000_000, 10_000, 20].map((d, i) =>
-  Number(process.argv[2 + i] ?? d),
-);
+const arg = (i: number, d: number) => Number(process.argv[2 + i] ?? d);
+const [entries, batchTexts, appends] = [arg(0, 1_000_000), arg(1, 10_000), arg(2, 20)] as const;
 const path = '/tmp/tl-cache-bench/predictions';
 rmSync('/tmp/tl-cache-bench', { recursive: true, force: true });
 const session = await DuckSession.create({ memoryLimit: '512MB', threads: 2 });
