@@ -79,7 +79,8 @@ async function scoreMisses(
 ): Promise<number> {
   let inferenceMs = 0;
   let done = progress.done;
-  for await (const rows of session.stream(`SELECT text, text_sha256 FROM ${t.misses}`)) {
+  // in a fixed order: which texts share a model batch must not depend on how DuckDB's threads ran
+  for await (const rows of session.stream(`SELECT text FROM ${t.misses} ORDER BY text`)) {
     for (let i = 0; i < rows.length; i += progress.chunkSize) {
       const chunk = rows.slice(i, i + progress.chunkSize);
       const texts = chunk.map((r) => String(r.text));

@@ -194,7 +194,7 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
       });
       try {
         // the cache first: a crash before the gold commit then replays the batch from the cache
-        if (cache)
+        if (cache && scored.metrics.cachedTexts < scored.metrics.distinctTexts)
           await cache.cache.append(cache.key, scored.newScores, {
             appId: ctx.queryId,
             version: ctx.batchId,
