@@ -115,18 +115,20 @@ export async function performanceReport(
   const silverRows = sum(history('silver_stream').map((b) => b.numOutputRows));
   const goldIn = sum(history('gold_stream').map((b) => b.numInputRows));
   const distinct = metric(history('gold_stream'), 'distinctTexts');
+  const cached = metric(history('gold_stream'), 'cachedTexts');
   const appIn = sum(history('application_stream').map((b) => b.numInputRows));
   const appOut = history('application_stream').at(-1)?.numOutputRows ?? 0;
   const shuffleSection: PerformanceSection = {
     name: 'shuffle',
     reading:
       `three regroupings, all inside one process: silver explodes ${bronzeRows} tweets into ${silverRows} mention rows, ` +
-      `gold dedupes ${goldIn} rows to ${distinct} distinct texts before the model, application groups ${appIn} rows into ${appOut} mentions`,
+      `gold dedupes ${goldIn} rows to ${distinct} distinct texts before the model${cached > 0 ? ` (${cached} of them scored from the prediction cache)` : ''}, application groups ${appIn} rows into ${appOut} mentions`,
     figures: {
       bronzeRows,
       silverRows,
       goldRows: goldIn,
       distinctTexts: distinct,
+      cachedTexts: cached,
       applicationInput: appIn,
       mentions: appOut,
     },

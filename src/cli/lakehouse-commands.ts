@@ -80,22 +80,26 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
 
   lakehouseOptions(
     program.command('clear').description('delete the tables, checkpoints and stream state of the lakehouse'),
-  ).action(async (opts: { root?: string; config?: string }) => {
-    const config = configFor(opts);
-    const session = await DuckSession.create();
-    try {
-      await new Pipeline({
-        root: config.root,
-        source: config.source,
-        session,
-        classifier: () => Promise.reject(new Error('unused')),
-        command: 'tweetlake clear',
-      }).clear();
-    } finally {
-      session.close();
-    }
-    out.write(`cleared tables and checkpoints under ${config.root} (models and MLflow runs kept)\n`);
-  });
+  )
+    .option('--cache', 'also delete the prediction cache (kept otherwise, so a re-run scores nothing again)')
+    .action(async (opts: { root?: string; config?: string; cache?: boolean }) => {
+      const config = configFor(opts);
+      const session = await DuckSession.create();
+      try {
+        await new Pipeline({
+          root: config.root,
+          source: config.source,
+          session,
+          classifier: () => Promise.reject(new Error('unused')),
+          command: 'tweetlake clear',
+        }).clear({ predictionCache: !!opts.cache });
+      } finally {
+        session.close();
+      }
+      out.write(
+        `cleared tables and checkpoints under ${config.root} (models, MLflow runs${opts.cache ? '' : ' and the prediction cache'} kept)\n`,
+      );
+    });
 
   program
     .command('generate')

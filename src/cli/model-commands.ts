@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { ensureBundledModelRegistered } from '../model/bundled.js';
-import { importFromHub } from '../model/hf-import.js';
+import { importFromFolder, importFromHub } from '../model/hf-import.js';
 import { openRegistry } from '../model/registry-factory.js';
 import type { ModelRegistry } from '../model/registry.js';
 import { lakehousePaths } from '../pipeline/paths.js';
@@ -103,8 +103,10 @@ export function registerModelCommands(
     );
   lakehouseOptions(
     model
-      .command('import-hf <repo-id>')
-      .description('download an ONNX sequence classifier from the Hugging Face hub and register it'),
+      .command('import-hf <repo-id-or-folder>')
+      .description(
+        'download an ONNX sequence classifier from the Hugging Face hub (or take a local folder in its layout) and register it',
+      ),
   )
     .option('--revision <rev>', 'branch, tag or commit', 'main')
     .option('--name <name>', 'registered model name (default: the repo id with / as _)')
@@ -116,16 +118,28 @@ export function registerModelCommands(
       ) => {
         const config = configFor(opts);
         const r = await registry(opts);
-        const result = await importFromHub(repoId, {
-          registry: r,
-          revision: opts.revision,
-          cacheDir: lakehousePaths(config.root).modelCache,
-          ...(opts.name ? { name: opts.name } : {}),
-          ...(opts.hub ? { hubUrl: opts.hub } : {}),
-        });
+        const cacheDir = lakehousePaths(config.root).modelCache;
+        const isFolder = existsSync(repoId) && statSync(repoId).isDirectory();
+        const result = isFolder
+          ? await importFromFolder(repoId, {
+              registry: r,
+              cacheDir,
+              ...(opts.name ? { name: opts.name } : {}),
+            })
+          : await importFromHub(repoId, {
+              registry: r,
+              revision: opts.revision,
+              cacheDir,
+              ...(opts.name ? { name: opts.name } : {}),
+              ...(opts.hub ? { hubUrl: opts.hub } : {}),
+            });
+        const from = isFolder
+          ? repoId
+          : `${repoId}@${opts.revision}${result.commit ? ` (${result.commit})` : ''}`;
         out.write(
-          `imported ${repoId}@${opts.revision}${result.commit ? ` (${result.commit})` : ''} as ${result.name} version ${result.version.version}; ` +
-            `labels ${result.labels.join(', ')}; files: ${result.files.join(', ')}\n` +
+          `imported ${from} as ${result.name} version ${result.version.version}; ` +
+            `labels ${result.labels.join(', ')}; tokenizer: ${result.tokenizer}; files: ${result.files.join(', ')}\n` +
+            result.warnings.map((w) => `note: ${w}\n`).join('') +
             `use it with: tweetlake run --model models:/${result.name}/${result.version.version}\n`,
         );
       },

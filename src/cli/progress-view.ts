@@ -48,7 +48,7 @@ export class ProgressView {
     const bar = this.bars.get(stream);
     if (!bar) {
       const extra = Object.entries(p.metrics)
-        .map(([k, v]) => `${k}=${Math.round(v)}`)
+        .map(([k, v]) => `${k}=${Math.abs(v) < 10 && !Number.isInteger(v) ? v.toFixed(2) : Math.round(v)}`)
         .join(' ');
       this.out.write(
         `${stream}: batch ${p.batchId} ${p.numInputRows} rows in, ${p.sink.numOutputRows} out, ${rate} rows/s, ${p.durationMs.triggerExecution} ms${extra ? ` (${extra})` : ''}\n`,

@@ -83,6 +83,10 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
     .option('--model <uri>', 'model URI (default models:/HF_TWEET_SENTIMENT/Production)')
     .option('--clear', 'delete the tables and checkpoints of a previous run first')
     .option(
+      '--no-cache',
+      'score every text with the model, neither reading nor adding to the prediction cache',
+    )
+    .option(
       '--dashboard [port]',
       'serve the live dashboard while the streams run (default port TWEETLAKE_DASHBOARD_PORT, else 4040)',
     )
@@ -98,6 +102,7 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
           : {}),
       });
       if (opts.model) config.model.uri = String(opts.model);
+      if (opts.cache === false) config.model.cache = false;
       const dashboardPort =
         opts.dashboard === undefined
           ? undefined
@@ -176,6 +181,7 @@ export async function runPipeline(
     dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
     schemaEvolution: config.schemaEvolution,
     inferenceBatchSize: 1024,
+    predictionCache: config.model.cache,
     classifier: classifier.get,
     command: ['tweetlake', ...process.argv.slice(2)].join(' '),
     onStreamStart: (s) => view.start(s),

@@ -10,14 +10,20 @@ import type { AdmissionLimits, Source, SourceBatch } from './source.js';
 
 /**
  * Offset of a Delta source: every change up to `version` is read. While the snapshot the stream
- * started from is being read (`initial`), `index` counts its files read so far (files in path order;
- * absent: all of them), so a large table is read in batches too.
+ * started from is being read (`initial`), `index` counts its files read so far (absent: all of
+ * them), so a large table is read in batches too. The files are in the order of `order`: 'time'
+ * (modification time, then path: the order they were written, as Spark reads a starting snapshot,
+ * so two runs of one source cut the same batches), or path order in offsets written before it.
  */
 interface DeltaOffset {
   version: number;
   initial?: boolean;
   index?: number;
+  order?: 'time';
 }
+
+type InitialOrder = 'time' | 'path';
+const orderOf = (o: DeltaOffset): InitialOrder => (o.order === 'time' ? 'time' : 'path');
 
 export interface DeltaSourceOptions {
   /** Read changes from this version on, instead of the latest snapshot and then its changes. */
@@ -53,7 +59,7 @@ export class DeltaSource implements Source {
   private table!: DeltaTable;
   private snapshot?: Snapshot;
   private cap?: number;
-  private initial?: { version: number; files: AddFile[] };
+  private initial?: { version: number; order: InitialOrder; files: AddFile[] };
 
   constructor(
     private readonly path: string,
@@ -82,32 +88,38 @@ export class DeltaSource implements Source {
     const latest = this.cap === undefined ? snap.version : Math.min(this.cap, snap.version);
     const from = asOffset(start);
     if (!from) {
-      if (this.options.startingVersion === undefined) return this.admitInitial(latest, 0, limits);
+      if (this.options.startingVersion === undefined) return this.admitInitial(latest, 0, 'time', limits);
       if (this.options.startingVersion > latest) return start;
       return this.admit(this.options.startingVersion - 1, latest, limits);
     }
     if (from.initial && from.index !== undefined) {
-      const total = (await this.initialFiles(from.version)).length;
-      if (from.index < total) return this.admitInitial(from.version, from.index, limits);
+      const total = (await this.initialFiles(from.version, orderOf(from))).length;
+      if (from.index < total) return this.admitInitial(from.version, from.index, orderOf(from), limits);
     }
     if (from.version >= latest) return start;
     return this.admit(from.version, latest, limits);
   }
 
-  /** Files of the snapshot a stream starts from, in a fixed order (path) so batches replay the same. */
-  private async initialFiles(version: number): Promise<AddFile[]> {
-    if (this.initial?.version !== version) {
-      const files = (await this.table.snapshot({ version })).files.sort((a, b) =>
-        a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+  /** Files of the snapshot a stream starts from, in a fixed order so batches replay the same. */
+  private async initialFiles(version: number, order: InitialOrder): Promise<AddFile[]> {
+    if (this.initial?.version !== version || this.initial.order !== order) {
+      const byPath = (a: AddFile, b: AddFile) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+      const files = (await this.table.snapshot({ version })).files.sort(
+        order === 'time' ? (a, b) => a.modificationTime - b.modificationTime || byPath(a, b) : byPath,
       );
-      this.initial = { version, files };
+      this.initial = { version, order, files };
     }
     return this.initial.files;
   }
 
   /** The next slice of the starting snapshot, within the file and row limits. */
-  private async admitInitial(version: number, index: number, limits: AdmissionLimits): Promise<JsonValue> {
-    const files = await this.initialFiles(version);
+  private async admitInitial(
+    version: number,
+    index: number,
+    order: InitialOrder,
+    limits: AdmissionLimits,
+  ): Promise<JsonValue> {
+    const files = await this.initialFiles(version, order);
     const maxFiles = limits.maxFilesPerTrigger ?? files.length;
     let end = index;
     let rows = 0;
@@ -117,7 +129,8 @@ export class DeltaSource implements Source {
       rows += r;
       end++;
     }
-    return { version, initial: true, index: Math.min(files.length, Math.max(end, index + 1)) };
+    const next = Math.min(files.length, Math.max(end, index + 1));
+    return { version, initial: true, index: next, ...(order === 'time' ? { order } : {}) };
   }
 
   /** The end of the next batch: whole versions after `after`, up to `latest`, within the file and row limits. */
@@ -160,7 +173,7 @@ export class DeltaSource implements Source {
     const snapshot = await this.table.snapshot({ version: to.version });
     let files: AddFile[];
     if (to.initial) {
-      const all = await this.initialFiles(to.version);
+      const all = await this.initialFiles(to.version, orderOf(to));
       const first = from?.initial && from.version === to.version ? (from.index ?? all.length) : 0;
       files = all.slice(first, to.index ?? all.length);
     } else {
@@ -191,7 +204,7 @@ export class DeltaSource implements Source {
     if (!from) return { files: Math.max(1, snap.numFiles) };
     let files = 0;
     if (from.initial && from.index !== undefined)
-      files += (await this.initialFiles(from.version)).length - from.index;
+      files += (await this.initialFiles(from.version, orderOf(from))).length - from.index;
     for (let v = from.version + 1; v <= snap.version; v++)
       files += Math.max(1, (await this.changes(v)).length);
     return { files };

@@ -1,23 +1,28 @@
 /**
  * Imports an ONNX sequence-classification model from a Hugging Face hub (or any server with the hub's
- * `<hub>/<repo>/resolve/<revision>/<file>` URL layout) as an MLflow model folder laid out like the
- * bundled model, and registers it as a new version in a model registry.
+ * API) or from a local folder in the Hugging Face layout, as an MLflow model folder laid out like
+ * the bundled model, and registers it as a new version in a model registry. Repos without a
+ * tokenizer.json get one built from their vocabulary files (tokenizer-convert.ts); the ONNX layouts
+ * understood are in hub-layout.ts.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { stringify } from 'yaml';
-import { TweetlakeError, errorMessage } from '../errors.js';
+import { hubMlmodel, writeMlflowFolder, type ImportOrigin } from './hf-package.js';
+import { planImport, type ImportPlan } from './hub-layout.js';
+import { folderSource, hubSource, HubImportError, type ModelSource } from './hub-source.js';
 import type { ModelRegistry, ModelVersionInfo } from './registry.js';
+import {
+  byteLevelBpeTokenizer,
+  fastBpeTokenizer,
+  specialTokensOf,
+  specialTokenText,
+  tokenizerClassFor,
+  wordPieceTokenizer,
+  type TokenizerKind,
+} from './tokenizer-convert.js';
 
-/** Files of a transformers.js ONNX text classifier: which must be there and which may. */
-export const HF_REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
-export const HF_OPTIONAL_FILES = ['special_tokens_map.json'] as const;
-/** At least one of these must exist; quantized (q8) first, as the loader prefers it. */
-export const HF_ONNX_FILES = ['onnx/model_quantized.onnx', 'onnx/model.onnx'] as const;
+export { HubImportError } from './hub-source.js';
 
 export interface HubImportOptions {
   /** Branch, tag or commit (default 'main'). */
@@ -37,25 +42,15 @@ export interface HubImportOptions {
 export interface HubImportResult {
   name: string;
   version: ModelVersionInfo;
-  /** Files downloaded, relative to the model's `model/` folder. */
+  /** Files taken from the repo (their paths there). */
   files: string[];
-  /** Commit the revision resolved to, when the hub said (X-Repo-Commit). */
+  /** Commit the revision resolved to, when the hub said. */
   commit?: string;
   labels: string[];
-}
-
-/** The hub refused or lacks something the import needs. */
-export class HubImportError extends TweetlakeError {
-  constructor(
-    message: string,
-    options: { domain?: 'user' | 'external'; retryable?: boolean; cause?: unknown } = {},
-  ) {
-    super('HF_IMPORT_FAILED', message, {
-      domain: options.domain ?? 'user',
-      retryable: options.retryable ?? false,
-      cause: options.cause,
-    });
-  }
+  /** 'tokenizer.json' when the repo had one, else the files it was built from. */
+  tokenizer: string;
+  /** Things the user should know about the imported model (e.g. a normalization not applied). */
+  warnings: string[];
 }
 
 /** The registered model name used when none is given: `owner/model` → `owner_model`. */
@@ -69,50 +64,6 @@ function checkRepoId(repoId: string): void {
       `'${repoId}' is not a Hugging Face repo id (expected owner/name, e.g. Xenova/distilbert-base-uncased-finetuned-sst-2-english)`,
     );
   }
-}
-
-type Fetched = { status: 'ok'; commit?: string } | { status: 'missing' };
-
-async function download(
-  url: string,
-  dest: string,
-  headers: Record<string, string>,
-  what: string,
-): Promise<Fetched> {
-  let res: Response;
-  try {
-    res = await fetch(url, { headers, redirect: 'follow', signal: AbortSignal.timeout(600_000) });
-  } catch (err) {
-    throw new HubImportError(
-      `cannot reach ${url} (${errorMessage(err)}); without internet, set HF_ENDPOINT (or --hub-url) to a reachable mirror`,
-      {
-        domain: 'external',
-        retryable: true,
-        cause: err,
-      },
-    );
-  }
-  if (res.status === 404) {
-    await res.body?.cancel();
-    return { status: 'missing' };
-  }
-  if (res.status === 401 || res.status === 403) {
-    await res.body?.cancel();
-    throw new HubImportError(
-      `the hub refused ${what} (${res.status}): the repo does not exist, or it is private or gated — check the id, accept its terms on the hub and set HF_TOKEN`,
-    );
-  }
-  if (!res.ok || !res.body) {
-    await res.body?.cancel();
-    throw new HubImportError(`downloading ${url} failed: ${res.status} ${res.statusText}`, {
-      domain: 'external',
-      retryable: res.status >= 500,
-    });
-  }
-  await fs.mkdir(nodePath.dirname(dest), { recursive: true });
-  await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(dest));
-  const commit = res.headers.get('x-repo-commit') ?? undefined;
-  return commit ? { status: 'ok', commit } : { status: 'ok' };
 }
 
 interface HfConfig {
@@ -144,72 +95,196 @@ function maxLengthOf(tokenizerConfig: { model_max_length?: number }, config: HfC
   return Math.max(8, Math.min(512, (config.max_position_embeddings ?? 514) - 2));
 }
 
-/** The MLmodel file of an imported model: flavors onnx + python_function, as the bundled model has. */
-export function hubMlmodel(info: {
-  repoId: string;
-  revision: string;
-  commit?: string;
-  hubUrl: string;
-  labels: string[];
-  id2label: Record<string, string>;
-  maxLength: number;
-  onnxFiles: string[];
-}): Record<string, unknown> {
-  const data = `model/${info.onnxFiles[0]}`;
+type Json = Record<string, unknown>;
+
+async function readJson(file: string): Promise<Json | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as Json;
+  } catch (err) {
+    throw new HubImportError(`${nodePath.basename(file)} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The tokenizer_config.json transformers.js needs, for repos that have none (tokenizer class by model type). */
+function defaultTokenizerConfig(config: HfConfig, kind: TokenizerKind | undefined): Json {
+  const byType: Record<string, string> = {
+    bert: 'BertTokenizer',
+    distilbert: 'DistilBertTokenizer',
+    roberta: 'RobertaTokenizer',
+    xlm_roberta: 'XLMRobertaTokenizer',
+  };
   return {
-    flavors: {
-      onnx: { code: null, data, providers: ['CPUExecutionProvider'] },
-      python_function: {
-        data,
-        env: { conda: 'conda.yaml', virtualenv: 'python_env.yaml' },
-        loader_module: 'mlflow.onnx',
-        python_version: '3.11',
-      },
-    },
-    metadata: {
-      task: 'text-classification',
-      labels: info.labels,
-      id2label: info.id2label,
-      max_length: info.maxLength,
-      hf_dir: 'model',
-      model_dir: 'model',
-      tokenizer: 'model/tokenizer.json',
-      ...(info.onnxFiles.includes('onnx/model_quantized.onnx')
-        ? { onnx_int8: 'model/onnx/model_quantized.onnx' }
-        : {}),
-      ...(info.onnxFiles.includes('onnx/model.onnx') ? { onnx_fp32: 'model/onnx/model.onnx' } : {}),
-      onnx_output: 'logits',
-      transformers_js_dtype: info.onnxFiles[0] === 'onnx/model_quantized.onnx' ? 'q8' : 'fp32',
-      source: 'huggingface',
-      source_repo: info.repoId,
-      source_revision: info.revision,
-      ...(info.commit ? { source_commit: info.commit } : {}),
-      source_hub: info.hubUrl,
-    },
-    model_uuid: randomUUID().replace(/-/g, ''),
-    utc_time_created: new Date().toISOString().replace('T', ' ').replace('Z', ''),
+    tokenizer_class: kind
+      ? tokenizerClassFor(kind, config.model_type)
+      : (byType[config.model_type ?? ''] ?? 'PreTrainedTokenizer'),
+    model_max_length: maxLengthOf({}, config),
   };
 }
 
-const REQUIREMENTS = ['mlflow', 'onnx', 'onnxruntime', 'numpy'];
+const hasToken = (c: Json, k: string) =>
+  typeof c[k] === 'string' || (c[k] as Json | undefined)?.__type === 'AddedToken';
 
-async function writeMlflowFolder(dir: string, mlmodel: Record<string, unknown>): Promise<void> {
-  const text = stringify(mlmodel);
-  await fs.writeFile(nodePath.join(dir, 'MLmodel'), text);
-  // mlflow.onnx's pyfunc reads the MLmodel next to the .onnx file, as in the bundled model
-  await fs.writeFile(nodePath.join(dir, 'model', 'onnx', 'MLmodel'), text);
-  await fs.writeFile(nodePath.join(dir, 'requirements.txt'), `${REQUIREMENTS.join('\n')}\n`);
-  await fs.writeFile(
-    nodePath.join(dir, 'python_env.yaml'),
-    stringify({ python: '3.11', build_dependencies: ['pip'], dependencies: ['-r requirements.txt'] }),
+/**
+ * Names in tokenizer_config.json the special tokens transformers.js reads only from there: all of
+ * them for a built tokenizer, the padding token (which batches need) for the others. True if any was added.
+ */
+function addSpecialTokens(tokenizerConfig: Json, kind: TokenizerKind | 'tokenizer.json', map: Json): boolean {
+  const wanted: Record<string, string | undefined> =
+    kind !== 'tokenizer.json'
+      ? specialTokensOf(kind, tokenizerConfig, map)
+      : hasToken(tokenizerConfig, 'pad_token') || hasToken(tokenizerConfig, 'eos_token')
+        ? {}
+        : { pad_token: specialTokenText(map.pad_token) };
+  let added = false;
+  for (const [k, v] of Object.entries(wanted)) {
+    if (v === undefined || hasToken(tokenizerConfig, k)) continue;
+    tokenizerConfig[k] = v;
+    added = true;
+  }
+  return added;
+}
+
+/**
+ * Builds model/tokenizer.json from the vocabulary files when the repo has none, and makes sure a
+ * tokenizer_config.json naming a tokenizer class transformers.js knows is there. Returns notes.
+ */
+async function prepareTokenizer(
+  hfDir: string,
+  kind: TokenizerKind | 'tokenizer.json',
+  config: HfConfig,
+): Promise<string[]> {
+  const at = (f: string) => nodePath.join(hfDir, f);
+  const read = (f: string) => fs.readFile(at(f), 'utf8');
+  const original = await readJson(at('tokenizer_config.json'));
+  const tokenizerConfig =
+    original ?? defaultTokenizerConfig(config, kind === 'tokenizer.json' ? undefined : kind);
+  const map = (await readJson(at('special_tokens_map.json'))) ?? {};
+  const notes: string[] = [];
+  if (kind !== 'tokenizer.json') {
+    const tokenizer =
+      kind === 'wordpiece'
+        ? wordPieceTokenizer(await read('vocab.txt'), tokenizerConfig, map)
+        : kind === 'byte-level-bpe'
+          ? byteLevelBpeTokenizer(await read('vocab.json'), await read('merges.txt'), tokenizerConfig, map)
+          : fastBpeTokenizer(
+              await read('vocab.txt'),
+              await read('bpe.codes'),
+              tokenizerConfig,
+              map,
+              (await readJson(at('added_tokens.json'))) ?? {},
+            );
+    await fs.writeFile(at('tokenizer.json'), JSON.stringify(tokenizer));
+    const cls = tokenizerClassFor(kind, config.model_type);
+    if (tokenizerConfig.tokenizer_class !== cls) {
+      if (typeof tokenizerConfig.tokenizer_class === 'string')
+        notes.push(
+          `tokenizer_class ${tokenizerConfig.tokenizer_class} is run as ${cls} over the tokenizer.json built from its files`,
+        );
+      tokenizerConfig.tokenizer_class = cls;
+    }
+    if (kind === 'fastbpe' && tokenizerConfig.normalization === true)
+      notes.push(
+        "the tokenizer asks for BERTweet's tweet normalization (emoji to text, @USER, HTTPURL), which is not applied: texts are tokenized as given",
+      );
+  }
+  const added = addSpecialTokens(tokenizerConfig, kind, map);
+  if (!original || notes.length > 0 || added)
+    await fs.writeFile(at('tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
+  return notes;
+}
+
+/** 'tokenizer.json', or the repo files the tokenizer was built from. */
+function tokenizerProvenance(plan: ImportPlan): string {
+  if (plan.tokenizer === 'tokenizer.json') return 'tokenizer.json';
+  const sources = plan.files.filter((f) =>
+    ['vocab.txt', 'vocab.json', 'merges.txt', 'bpe.codes'].includes(f.to),
   );
-  await fs.writeFile(
-    nodePath.join(dir, 'conda.yaml'),
-    stringify({
-      channels: ['conda-forge'],
-      dependencies: ['python=3.11', 'pip', { pip: REQUIREMENTS }],
-      name: 'mlflow-env',
-    }),
+  return `built from ${sources.map((f) => f.from).join(' + ')}`;
+}
+
+/** Copies the planned files of `source`, packages them as an MLflow model and registers a new version. */
+async function importModel(
+  source: ModelSource,
+  origin: (commit?: string) => ImportOrigin,
+  name: string,
+  options: { registry: ModelRegistry; cacheDir: string; what: string },
+): Promise<HubImportResult> {
+  const { paths, commit } = await source.list();
+  const plan = planImport(paths);
+  await fs.mkdir(options.cacheDir, { recursive: true });
+  const staging = nodePath.join(
+    options.cacheDir,
+    `hf-import-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
+  const hfDir = nodePath.join(staging, 'model');
+  const copy = (from: string, to: string) => source.copy(from, nodePath.join(hfDir, ...to.split('/')));
+  try {
+    if (paths.length === 0)
+      throw new HubImportError(
+        `${options.what} was not found or is empty (${source.description}); check the repo id and revision`,
+      );
+    const configFile = plan.files.find((f) => f.to === 'config.json');
+    if (configFile) await copy(configFile.from, configFile.to);
+    const config = ((await readJson(nodePath.join(hfDir, 'config.json'))) ?? {}) as HfConfig;
+    const labels = configFile ? classifierLabels(config, options.what) : [];
+    if (plan.missing.length > 0) throw missingFiles(options.what, source, plan.missing, plan.otherWeights);
+    for (const f of plan.files) if (f !== configFile) await copy(f.from, f.to);
+    const notes = await prepareTokenizer(hfDir, plan.tokenizer, config);
+    const tokenizerConfig = (await readJson(nodePath.join(hfDir, 'tokenizer_config.json'))) ?? {};
+    const tokenizer = tokenizerProvenance(plan);
+    await writeMlflowFolder(
+      staging,
+      hubMlmodel({
+        origin: origin(commit),
+        labels,
+        id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+        maxLength: maxLengthOf(tokenizerConfig as { model_max_length?: number }, config),
+        onnxFiles: plan.onnx,
+        tokenizer,
+        notes,
+      }),
+    );
+    const version = await options.registry.createVersion(name, staging, {
+      description: `Imported from ${source.description}${commit ? ` (commit ${commit})` : ''}`,
+    });
+    return {
+      name,
+      version,
+      files: plan.files.map((f) => f.from),
+      ...(commit ? { commit } : {}),
+      labels,
+      tokenizer,
+      warnings: notes,
+    };
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** What the repo lacks, with what it has instead and how to get ONNX weights. */
+function missingFiles(
+  what: string,
+  source: ModelSource,
+  missing: string[],
+  otherWeights: string[],
+): HubImportError {
+  const noOnnx = missing.some((m) => m.includes('.onnx'));
+  return new HubImportError(
+    `${what} (${source.description}) lacks ${missing.join(', ')}` +
+      (noOnnx && otherWeights.length
+        ? `; it has ${otherWeights.join(', ')}, which tweetlake cannot run`
+        : '') +
+      (noOnnx
+        ? '. Pick a revision or a converted copy of the model that has ONNX weights (an onnx/ folder), or export it ' +
+          'with Optimum (optimum-cli export onnx --model <repo> --task text-classification <dir>) and import that folder'
+        : ''),
   );
 }
 
@@ -220,82 +295,29 @@ export async function importFromHub(repoId: string, options: HubImportOptions): 
   const hubUrl = (options.hubUrl ?? env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
   const revision = options.revision ?? 'main';
   const token = options.token ?? env.HF_TOKEN;
-  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-  const name = options.name ?? defaultModelName(repoId);
-  const base = `${hubUrl}/${repoId}/resolve/${encodeURIComponent(revision)}`;
-
-  await fs.mkdir(options.cacheDir, { recursive: true });
-  const staging = nodePath.join(
-    options.cacheDir,
-    `hf-import-${process.pid}-${randomBytes(4).toString('hex')}`,
+  const source = hubSource(repoId, { hubUrl, revision, ...(token ? { token } : {}) });
+  return importModel(
+    source,
+    (commit) => ({ kind: 'hub', repoId, revision, ...(commit ? { commit } : {}), hubUrl }),
+    options.name ?? defaultModelName(repoId),
+    { registry: options.registry, cacheDir: options.cacheDir, what: `${repoId} at revision '${revision}'` },
   );
-  const hfDir = nodePath.join(staging, 'model');
-  try {
-    const got: string[] = [];
-    const missing: string[] = [];
-    let commit: string | undefined;
-    const fetchFile = async (file: string): Promise<boolean> => {
-      const r = await download(
-        `${base}/${file}`,
-        nodePath.join(hfDir, ...file.split('/')),
-        headers,
-        `${repoId}/${file}`,
-      );
-      if (r.status === 'missing') return false;
-      commit ??= r.commit;
-      got.push(file);
-      return true;
-    };
-    for (const f of HF_REQUIRED_FILES) if (!(await fetchFile(f))) missing.push(f);
-    if (missing.length === HF_REQUIRED_FILES.length) {
-      throw new HubImportError(
-        `${repoId} at revision '${revision}' was not found on ${hubUrl} (no ${missing.join(', ')}); check the repo id and revision`,
-      );
-    }
-    const config = JSON.parse(
-      await fs.readFile(nodePath.join(hfDir, 'config.json'), 'utf8').catch(() => '{}'),
-    ) as HfConfig;
-    const labels = missing.includes('config.json') ? [] : classifierLabels(config, repoId);
-    for (const f of HF_OPTIONAL_FILES) await fetchFile(f);
-    const onnxFiles: string[] = [];
-    for (const f of HF_ONNX_FILES) {
-      if (await fetchFile(f)) {
-        onnxFiles.push(f);
-        await fetchFile(`${f}_data`); // external weights of models over 2 GB, when there are any
-      }
-    }
-    if (onnxFiles.length === 0)
-      missing.push(
-        `${HF_ONNX_FILES.join(' or ')} (ONNX weights; convert the model with Optimum or pick a repo that has an onnx/ folder)`,
-      );
-    if (missing.length > 0)
-      throw new HubImportError(
-        `${repoId} at revision '${revision}' on ${hubUrl} lacks ${missing.join(', ')}`,
-      );
+}
 
-    const tokenizerConfig = JSON.parse(
-      await fs.readFile(nodePath.join(hfDir, 'tokenizer_config.json'), 'utf8'),
-    ) as { model_max_length?: number };
-    const id2label: Record<string, string> = {};
-    labels.forEach((l, i) => (id2label[String(i)] = l));
-    await writeMlflowFolder(
-      staging,
-      hubMlmodel({
-        repoId,
-        revision,
-        ...(commit ? { commit } : {}),
-        hubUrl,
-        labels,
-        id2label,
-        maxLength: maxLengthOf(tokenizerConfig, config),
-        onnxFiles,
-      }),
-    );
-    const version = await options.registry.createVersion(name, staging, {
-      description: `Imported from ${hubUrl}/${repoId} at ${revision}${commit ? ` (commit ${commit})` : ''}`,
-    });
-    return { name, version, files: got, ...(commit ? { commit } : {}), labels };
-  } finally {
-    await fs.rm(staging, { recursive: true, force: true });
-  }
+/** Imports a local folder in the Hugging Face layout (e.g. an Optimum ONNX export) as a new registered version. */
+export async function importFromFolder(
+  folder: string,
+  options: { registry: ModelRegistry; cacheDir: string; name?: string },
+): Promise<HubImportResult> {
+  const dir = nodePath.resolve(folder);
+  return importModel(
+    folderSource(dir),
+    () => ({ kind: 'folder', folder: dir }),
+    options.name ?? defaultModelName(nodePath.basename(dir)),
+    {
+      registry: options.registry,
+      cacheDir: options.cacheDir,
+      what: `the folder ${dir}`,
+    },
+  );
 }

@@ -23,6 +23,8 @@ export interface TweetlakeConfig {
     workers?: number;
     threadsPerWorker?: number;
     batchSize: number;
+    /** Take scores from the prediction cache and add new ones to it (`--no-cache` turns it off). */
+    cache: boolean;
   };
   duckdb: { memoryLimit?: string; threads?: number };
 }
@@ -48,7 +50,7 @@ export function defaultConfig(): TweetlakeConfig {
     maxFilesPerTrigger: 10,
     dropTweetsWithoutMentions: false,
     schemaEvolution: false,
-    model: { uri: DEFAULT_MODEL_URI, batchSize: 32 },
+    model: { uri: DEFAULT_MODEL_URI, batchSize: 32, cache: true },
     // DuckDB keeps freed buffers up to its limit (80% of RAM by default); a limit keeps memory flat,
     // and DuckDB spills to disk past it (docs/BENCHMARKS.md).
     duckdb: { memoryLimit: '512MB' },
@@ -85,6 +87,13 @@ function num(value: string | undefined, name: string): number | undefined {
   return n;
 }
 
+function bool(value: string | undefined, name: string): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new ConfigError(`${name} must be true or false (1 or 0), got '${value}'`);
+}
+
 /** Settings from environment variables (TWEETLAKE_*). */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial2<TweetlakeConfig> {
   return {
@@ -96,6 +105,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial2<Tw
       workers: num(env.TWEETLAKE_INFERENCE_WORKERS, 'TWEETLAKE_INFERENCE_WORKERS'),
       threadsPerWorker: num(env.TWEETLAKE_INFERENCE_THREADS, 'TWEETLAKE_INFERENCE_THREADS'),
       batchSize: num(env.TWEETLAKE_INFERENCE_BATCH_SIZE, 'TWEETLAKE_INFERENCE_BATCH_SIZE'),
+      cache: bool(env.TWEETLAKE_PREDICTION_CACHE, 'TWEETLAKE_PREDICTION_CACHE'),
     },
     duckdb: {
       memoryLimit: env.TWEETLAKE_DUCKDB_MEMORY_LIMIT,
@@ -129,6 +139,9 @@ export function loadConfig(flags: Partial2<TweetlakeConfig> = {}, configFile?: s
   }
   if (!['available-now', 'continuous'].includes(config.trigger)) {
     throw new ConfigError(`trigger must be available-now or continuous, got '${config.trigger}'`);
+  }
+  if (typeof config.model.cache !== 'boolean') {
+    throw new ConfigError(`model.cache must be true or false, got ${JSON.stringify(config.model.cache)}`);
   }
   return config;
 }

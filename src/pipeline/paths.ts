@@ -21,6 +21,8 @@ export interface LakehousePaths {
   modelCache: string;
   /** Schedules and their run history. */
   schedules: string;
+  /** Delta table of model scores by model version and text (survives `clear`). */
+  predictionCache: string;
 }
 
 export function lakehousePaths(root: string): LakehousePaths {
@@ -40,5 +42,6 @@ export function lakehousePaths(root: string): LakehousePaths {
     state: nodePath.join(r, '_state'),
     modelCache: nodePath.join(r, '_models'),
     schedules: nodePath.join(r, '_schedules'),
+    predictionCache: nodePath.join(r, '_cache', 'predictions'),
   };
 }

@@ -12,6 +12,7 @@ import { LeaseLost } from '../storage/lease.js';
 import { LocalObjectStore } from '../storage/local-store.js';
 import { withLakehouseLease } from './lakehouse-lease.js';
 import { checkMentionFormat } from './mention-format.js';
+import { PredictionCache } from '../model/prediction-cache.js';
 import {
   lakehousePaths,
   STREAM_NAMES,
@@ -85,17 +86,19 @@ export class Pipeline {
   }
 
   /**
-   * Deletes every table, checkpoint and stream state of the lakehouse (models and tracking stay),
-   * holding the lakehouse's lease: it refuses while a run is using the lakehouse.
+   * Deletes every table, checkpoint and stream state of the lakehouse; models, tracking and the
+   * prediction cache stay (the cache too goes with `{ predictionCache: true }`). It holds the
+   * lakehouse's lease: it refuses while a run is using the lakehouse.
    */
-  async clear(): Promise<void> {
-    await withLakehouseLease(this.paths.root, this.command, () => this.deleteTablesAndCheckpoints());
+  async clear(options: { predictionCache?: boolean } = {}): Promise<void> {
+    await withLakehouseLease(this.paths.root, this.command, () => this.deleteTablesAndCheckpoints(options));
   }
 
-  private async deleteTablesAndCheckpoints(): Promise<void> {
+  private async deleteTablesAndCheckpoints(options: { predictionCache?: boolean } = {}): Promise<void> {
     for (const t of TABLE_NAMES) await fs.rm(this.paths.tables[t], { recursive: true, force: true });
     await fs.rm(`${this.paths.root}/_checkpoints`, { recursive: true, force: true });
     await fs.rm(this.paths.state, { recursive: true, force: true });
+    if (options.predictionCache) await new PredictionCache(this.paths.predictionCache, this.session).clear();
   }
 
   /** Asks every stream to stop after its current batch; `run()` then resolves with `stopped` set. */

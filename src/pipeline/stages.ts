@@ -10,9 +10,10 @@ import type { StreamingQueryOptions } from '../engine/query.js';
 import { ForeachBatchSink, type BatchContext, type BatchResult } from '../engine/sink.js';
 import type { SourceBatch } from '../engine/source.js';
 import type { Classifier } from '../model/classifier.js';
+import { cacheKeyOf, PredictionCache } from '../model/prediction-cache.js';
 import { mentionAggregatesSql, mergeAggregatesSql } from './application.js';
 import { bronzeRowsSql, newKeysSql, quarantineRowsSql } from './bronze.js';
-import { scoreBatch } from './gold.js';
+import { scoreBatch, type BatchCache, type InferenceMetrics } from './gold.js';
 import type { LakehousePaths, StreamName } from './paths.js';
 import {
   APPLICATION_SCHEMA,
@@ -38,6 +39,8 @@ export interface StageOptions {
   schemaEvolution?: boolean;
   /** Texts per inference call. */
   inferenceBatchSize?: number;
+  /** Take scores from the prediction cache and add new ones to it (default true). */
+  predictionCache?: boolean;
   /** Texts scored so far in the gold batch running now, of `total` distinct texts. */
   onInference?: (done: number, total: number) => void;
 }
@@ -183,22 +186,26 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
       const before = classifier.stats
         ? { ...classifier.stats, n: classifier.stats.sequenceLengths.length }
         : undefined;
+      const cache = batchCache(o, classifier);
       const scored = await scoreBatch(batch, o.session, classifier, {
         chunkSize: o.inferenceBatchSize,
         onChunk: o.onInference,
+        ...(cache ? { cache } : {}),
       });
       try {
+        // the cache first: a crash before the gold commit then replays the batch from the cache
+        if (cache && scored.metrics.cachedTexts < scored.metrics.distinctTexts)
+          await cache.cache.append(cache.key, scored.newScores, {
+            appId: ctx.queryId,
+            version: ctx.batchId,
+            queryName: ctx.queryName,
+          });
         const written = await appendOnce(gold, scored.batch.sql, ctx);
         return {
           numInputRows: batch.numRows ?? scored.metrics.texts,
           numOutputRows: written,
           metrics: {
-            distinctTexts: scored.metrics.distinctTexts,
-            inferenceMs: Math.round(scored.metrics.inferenceMs),
-            textsPerSecond:
-              scored.metrics.inferenceMs > 0
-                ? (scored.metrics.distinctTexts * 1000) / scored.metrics.inferenceMs
-                : 0,
+            ...goldMetrics(scored.metrics, cache !== undefined),
             ...inferenceDeltas(before, classifier.stats),
           },
         };
@@ -207,6 +214,27 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
       }
     }),
   );
+}
+
+/** The prediction cache for a classifier, unless it is off or the model has no registry version. */
+function batchCache(o: StageOptions, classifier: Classifier): BatchCache | undefined {
+  if (o.predictionCache === false) return undefined;
+  const key = cacheKeyOf(classifier.info);
+  return key ? { cache: new PredictionCache(o.paths.predictionCache, o.session), key } : undefined;
+}
+
+/** Progress metrics of a gold batch: texts, the cache's share of them, model time and speed. */
+function goldMetrics(m: InferenceMetrics, cacheUsed: boolean): Record<string, number> {
+  const scored = m.distinctTexts - m.cachedTexts;
+  return {
+    distinctTexts: m.distinctTexts,
+    cachedTexts: m.cachedTexts,
+    scoredTexts: scored,
+    cacheHitRate: m.distinctTexts > 0 ? m.cachedTexts / m.distinctTexts : 0,
+    predictionCache: cacheUsed ? 1 : 0,
+    inferenceMs: Math.round(m.inferenceMs),
+    textsPerSecond: m.inferenceMs > 0 ? (scored * 1000) / m.inferenceMs : 0,
+  };
 }
 
 /** Pool figures of one batch: model time, time and bytes moving texts to workers and back, padding. */

@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { DuckSession } from '../duck/session.js';
 import { DeltaTable } from '../delta/table.js';
+import { PredictionCache } from '../model/prediction-cache.js';
 import {
   confusionMatrixChart,
   mentionsPresenceChart,
@@ -43,6 +44,36 @@ export interface DashboardState {
   charts: Record<string, VegaLiteSpec>;
   evaluation?: EvaluationSummary;
   performance: PerformanceReport;
+  predictionCache: PredictionCacheState;
+}
+
+/** The prediction cache as the dashboard shows it: the gold batches' hit rate and the cache's size. */
+export interface PredictionCacheState {
+  /** Distinct texts of the recent gold batches, and how many of them came from the cache. */
+  distinctTexts: number;
+  cachedTexts: number;
+  /** cachedTexts / distinctTexts (0 when no text was seen). */
+  hitRate: number;
+  /** Scores held, all model versions together. */
+  entries: number;
+}
+
+async function predictionCacheState(
+  session: DuckSession,
+  paths: LakehousePaths,
+  streams: StreamState[],
+): Promise<PredictionCacheState> {
+  const gold = streams.find((s) => s.name === 'gold_stream')?.history ?? [];
+  const sum = (k: string) => gold.reduce((n, b) => n + (b.metrics[k] ?? 0), 0);
+  const distinctTexts = sum('distinctTexts');
+  const cachedTexts = sum('cachedTexts');
+  const entries = await new PredictionCache(paths.predictionCache, session).entries();
+  return {
+    distinctTexts,
+    cachedTexts,
+    hitRate: distinctTexts > 0 ? cachedTexts / distinctTexts : 0,
+    entries: entries.reduce((n, e) => n + e.rows, 0),
+  };
 }
 
 function sourceFileSizes(dir: string | undefined): number[] {
@@ -153,6 +184,7 @@ export async function dashboardState(
       charts,
       ...(evaluation ? { evaluation } : {}),
       performance,
+      predictionCache: await predictionCacheState(session, paths, streams),
     };
   } finally {
     await views.dispose();

@@ -70,6 +70,9 @@ function render(state) {
   document.getElementById('c-without').textContent = fmt(i.counters.withoutMentions);
   document.getElementById('c-mentions').textContent = fmt(i.mentions.distinct);
   document.getElementById('c-quarantined').textContent = fmt(i.counters.quarantined);
+  const pc = state.predictionCache;
+  document.getElementById('c-cache').textContent = pc && pc.distinctTexts > 0 ? (pc.hitRate * 100).toFixed(1) + '%' : '–';
+  document.getElementById('c-cache').title = pc ? fmt(pc.cachedTexts) + ' of ' + fmt(pc.distinctTexts) + ' distinct texts; ' + fmt(pc.entries) + ' scores cached' : '';
   document.getElementById('graph').innerHTML = graph(state);
   document.getElementById('streams').innerHTML = table(state.streams.map((s) => ({
     stream: s.name, active: s.active ? 'yes' : 'no', batches: s.history.length,

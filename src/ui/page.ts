@@ -25,6 +25,7 @@ export function dashboardHtml(title = 'tweetlake'): string {
     <div class="counter"><div class="value" id="c-without">–</div><div class="label">without mentions</div></div>
     <div class="counter"><div class="value" id="c-mentions" data-testid="mentions">–</div><div class="label">mentions</div></div>
     <div class="counter"><div class="value" id="c-quarantined">–</div><div class="label">quarantined</div></div>
+    <div class="counter"><div class="value" id="c-cache" data-testid="cache-hit-rate">–</div><div class="label">scores from cache</div></div>
   </section>
   <section>
     <h2>Pipeline</h2>

@@ -13,7 +13,7 @@ import { launchChromium } from '../../helpers/browser.js';
 /** A deterministic stand-in for the model: the dashboard is under test here, not the classifier. */
 const standIn: Classifier = {
   labels: ['NEG', 'NEU', 'POS'],
-  info: { name: 'stand-in', uri: 'test' },
+  info: { name: 'stand-in', version: '1', uri: 'test' }, // a registry version: scores are cached
   classify: async (texts) =>
     texts.map((t) => {
       const l = /thank|love|great|awesome/i.test(t)
@@ -107,6 +107,15 @@ describe('dashboard in headless Chromium during a running pipeline', () => {
         timeout: 60_000,
       })
       .toBeGreaterThan(before);
+
+    // the prediction cache counter shows the gold batches' hit rate the state reports
+    const state = (await (await fetch(`${server.url}/api/state`)).json()) as {
+      predictionCache: { hitRate: number; distinctTexts: number };
+    };
+    expect(state.predictionCache.distinctTexts).toBeGreaterThan(0);
+    await expect
+      .poll(async () => await page.getByTestId('cache-hit-rate').textContent(), { timeout: 30_000 })
+      .toMatch(/^\d+\.\d%$/);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: nodePath.join(ARTIFACTS, 'dashboard.png'), fullPage: true });

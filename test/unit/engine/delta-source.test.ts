@@ -1,7 +1,7 @@
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaTable } from '../../../src/delta/index.js';
-import { DuckSession } from '../../../src/duck/session.js';
+import { DuckSession, type JsonValue } from '../../../src/duck/session.js';
 import { DeltaSource, SourceDataRemoved, type DeltaSourceOptions } from '../../../src/engine/delta-source.js';
 import { StreamingQueryException } from '../../../src/engine/query.js';
 import { rejection, tempDirs } from '../../helpers/delta.js';
@@ -43,7 +43,12 @@ describe('DeltaSource', () => {
     await appendIds(session, upstream, [3]); // version 1
     const q1 = await run();
     expect(q1.recentProgress).toHaveLength(1);
-    expect(q1.recentProgress[0]?.sources[0]?.endOffset).toEqual({ version: 1, initial: true, index: 2 });
+    expect(q1.recentProgress[0]?.sources[0]?.endOffset).toEqual({
+      version: 1,
+      initial: true,
+      index: 2,
+      order: 'time',
+    });
     expect(q1.recentProgress[0]?.sources[0]?.startOffset).toBeNull();
     await t.checkAnswer([1, 2, 3]);
 
@@ -64,9 +69,9 @@ describe('DeltaSource', () => {
     for (const id of [1, 2, 3, 4, 5]) await appendIds(session, upstream, [id]); // versions 0..4, one file each
     const q1 = await run({}, { limits: { maxFilesPerTrigger: 2 } });
     expect(q1.recentProgress.map((p) => p.sources[0]?.endOffset)).toEqual([
-      { version: 4, initial: true, index: 2 },
-      { version: 4, initial: true, index: 4 },
-      { version: 4, initial: true, index: 5 },
+      { version: 4, initial: true, index: 2, order: 'time' },
+      { version: 4, initial: true, index: 4, order: 'time' },
+      { version: 4, initial: true, index: 5, order: 'time' },
     ]);
     expect(q1.recentProgress.map((p) => p.numInputRows)).toEqual([2, 2, 1]);
     await t.checkAnswer([1, 2, 3, 4, 5]);
@@ -74,6 +79,48 @@ describe('DeltaSource', () => {
     const q2 = await run({}, { limits: { maxFilesPerTrigger: 2 } });
     expect(q2.recentProgress.map((p) => p.sources[0]?.endOffset)).toEqual([{ version: 5 }]);
     await t.checkAnswer([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('cuts a starting snapshot in the order its files were written, not by their (random) names', async () => {
+    const upstream = nodePath.join(dirs.make(), 'upstream');
+    for (const id of range(1, 8)) await appendIds(session, upstream, [id]); // one file per version
+    const source = new DeltaSource(upstream);
+    await source.initialize(undefined as never, session);
+    const batches: number[][] = [];
+    let offset: JsonValue | undefined;
+    for (;;) {
+      const next = await source.latestOffset(offset, { maxFilesPerTrigger: 3 });
+      if (JSON.stringify(next) === JSON.stringify(offset)) break;
+      const batch = await source.getBatch(offset, next!);
+      batches.push((await session.all(`SELECT id FROM (${batch.sql}) ORDER BY id`)).map((r) => Number(r.id)));
+      await batch.dispose();
+      offset = next;
+    }
+    expect(batches).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8],
+    ]);
+  });
+
+  it('resumes an offset written before the order was recorded (no `order`) in file-name order', async () => {
+    const upstream = nodePath.join(dirs.make(), 'upstream');
+    for (const id of range(1, 6)) await appendIds(session, upstream, [id]);
+    const table = await DeltaTable.forPath(upstream, session);
+    const byName = [...(await table.snapshot()).files].sort((a, b) => (a.path < b.path ? -1 : 1));
+    const idOf = async (path: string) =>
+      Number((await session.all(`SELECT id FROM read_parquet('${nodePath.join(upstream, path)}')`))[0]!.id);
+    const source = new DeltaSource(upstream);
+    await source.initialize(undefined as never, session);
+    const old = { version: 5, initial: true, index: 2 };
+    const next = await source.latestOffset(old, { maxFilesPerTrigger: 2 });
+    expect(next).toEqual({ version: 5, initial: true, index: 4 });
+    const batch = await source.getBatch(old, next!);
+    const ids = (await session.all(`SELECT id FROM (${batch.sql}) ORDER BY id`)).map((r) => Number(r.id));
+    await batch.dispose();
+    expect(ids).toEqual(
+      (await Promise.all(byName.slice(2, 4).map((f) => idOf(f.path)))).sort((a, b) => a - b),
+    );
   });
 
   it('without limits reads every new version in one batch', async () => {

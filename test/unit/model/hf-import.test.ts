@@ -7,15 +7,15 @@ import { defaultModelName, importFromHub } from '../../../src/model/hf-import.js
 import { readMlflowModel } from '../../../src/model/mlmodel.js';
 import { resolveModel } from '../../../src/model/resolve.js';
 import { rejection, tempDirs } from '../../helpers/delta.js';
-import { bundledModelIfBuilt, startServer, writeFakeHfFiles } from './fixtures.js';
+import { HUB_COMMIT, startHub, type LocalHub } from '../../helpers/hub-server.js';
+import { bundledModelIfBuilt, writeFakeHfFiles } from './fixtures.js';
 
 const dirs = tempDirs('tweetlake-hf-import-');
-const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+const COMMIT = HUB_COMMIT;
 
 /** repo id -> folder in the Hugging Face layout the hub serves it from. */
 const repos = new Map<string, string>();
-const seen: { url: string; auth?: string }[] = [];
-let hub: Awaited<ReturnType<typeof startServer>>;
+let hub: LocalHub;
 let hfSource: string;
 
 beforeAll(async () => {
@@ -50,44 +50,7 @@ beforeAll(async () => {
   await fs.rm(nodePath.join(fp32, 'special_tokens_map.json'));
   repos.set('acme/fp32-only', fp32);
 
-  hub = await startServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    seen.push({
-      url: url.pathname,
-      ...(req.headers.authorization ? { auth: req.headers.authorization } : {}),
-    });
-    if (url.pathname.startsWith('/private/')) {
-      res.writeHead(401, { 'x-error-code': 'RepoNotFound' }).end('{"error":"Repository not found"}');
-      return;
-    }
-    // large files live on a CDN: the hub redirects there, as huggingface.co does for LFS files
-    const cdn = /^\/cdn\/(.+)$/.exec(url.pathname);
-    const m = cdn
-      ? /^([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(decodeURIComponent(cdn[1]!))
-      : /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
-    const folder = m ? repos.get(m[1]!) : undefined;
-    if (!m || !folder || m[2] !== 'main' || m[3]!.includes('..')) {
-      res.writeHead(404, { 'x-error-code': 'EntryNotFound' }).end('Entry not found');
-      return;
-    }
-    const file = nodePath.join(folder, ...m[3]!.split('/'));
-    if (!existsSync(file)) {
-      res.writeHead(404, { 'x-error-code': 'EntryNotFound' }).end('Entry not found');
-      return;
-    }
-    if (!cdn && file.endsWith('.onnx')) {
-      res
-        .writeHead(302, {
-          location: `/cdn/${encodeURIComponent(url.pathname.slice(1))}`,
-          'x-repo-commit': COMMIT,
-        })
-        .end();
-      return;
-    }
-    res
-      .writeHead(200, { 'x-repo-commit': COMMIT, 'content-type': 'application/octet-stream' })
-      .end(await fs.readFile(file));
-  });
+  hub = await startHub(repos);
 });
 
 afterAll(async () => {
@@ -164,7 +127,7 @@ describe('importFromHub (local hub server)', () => {
 
   it('takes the hub from HF_ENDPOINT, sends HF_TOKEN as a bearer token, and registers under a chosen name', async () => {
     const { registry: reg, cacheDir } = registry();
-    seen.length = 0;
+    hub.seen.length = 0;
     const r = await importFromHub('acme/fp32-only', {
       registry: reg,
       cacheDir,
@@ -174,10 +137,10 @@ describe('importFromHub (local hub server)', () => {
     expect(r.name).toBe('SST2');
     expect(r.labels).toEqual(['negative', 'positive']);
     expect(r.files).not.toContain('special_tokens_map.json');
-    expect(seen.length).toBeGreaterThan(0);
-    expect(seen.filter((s) => !s.url.startsWith('/cdn/')).every((s) => s.auth === 'Bearer hf_secret')).toBe(
-      true,
-    );
+    expect(hub.seen.length).toBeGreaterThan(0);
+    expect(
+      hub.seen.filter((s) => !s.url.startsWith('/cdn/')).every((s) => s.auth === 'Bearer hf_secret'),
+    ).toBe(true);
     const dir = (await resolveModel('models:/SST2/latest', reg, cacheDir)).dir;
     expect(readMlflowModel(dir).dtype).toBe('fp32');
   });

@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckSession, literal, type JsonRow } from '../../../src/duck/session.js';
 import type { Classifier, Prediction } from '../../../src/model/classifier.js';
 import { mentionAggregatesSql, mergeAggregatesSql } from '../../../src/pipeline/application.js';
-import { predictedIdSql, scoreBatch, sentimentIdSql } from '../../../src/pipeline/gold.js';
+import {
+  predictedIdSql,
+  predictedSentimentSql,
+  scoreBatch,
+  sentimentIdSql,
+} from '../../../src/pipeline/gold.js';
 
 let session: DuckSession;
 beforeAll(async () => {
@@ -124,6 +129,68 @@ describe('scoreBatch', () => {
       `SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'tweetlake_work'`,
     );
     expect(Number(left[0]!.n)).toBe(0);
+  });
+});
+
+describe('predictedSentimentSql', () => {
+  it('puts the labels of hub sentiment models on the NEG / NEU / POS scale and keeps any other label', async () => {
+    const labels = [
+      'NEG',
+      'NEU',
+      'POS',
+      'negative',
+      'Neutral',
+      'POSITIVE',
+      'neg',
+      'pos',
+      'LABEL_0',
+      'joy',
+      null,
+    ];
+    const rows = await session.all(
+      `SELECT ${predictedSentimentSql('l')} AS s FROM unnest([${labels.map((g) => (g === null ? 'NULL' : literal(g))).join(', ')}]) WITH ORDINALITY t(l, i) ORDER BY i`,
+    );
+    expect(rows.map((r) => r.s)).toEqual([
+      'NEG',
+      'NEU',
+      'POS',
+      'NEG',
+      'NEU',
+      'POS',
+      'NEG',
+      'POS',
+      'LABEL_0',
+      'joy',
+      null,
+    ]);
+  });
+
+  it("scoreBatch writes an imported model's labels (negative/neutral/positive) on that scale, with their ids", async () => {
+    const hubStyle: Classifier = {
+      labels: ['negative', 'neutral', 'positive'],
+      info: { name: 'cardiff-style', uri: 'test:cardiff' },
+      classify: async (texts) =>
+        texts.map((t) => ({ label: t.includes('bad') ? 'negative' : 'positive', score: 90 })),
+      close: async () => {},
+    };
+    const silver = `SELECT * FROM (VALUES (TIMESTAMPTZ '2015-02-24 19:35:52+00', 'a', 'bad trip', 'negative'),
+        (TIMESTAMPTZ '2015-02-24 19:35:52+00', 'b', 'nice trip', 'positive')) t("timestamp", mention, cleaned_text, sentiment)`;
+    const scored = await scoreBatch(
+      { sql: silver, description: 'test', dispose: async () => {} },
+      session,
+      hubStyle,
+    );
+    try {
+      const rows = await session.all(
+        `SELECT mention, predicted_sentiment, predicted_sentiment_id FROM (${scored.batch.sql}) ORDER BY mention`,
+      );
+      expect(rows).toEqual([
+        { mention: 'a', predicted_sentiment: 'NEG', predicted_sentiment_id: 0 },
+        { mention: 'b', predicted_sentiment: 'POS', predicted_sentiment_id: 1 },
+      ]);
+    } finally {
+      await scored.batch.dispose();
+    }
   });
 });
 
