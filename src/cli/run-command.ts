@@ -76,6 +76,9 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
     .option('--orchestration <mode>', 'sequential | concurrent')
     .option('--trigger <mode>', 'available-now | continuous')
     .option('--max-files-per-trigger <n>', 'source files per micro-batch')
+    .option('--max-bytes-per-trigger <n>', 'source bytes per micro-batch (large files are read in ranges)')
+    .option('--allow-overwrites', 'read a source file again, whole, when it changes after it was read')
+    .option('--retry-failed', 'try again a batch that failed too many times (once its cause is fixed)')
     .option('--model <uri>', 'model URI (default models:/HF_TWEET_SENTIMENT/Production)')
     .option('--clear', 'delete the tables and checkpoints of a previous run first')
     .option('--dashboard [port]', 'serve the live dashboard while the streams run (default port 4040)')
@@ -89,6 +92,10 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
         ...(opts.maxFilesPerTrigger
           ? { maxFilesPerTrigger: positiveInt(String(opts.maxFilesPerTrigger), '--max-files-per-trigger') }
           : {}),
+        ...(opts.maxBytesPerTrigger
+          ? { maxBytesPerTrigger: positiveInt(String(opts.maxBytesPerTrigger), '--max-bytes-per-trigger') }
+          : {}),
+        ...(opts.allowOverwrites ? { allowOverwrites: true } : {}),
       });
       if (opts.model) config.model.uri = String(opts.model);
       const dashboardPort =
@@ -97,14 +104,19 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
           : opts.dashboard === true
             ? 4040
             : positiveInt(String(opts.dashboard), '--dashboard');
-      await runPipeline(config, { clear: !!opts.clear, out, ...(dashboardPort ? { dashboardPort } : {}) });
+      await runPipeline(config, {
+        clear: !!opts.clear,
+        out,
+        ...(dashboardPort ? { dashboardPort } : {}),
+        ...(opts.retryFailed ? { retryFailedBatches: true } : {}),
+      });
     });
 }
 
 /** Runs the pipeline for a config; prints progress and the summary to `out`. */
 export async function runPipeline(
   config: TweetlakeConfig,
-  options: { clear: boolean; out: NodeJS.WriteStream; dashboardPort?: number },
+  options: { clear: boolean; out: NodeJS.WriteStream; dashboardPort?: number; retryFailedBatches?: boolean },
 ): Promise<void> {
   const { out } = options;
   const session = await DuckSession.create({
@@ -123,11 +135,16 @@ export async function runPipeline(
     pollIntervalMs: config.pollIntervalMs,
     maxFilesPerTrigger: config.maxFilesPerTrigger,
     maxBytesPerTrigger: config.maxBytesPerTrigger,
+    fileSettleMs: config.fileSettleMs,
+    allowOverwrites: config.allowOverwrites,
+    maxRecordBytes: config.maxRecordBytes,
+    ...(options.retryFailedBatches ? { retryFailedBatches: true } : {}),
     dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
     schemaEvolution: config.schemaEvolution,
     inferenceBatchSize: 1024,
     classifier: classifier.get,
     onStreamStart: (s) => view.start(s),
+    onWarning: (s, message) => log(`warning: ${s}: ${message}`),
     onInference: (done, total) => view.inference(done, total),
     onProgress: (s, p) => {
       produced.set(s, (produced.get(s) ?? 0) + p.sink.numOutputRows);
@@ -165,9 +182,17 @@ export async function runPipeline(
       files: summary.tables[t].files,
     }));
     out.write('\n' + renderTable(rows));
-    const bronze = summary.tables.bronze.rows ?? 0;
-    const quarantined = summary.tables.quarantine.rows ?? 0;
-    log(`\ninput records: ${bronze + quarantined} = ${bronze} in bronze + ${quarantined} quarantined`);
+    const { inputRecords, bronzeRows, quarantinedRows } = summary.ingest;
+    const balanced = inputRecords === bronzeRows + quarantinedRows;
+    log(
+      `\ninput records: ${inputRecords} = ${bronzeRows} in bronze + ${quarantinedRows} quarantined (read in this run)` +
+        (balanced
+          ? ''
+          : `; does not balance: ${inputRecords - bronzeRows - quarantinedRows} unaccounted for`),
+    );
+    log(
+      `tables in all: ${summary.tables.bronze.rows ?? 0} bronze rows, ${summary.tables.quarantine.rows ?? 0} quarantined`,
+    );
     log(`elapsed: ${(summary.elapsedMs / 1000).toFixed(1)} s`);
     const model = classifier.loaded();
     if (model && summary.tables.gold.version !== null) {

@@ -19,6 +19,11 @@ export interface AdmissionLimits {
   maxRowsPerTrigger?: number;
 }
 
+/** What a query gives its source: a way to warn the user (shown in the progress and logs). */
+export interface SourceContext {
+  warn(message: string): void;
+}
+
 /**
  * A streaming source, with Spark's contract: offsets are JSON values; `latestOffset` may look at
  * new data and returns the end of the next batch (or the start when nothing is new);
@@ -27,7 +32,13 @@ export interface AdmissionLimits {
 export interface Source {
   readonly description: string;
   /** Called once before the first batch with the source's private checkpoint folder. */
-  initialize(checkpoint: ObjectStore, session: DuckSession): Promise<void>;
+  initialize(checkpoint: ObjectStore, session: DuckSession, context?: SourceContext): Promise<void>;
+  /**
+   * Checks the source's own log against `lastPlanned`, the end offset of the last batch in the
+   * query's offsets log: throws CheckpointError when the log lost what those batches read (it
+   * would read it again).
+   */
+  verifyCheckpoint?(lastPlanned: JsonValue | undefined): Promise<void>;
   /** For availableNow: fix the end of what exists now; later data waits for the next run. */
   prepareForAvailableNow?(): Promise<void>;
   /** The end offset of the next batch after `start` within `limits`; equal to `start` when there is nothing new. */

@@ -29,6 +29,17 @@ export interface PipelineOptions extends Omit<StageOptions, 'paths'> {
   pollIntervalMs?: number;
   onProgress?: (stream: StreamName, progress: QueryProgress) => void;
   onStreamStart?: (stream: StreamName) => void;
+  /** What a stream's source warns about (files still changing, changed files, an empty folder). */
+  onWarning?: (stream: StreamName, message: string) => void;
+  /** Try again batches that had failed too often (after their cause was fixed). */
+  retryFailedBatches?: boolean;
+}
+
+/** What bronze read in a run, and where it went: records = bronze + quarantined. */
+export interface IngestFigures {
+  inputRecords: number;
+  bronzeRows: number;
+  quarantinedRows: number;
 }
 
 /** Rows and versions of each table after a run. */
@@ -36,6 +47,10 @@ export interface PipelineSummary {
   elapsedMs: number;
   tables: Record<TableName, { version: number | null; rows: number | null; files: number }>;
   batches: Record<StreamName, number>;
+  /** The records bronze read in this run (replayed batches included) and where they went. */
+  ingest: IngestFigures;
+  /** What the sources warned about during the run. */
+  warnings: string[];
 }
 
 /**
@@ -55,6 +70,8 @@ export class Pipeline {
   private readonly startedAt = new Map<StreamName, string>();
   private fileSource?: FileSource;
   private readonly sources = new Map<StreamName, Source>();
+  private readonly ingest: IngestFigures = { inputRecords: 0, bronzeRows: 0, quarantinedRows: 0 };
+  private readonly warnings: string[] = [];
 
   constructor(private readonly options: PipelineOptions) {
     this.paths = lakehousePaths(options.root);
@@ -113,8 +130,18 @@ export class Pipeline {
     const query = await this.manager.start({
       ...base,
       trigger,
+      ...(this.options.retryFailedBatches ? { retryFailedBatches: true } : {}),
+      onWarning: (message) => {
+        this.warnings.push(`${name}: ${message}`);
+        this.options.onWarning?.(name, message);
+      },
       onProgress: (p) => {
         this.batches[name]++;
+        if (name === 'bronze_stream') {
+          this.ingest.inputRecords += p.metrics.inputRecords ?? 0;
+          this.ingest.bronzeRows += p.metrics.bronzeRows ?? 0;
+          this.ingest.quarantinedRows += p.metrics.quarantinedRows ?? 0;
+        }
         const history = this.histories.get(name) ?? [];
         history.push({
           batchId: p.batchId,
@@ -248,6 +275,12 @@ export class Pipeline {
       const s = await t.snapshot();
       tables[name] = { version: s.version, rows: s.numRecords ?? null, files: s.numFiles };
     }
-    return { elapsedMs, tables, batches: { ...this.batches } };
+    return {
+      elapsedMs,
+      tables,
+      batches: { ...this.batches },
+      ingest: { ...this.ingest },
+      warnings: [...this.warnings],
+    };
   }
 }

@@ -120,6 +120,20 @@ export class StreamTest {
     );
   }
 
+  /** The raw records (FileSource's columns) the rawSink received, in order of batches. */
+  readonly rawRecords: JsonRow[] = [];
+
+  /** A sink that keeps every raw record of each batch in `rawRecords` (use with `transform: null`). */
+  rawSink(): Sink {
+    return new ForeachBatchSink('raw records', async (batch: SourceBatch): Promise<BatchResult> => {
+      const rows = await this.session.all(
+        `SELECT source_file, line_number, byte_offset, line, file_error, raw_bytes FROM (${batch.sql}) ORDER BY source_file, byte_offset NULLS LAST, line_number`,
+      );
+      this.rawRecords.push(...rows);
+      return { numInputRows: batch.numRows ?? rows.length, numOutputRows: rows.length };
+    });
+  }
+
   /** A plain DeltaSink on the sink table (for sources without a source_file column). */
   deltaSinkPlain(): Sink {
     return new DeltaSink(this.table);

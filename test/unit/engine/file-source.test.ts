@@ -34,15 +34,23 @@ describe('FileSource: each file once, across restarts', () => {
     await t.checkAnswer(range(1, 8));
   });
 
-  it('does not read a file again when it is rewritten with a newer modification time', async () => {
+  it('does not read a file again when it is rewritten with a newer modification time: one record reports it', async () => {
     const t = stream();
     const a = t.addFile('a.json', [1, 2]);
     await t.run();
     writeFileSync(a, JSON.stringify({ id: 99, v: 'rewritten' }) + '\n');
     utimesSync(a, 1_900_000_000, 1_900_000_000);
-    const q = await t.run();
-    expect(q.recentProgress).toEqual([]);
-    await t.checkAnswer([1, 2]);
+    const reported = await t.run({ transform: null, sink: t.rawSink() });
+    expect(reported.recentProgress.map((p) => p.numInputRows)).toEqual([1]);
+    expect(reported.warnings.join('\n')).toMatch(/a\.json: the file changed after it was read/);
+    const [notice] = t.rawRecords;
+    expect(notice).toMatchObject({ source_file: a, line: null, line_number: null });
+    expect(String(notice!.file_error)).toMatch(
+      /changed after it was read \(size 36 -> 26 bytes, modified 2020-.* -> 2030-/,
+    );
+    await t.checkAnswer([1, 2]); // the new content is not read
+    const again = await t.run(); // reported once: nothing more until it changes again
+    expect(again.recentProgress).toEqual([]);
   });
 
   it('records the admitted files in the checkpoint before the batch runs', async () => {
@@ -50,12 +58,15 @@ describe('FileSource: each file once, across restarts', () => {
     t.addFile('a.json', [1]);
     t.addFile('b.json', [2]);
     await t.run({ limits: { maxFilesPerTrigger: 1 } });
-    const logged = (n: number) =>
-      (
-        JSON.parse(readFileSync(nodePath.join(t.checkpoint, 'sources', '0', String(n)), 'utf8')) as {
-          files: { path: string }[];
-        }
-      ).files.map((f) => nodePath.basename(f.path));
+    const logged = (n: number) => {
+      const text = readFileSync(nodePath.join(t.checkpoint, 'sources', '0', String(n)), 'utf8');
+      expect(text.startsWith('v1\n')).toBe(true);
+      const entry = JSON.parse(text.slice(3)) as {
+        ranges: { key: string; start: number; end: number; size: number }[];
+      };
+      for (const r of entry.ranges) expect([r.start, r.end]).toEqual([0, r.size]); // whole files
+      return entry.ranges.map((r) => r.key);
+    };
     expect(logged(0)).toEqual(['a.json']);
     expect(logged(1)).toEqual(['b.json']);
     expect(t.hasLog('offsets', 1) && t.hasLog('commits', 1)).toBe(true);
@@ -88,7 +99,7 @@ describe('FileSource: discovery order and admission limits', () => {
     await t.checkAnswer(range(0, 4));
   });
 
-  it('maxBytesPerTrigger admits files while they fit, and always at least one file', async () => {
+  it('maxBytesPerTrigger admits files while they fit, and cuts a file larger than it into ranges', async () => {
     const t = stream();
     const paths = [1, 2, 3, 4].map((i) => t.addFile(`f${i}.json`, range(i * 10, i * 10 + 9)));
     const size = readFileSync(paths[0]!).length; // all four files have the same size
@@ -98,8 +109,9 @@ describe('FileSource: discovery order and admission limits', () => {
 
     const u = stream();
     for (let i = 0; i < 3; i++) u.addFile(`f${i}.json`, range(i * 10, i * 10 + 9));
+    // A budget of one byte: each range holds the one record that starts in it.
     const tiny = await u.run({ limits: { maxBytesPerTrigger: 1 } });
-    expect(tiny.recentProgress).toHaveLength(3);
+    expect(tiny.recentProgress.map((p) => p.numInputRows)).toEqual(Array(30).fill(1));
     await u.checkAnswer(range(0, 29));
   });
 
