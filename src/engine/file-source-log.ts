@@ -14,12 +14,14 @@ export interface LoggedRange extends FileRange {
   overwrite?: boolean;
 }
 
-/** Where reading a range ended, for ranges that do not end with their file (`<batch>.reads`). */
+/** Where reading a range ended, for ranges that stop inside their file or failed (`<batch>.reads`). */
 export interface RangeEnd {
   key: string;
   start: number;
   format?: RecordFormat;
   next?: RecordPosition;
+  /** The file's state when reading it failed (truncated, removed: size -1), so that it is not reported again. */
+  seen?: { size: number; mtime: number };
 }
 
 const BATCH = /^(\d+)$/;

@@ -66,7 +66,11 @@ export class FileSource implements Source {
   private readonly batches = new Map<number, LoggedRange[]>();
   private readonly observed = new Map<string, { size: number; mtime: number; since: number }>();
   private readonly gzipCursors = new GzipCursors();
-  private availableNow?: { keys: Set<string>; deadline: number };
+  /** availableNow: the files pending at start, as they were then, and whether they had settled. */
+  private availableNow?: {
+    files: Map<string, { size: number; mtime: number; settled: boolean }>;
+    deadline: number;
+  };
   private warnedEmpty = false;
 
   constructor(private readonly options: FileSourceOptions) {
@@ -166,9 +170,24 @@ export class FileSource implements Source {
   }
 
   async prepareForAvailableNow(): Promise<void> {
-    const pending = this.pending(await this.listing());
+    const now = this.clock.now();
+    const files = new Map<string, { size: number; mtime: number; settled: boolean }>();
+    for (const m of this.pending(await this.listing()))
+      files.set(m.path, { size: m.size, mtime: m.lastModified, settled: this.settled(m, now) });
     const wait = this.options.maxSettleWaitMs ?? 10 * this.settleMs;
-    this.availableNow = { keys: new Set(pending.map((m) => m.path)), deadline: this.clock.now() + wait };
+    this.availableNow = { files, deadline: now + wait };
+  }
+
+  /**
+   * availableNow reads what was there at start: a file that had settled then and changed during the
+   * run waits for the next run; one still being written at start is waited for (within the bounds).
+   */
+  private inAvailableNow(m: ObjectMeta): boolean {
+    const cap = this.availableNow;
+    if (!cap) return true;
+    const then = cap.files.get(m.path);
+    if (!then) return false;
+    return !then.settled || (then.size === m.size && then.mtime === m.lastModified);
   }
 
   async latestOffset(start: JsonValue | undefined, limits: AdmissionLimits): Promise<JsonValue | undefined> {
@@ -191,13 +210,13 @@ export class FileSource implements Source {
   /** availableNow: waits a little when files present at start are still changing; false when none is. */
   private async waitForSettling(): Promise<boolean> {
     const cap = this.availableNow;
-    if (!cap || cap.keys.size === 0) return false;
+    if (!cap || cap.files.size === 0) return false;
     const listing = await this.listing();
-    const waiting = this.pending(listing).filter((m) => cap.keys.has(m.path));
+    const waiting = this.pending(listing).filter((m) => cap.files.get(m.path)?.settled === false);
     if (waiting.length === 0) return false;
     if (this.clock.now() >= cap.deadline) {
       for (const m of waiting) {
-        cap.keys.delete(m.path);
+        cap.files.delete(m.path);
         this.context.warn(
           `${this.store.localPath(m.path)} is still changing: left for the next run (a file is read once it ` +
             `has not changed for ${this.settleMs} ms)`,
@@ -220,9 +239,8 @@ export class FileSource implements Source {
       if (m && (m.size !== f.size || m.lastModified !== f.mtime)) continue; // changed: handled below
       if (!batch.addRange(this.continuation(f))) return batch.ranges;
     }
-    const cap = this.availableNow?.keys;
     const candidates = this.pending(listing)
-      .filter((m) => (!cap || cap.has(m.path)) && this.settled(m, now))
+      .filter((m) => this.inAvailableNow(m) && this.settled(m, now))
       .sort((a, b) => a.lastModified - b.lastModified || compareKeys(a.path, b.path));
     for (const m of candidates) {
       const f = this.tracker.files.get(m.path);
@@ -290,6 +308,11 @@ export class FileSource implements Source {
     }
   }
 
+  private async currentState(key: string): Promise<{ size: number; mtime: number } | undefined> {
+    const meta = await this.store.head(key).catch(() => undefined);
+    return meta ? { size: meta.size, mtime: meta.lastModified } : undefined;
+  }
+
   /** Finds where the last range of a file read by an earlier run ended, by reading it again (no rows kept). */
   private async probe(f: TrackedFile): Promise<void> {
     const read = await readRange(this.store, f.last, NULL_SINK, this.readOptions);
@@ -334,6 +357,7 @@ export class FileSource implements Source {
       }
       const read: RangeRead = await readRange(this.store, r, sink, this.readOptions);
       this.tracker.learn(r, read);
+      if (read.failure) this.tracker.sawWhileReading(r.key, await this.currentState(r.key));
       if (!isFinalRange(r))
         ends.push({
           key: r.key,

@@ -78,11 +78,19 @@ export class FileTracker {
     f.complete = f.next === undefined;
   }
 
+  /** The file was found in another state while being read (truncated, removed): that state is accounted for. */
+  sawWhileReading(key: string, now: { size: number; mtime: number } | undefined): void {
+    const f = this.files.get(key);
+    if (f) f.known = now ?? { size: -1, mtime: -1 };
+  }
+
   /** Applies the range ends logged for a batch. */
   applyEnds(ranges: LoggedRange[], ends: RangeEnd[]): void {
     for (const end of ends) {
       const r = ranges.find((x) => x.key === end.key && x.start === end.start && !x.changed);
-      if (r) this.learn(r, end);
+      if (!r) continue;
+      this.learn(r, end);
+      if (end.seen) this.sawWhileReading(r.key, end.seen.size < 0 ? undefined : end.seen);
     }
   }
 

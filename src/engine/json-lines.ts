@@ -28,7 +28,8 @@ export class JsonLinesParser implements RecordParser {
   private base: number;
   private line: number;
   private carry: Uint8Array = EMPTY;
-  private skipping?: { offset: number; line: number; length: number };
+  /** An over-long line being skipped (`blank` while it held nothing but white space). */
+  private skipping?: { offset: number; line: number; length: number; blank: boolean };
 
   constructor(
     private readonly sink: RecordSink,
@@ -64,11 +65,13 @@ export class JsonLinesParser implements RecordParser {
       if (nl < 0) {
         // A CR at the very end may be a line end: keep it until the next byte tells.
         const held = !eof && data[data.length - 1] === CR ? 1 : 0;
+        this.skipping.blank &&= isBlank(data, 0, data.length - held);
         this.skipping.length += data.length - held;
         this.base += data.length - held;
         this.carry = held ? data.slice(-1) : EMPTY;
         return;
       }
+      this.skipping.blank &&= isBlank(data, 0, nl);
       this.endSkip(nl);
       pos = nl + 1;
     }
@@ -104,12 +107,12 @@ export class JsonLinesParser implements RecordParser {
       }
       const nl = data.indexOf(LF, pos);
       const end = nl < 0 || nl >= limit ? limit : nl;
-      if (end - pos > max) {
+      if (isBlank(data, pos, end)) {
+        flush();
+      } else if (end - pos > max) {
         flush();
         this.sink.error(at, this.line, tooLongReason(end - pos, max));
         this.records++;
-      } else if (isBlank(data, pos, end)) {
-        flush();
       } else if (!allUtf8 && !isUtf8(data.subarray(pos, end))) {
         flush();
         this.sink.error(at, this.line, 'not UTF-8 text', data.slice(pos, end));
@@ -138,21 +141,30 @@ export class JsonLinesParser implements RecordParser {
   /** No line ends in data[pos..]: keep it, or skip it when it is already over the record limit. */
   private keepOrSkip(data: Uint8Array, pos: number): void {
     const at = this.base + pos;
-    if (data.length - pos <= this.start.maxRecordBytes) return this.keep(data, pos);
+    // A CR at the very end may still turn out to end the line (lone CR) rather than belong to it.
+    const held = data[data.length - 1] === CR ? 1 : 0;
+    if (data.length - pos - held <= this.start.maxRecordBytes) return this.keep(data, pos);
     if (at >= this.start.end) {
       this.next = { offset: at, line: this.line };
       return;
     }
-    this.skipping = { offset: at, line: this.line, length: data.length - pos };
-    this.base += data.length;
-    this.carry = EMPTY;
+    this.skipping = {
+      offset: at,
+      line: this.line,
+      length: data.length - pos - held,
+      blank: isBlank(data, pos, data.length - held),
+    };
+    this.base += data.length - held;
+    this.carry = held ? data.slice(-1) : EMPTY;
   }
 
   /** The over-long record being skipped ends after `more` bytes of the current data. */
   private endSkip(more: number): void {
     const s = this.skipping!;
-    this.sink.error(s.offset, s.line, tooLongReason(s.length + more, this.start.maxRecordBytes));
-    this.records++;
+    if (!s.blank) {
+      this.sink.error(s.offset, s.line, tooLongReason(s.length + more, this.start.maxRecordBytes));
+      this.records++;
+    }
     this.skipping = undefined;
     this.line++;
   }

@@ -37,6 +37,8 @@ export interface RangeRead {
   format?: RecordFormat;
   /** Where the file's next range starts; undefined when the file has no records left. */
   next?: RecordPosition;
+  /** Why the file could not be read to the end (its error record says the same). */
+  failure?: string;
 }
 
 export interface ReadOptions {
@@ -104,7 +106,12 @@ export async function readRange(
   const next = failure === undefined ? parser?.next : undefined;
   if (cursor && next && cursor.rewindTo(next.offset)) cursors.keep(cursor);
   else cursor?.dispose();
-  return { records, ...(sniffer.format ? { format: sniffer.format } : {}), ...(next ? { next } : {}) };
+  return {
+    records,
+    ...(sniffer.format ? { format: sniffer.format } : {}),
+    ...(next ? { next } : {}),
+    ...(failure !== undefined ? { failure } : {}),
+  };
 }
 
 function failurePosition(at: number, range: FileRange): number {

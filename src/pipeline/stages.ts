@@ -10,6 +10,7 @@ import type { StreamingQueryOptions } from '../engine/query.js';
 import { ForeachBatchSink, type BatchContext, type BatchResult } from '../engine/sink.js';
 import type { SourceBatch } from '../engine/source.js';
 import type { Classifier } from '../model/classifier.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { mentionAggregatesSql, mergeAggregatesSql } from './application.js';
 import { bronzeRowsSql, newKeysSql, quarantineRowsSql } from './bronze.js';
 import { scoreBatch } from './gold.js';
@@ -27,6 +28,8 @@ import { silverRowsSql } from './silver.js';
 export interface StageOptions {
   paths: LakehousePaths;
   source: string;
+  /** Where the source files are read from (default: the local folder `source`). */
+  sourceStore?: ObjectStore;
   session: DuckSession;
   /** Loaded on first use by the gold stage. */
   classifier: () => Promise<Classifier>;
@@ -135,6 +138,7 @@ export function bronzeQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
     name: 'bronze_stream',
     source: new FileSource({
       path: o.source,
+      ...(o.sourceStore ? { store: o.sourceStore } : {}),
       ...(o.fileSettleMs !== undefined ? { settleMs: o.fileSettleMs } : {}),
       ...(o.allowOverwrites ? { allowOverwrites: true } : {}),
       ...(o.maxRecordBytes ? { maxRecordBytes: o.maxRecordBytes } : {}),
