@@ -69,6 +69,7 @@ export interface QuerySpec {
   transform?: Transform | null;
   clock?: StreamingQueryOptions['clock'];
   name?: string;
+  retryFailedBatches?: boolean;
 }
 
 /** One stream under test: a source folder, a sink table and a checkpoint in a temp directory. */
@@ -156,6 +157,7 @@ export class StreamTest {
       trigger: spec.trigger ?? Trigger.availableNow(),
       ...(spec.limits ? { limits: spec.limits } : {}),
       ...(spec.clock ? { clock: spec.clock } : {}),
+      ...(spec.retryFailedBatches ? { retryFailedBatches: true } : {}),
       session: this.session,
     };
   }

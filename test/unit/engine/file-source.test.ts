@@ -1,7 +1,9 @@
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileSource } from '../../../src/engine/file-source.js';
+import { FileSource, SourcePathError } from '../../../src/engine/file-source.js';
+import { LocalObjectStore } from '../../../src/storage/local-store.js';
+import { rejection } from '../../helpers/delta.js';
 import { Trigger } from '../../../src/engine/trigger.js';
 import { ForeachBatchSink } from '../../../src/engine/sink.js';
 import { range, streamTests } from '../../helpers/engine-stream-test.js';
@@ -177,5 +179,41 @@ describe('FileSource: availableNow', () => {
     expect(next.recentProgress.map((p) => p.batchId)).toEqual([2]);
     expect(t.batchFiles.get(2)).toEqual(['c.json']);
     await t.checkAnswer([1, 2, 3]);
+  });
+});
+
+describe('FileSource: a source that is not there', () => {
+  it('a missing folder, or a file instead of a folder, is a SourcePathError naming the path', async () => {
+    const t = stream();
+    const missing = nodePath.join(t.source, 'no-such-folder');
+    const err = await rejection(t.run({ source: new FileSource({ path: missing }) }));
+    expect(err).toBeInstanceOf(SourcePathError);
+    expect(err.message).toBe(
+      `the source folder ${missing} does not exist: give a folder of JSON files (--source)`,
+    );
+    expect((err as SourcePathError).domain).toBe('user');
+
+    const file = t.addFile('a.json', [1]);
+    const notFolder = await rejection(t.run({ source: new FileSource({ path: file }) }));
+    expect(notFolder).toBeInstanceOf(SourcePathError);
+    expect(notFolder.message).toMatch(
+      new RegExp(`^the source ${file.replace(/[.]/g, '\\.')} is not a folder`),
+    );
+  });
+
+  it('a folder that cannot be read is a SourcePathError saying why', async () => {
+    const t = stream();
+    const store = new LocalObjectStore(t.source);
+    store.rootStatus = async () => ({ kind: 'unreadable', reason: 'permission denied' });
+    const err = await rejection(t.run({ source: new FileSource({ path: t.source, store }) }));
+    expect(err).toBeInstanceOf(SourcePathError);
+    expect(err.message).toBe(`the source folder ${t.source} cannot be read (permission denied)`);
+  });
+
+  it('an empty folder is a warning, not a failure', async () => {
+    const t = stream();
+    const q = await t.run();
+    expect(q.recentProgress).toEqual([]);
+    expect(q.warnings).toEqual([`no files in ${t.source}`]);
   });
 });
