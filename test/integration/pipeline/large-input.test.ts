@@ -4,16 +4,7 @@
  * most maxBytesPerTrigger), and a single 200 MB line, which is quarantined by offset and length
  * without ever being held. The data is made at test time.
  */
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, utimesSync, writeSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaTable } from '../../../src/delta/index.js';
