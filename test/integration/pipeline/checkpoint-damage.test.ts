@@ -81,10 +81,11 @@ afterAll(() => {
   dirs.cleanup();
 });
 
+/** A damage, and the refusal it must meet on a stream (none: the stream rebuilds what was lost). */
 type Damage = {
   what: string;
   damage: (checkpoint: string) => Promise<void>;
-  refusal?: (stream: StreamName) => RegExp;
+  refusal?: (stream: StreamName) => RegExp | undefined;
 };
 
 const DAMAGES: Damage[] = [

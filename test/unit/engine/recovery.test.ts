@@ -24,8 +24,9 @@ function threeBatches(t: StreamTest): void {
 const ONE_PER_BATCH = { maxFilesPerTrigger: 1 };
 
 /**
- * A sink writing two tables, as bronze does (bronze + quarantine): the main table every batch, the
- * side table only in batch 0 — so the side table's txn stays at 0.
+ * A sink writing two tables, as bronze does (bronze + quarantine): every row to the main table, the
+ * rows with id < 4 (all in a.json, batch 0) also to the side table — so later batches write nothing
+ * there and the side table's txn stays at 0.
  */
 function twoTableSink(t: StreamTest): ForeachBatchSink {
   const main = new DeltaSink(t.table);
@@ -34,7 +35,7 @@ function twoTableSink(t: StreamTest): ForeachBatchSink {
     'two tables',
     async (batch, ctx) => {
       const result = await main.addBatch(batch, ctx);
-      const sideRows = ctx.batchId === 0 ? batch.sql : `SELECT * FROM (${batch.sql}) WHERE false`;
+      const sideRows = `SELECT * FROM (${batch.sql}) WHERE id < 4`;
       await side.addBatch({ ...batch, sql: sideRows, numRows: 0 }, ctx);
       return result;
     },
