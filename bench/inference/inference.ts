@@ -22,7 +22,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckSession } from '../../dist/duck/session.js';
-import { loadRawRecords } from '../../dist/engine/file-source.js';
+import { loadRawRecords } from '../../dist/engine/raw-records.js';
 import { LocalObjectStore } from '../../dist/storage/local-store.js';
 import { bundledModelDir } from '../../dist/model/bundled.js';
 import { InferencePool } from '../../dist/model/inference-pool.js';

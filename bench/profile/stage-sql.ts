@@ -10,7 +10,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { DuckSession, literal } from '../../dist/duck/session.js';
-import { loadRawRecords } from '../../dist/engine/file-source.js';
+import { loadRawRecords } from '../../dist/engine/raw-records.js';
 import { LocalObjectStore } from '../../dist/storage/local-store.js';
 import { bronzeRowsSql, rescuedDataSql } from '../../dist/pipeline/bronze.js';
 import {

@@ -105,3 +105,30 @@ export class FileSourceLog {
     return this.store.root;
   }
 }
+
+/** What differs between two states of a file, in words. */
+export function changes(was: { size: number; mtime: number }, now: { size: number; mtime: number }): string {
+  return [
+    was.size !== now.size ? `size ${was.size} -> ${now.size} bytes` : undefined,
+    was.mtime !== now.mtime
+      ? `modified ${new Date(was.mtime).toISOString()} -> ${new Date(now.mtime).toISOString()}`
+      : undefined,
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** The quarantine reason (and warning) for a file that changed after it was read. */
+export function changeMessage(r: LoggedRange): string {
+  return (
+    `the file changed after it was read (${changes(r, r.changed!)}): its new content is not read; ` +
+    `set allowOverwrites to read changed files again, whole`
+  );
+}
+
+/** "N file(s)", and how many of them are read in part. */
+export function describeRanges(ranges: LoggedRange[]): string {
+  const files = new Set(ranges.map((r) => r.key)).size;
+  const partial = ranges.filter((r) => !r.changed && (r.start > 0 || !isFinalRange(r))).length;
+  return `${files} file(s)${partial ? ` (${partial} in part)` : ''}`;
+}

@@ -5,11 +5,20 @@ import { LocalObjectStore } from '../storage/local-store.js';
 import type { ObjectMeta, ObjectStore } from '../storage/object-store.js';
 import { CheckpointError, RECOVERY_HINT } from './checkpoint-file.js';
 import { systemClock, type Clock } from './clock.js';
-import { FileSourceLog, isFinalRange, type LoggedRange, type RangeEnd } from './file-source-log.js';
+import { BatchPlan, gzipSizeEstimate, type Candidate } from './file-batch-plan.js';
+import {
+  changeMessage,
+  changes,
+  describeRanges,
+  FileSourceLog,
+  isFinalRange,
+  type LoggedRange,
+  type RangeEnd,
+} from './file-source-log.js';
 import { FileTracker, type TrackedFile } from './file-tracker.js';
 import { GzipCursors } from './gzip-cursor.js';
 import { isGzipName, readRange, type RangeRead } from './range-reader.js';
-import { RawRecordsTable } from './raw-records.js';
+import { DEFAULT_MAX_RECORD_BYTES, RawRecordsTable } from './raw-records.js';
 import type { RecordSink } from './record-sink.js';
 import type { AdmissionLimits, Source, SourceBatch, SourceContext } from './source.js';
 
@@ -35,7 +44,6 @@ export interface FileSourceOptions {
 }
 
 export const DEFAULT_SETTLE_MS = 1000;
-export const DEFAULT_MAX_RECORD_BYTES = 10 << 20;
 const DEFAULT_CHUNK_BYTES = 4 << 20;
 
 /** The source folder is missing, not a folder, or cannot be read. */
@@ -375,78 +383,6 @@ export class FileSource implements Source {
   }
 }
 
-/** A range to admit; for a gzip file, how many decompressed bytes its trailer announces. */
-type Candidate = LoggedRange & { estimate?: number };
-
-/** The ranges of one batch, within the file and byte limits; a batch takes at least one range. */
-class BatchPlan {
-  readonly ranges: LoggedRange[] = [];
-  private bytes = 0;
-
-  constructor(private readonly limits: AdmissionLimits) {}
-
-  /**
-   * Adds a range, cut to the room left: a file that does not fit waits for the next batch, unless
-   * the batch is empty (then its first `maxBytesPerTrigger` bytes are taken). False once full.
-   */
-  addRange(candidate: Candidate): boolean {
-    const maxFiles = this.limits.maxFilesPerTrigger;
-    if (maxFiles !== undefined && this.ranges.length >= maxFiles) return false;
-    const { estimate, ...range } = candidate;
-    if (range.changed) {
-      this.ranges.push(range);
-      return true;
-    }
-    const budget = this.limits.maxBytesPerTrigger ?? Infinity;
-    const room = this.ranges.length === 0 ? budget : budget - this.bytes;
-    const left = Math.max(1, (range.gzip ? Math.max(estimate ?? 0, range.size) : range.size) - range.start);
-    if (this.ranges.length > 0 && left > room) return false;
-    const take = Math.min(left, room);
-    // A gzip range ends where its budget does (its true size is known only once it is read).
-    if (range.gzip)
-      range.end = Number.isFinite(room) ? range.start + Math.max(1, room) : Number.MAX_SAFE_INTEGER;
-    else range.end = range.start + take;
-    this.bytes += take;
-    this.ranges.push(range);
-    return this.bytes < budget;
-  }
-}
-
-/** A gzip file's decompressed size as its trailer says (exact for one member under 4 GiB). */
-async function gzipSizeEstimate(store: ObjectStore, m: ObjectMeta): Promise<number> {
-  if (m.size < 18) return m.size;
-  const tail = await store.getRange(m.path, m.size - 4, 4).catch(() => new Uint8Array(0));
-  if (tail.length < 4) return m.size;
-  return Buffer.from(tail).readUInt32LE(0);
-}
-
-/** What differs between two states of a file, in words. */
-function changes(was: { size: number; mtime: number }, now: { size: number; mtime: number }): string {
-  return [
-    was.size !== now.size ? `size ${was.size} -> ${now.size} bytes` : undefined,
-    was.mtime !== now.mtime
-      ? `modified ${new Date(was.mtime).toISOString()} -> ${new Date(now.mtime).toISOString()}`
-      : undefined,
-  ]
-    .filter(Boolean)
-    .join(', ');
-}
-
-/** The quarantine reason (and warning) for a file that changed after it was read. */
-function changeMessage(r: LoggedRange): string {
-  return (
-    `the file changed after it was read (${changes(r, r.changed!)}): its new content is not read; ` +
-    `set allowOverwrites to read changed files again, whole`
-  );
-}
-
-/** "N file(s)", and how many of them are read in part. */
-function describeRanges(ranges: LoggedRange[]): string {
-  const files = new Set(ranges.map((r) => r.key)).size;
-  const partial = ranges.filter((r) => !r.changed && (r.start > 0 || !isFinalRange(r))).length;
-  return `${files} file(s)${partial ? ` (${partial} in part)` : ''}`;
-}
-
 function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
@@ -456,43 +392,3 @@ function capitalize(s: string): string {
 }
 
 const NULL_SINK: RecordSink = { lines: () => {}, record: () => {}, error: () => {} };
-
-/**
- * Reads whole files of a store into a raw-records table (as a batch would, outside any stream): for
- * tools that read a folder once, such as `generate`. The caller disposes of the table.
- */
-export async function loadRawRecords(
-  session: DuckSession,
-  store: ObjectStore,
-  keys: string[],
-  options: { maxRecordBytes?: number } = {},
-): Promise<RawRecordsTable> {
-  const table = await RawRecordsTable.create(session);
-  try {
-    try {
-      for (const key of keys) {
-        const meta = await store.head(key);
-        const range = {
-          key,
-          path: store.localPath(key),
-          start: 0,
-          end: Number.MAX_SAFE_INTEGER,
-          line: 1,
-          size: meta?.size ?? 0,
-          mtime: meta?.lastModified ?? 0,
-          gzip: isGzipName(key),
-        };
-        await readRange(store, range, table.sink(range.path), {
-          chunkBytes: DEFAULT_CHUNK_BYTES,
-          maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
-        });
-      }
-    } finally {
-      table.close();
-    }
-  } catch (err) {
-    await table.dispose();
-    throw err;
-  }
-  return table;
-}

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { SCRATCH_SCHEMA, type DuckSession } from '../duck/session.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { isGzipName, readRange } from './range-reader.js';
 import type { RecordSink } from './record-sink.js';
 
 /**
@@ -29,6 +31,9 @@ export const RAW_RECORD_COLUMNS = [
 export const EMPTY_RAW_RECORDS_SQL = `SELECT CAST(NULL AS VARCHAR) AS source_file, CAST(NULL AS BIGINT) AS line_number,
   CAST(NULL AS BIGINT) AS byte_offset, CAST(NULL AS BIGINT) AS segment_offset, CAST(NULL AS VARCHAR) AS line,
   CAST(NULL AS BIGINT) AS line_bytes, CAST(NULL AS VARCHAR) AS file_error, CAST(NULL AS VARCHAR) AS raw_bytes WHERE false`;
+
+/** A record longer than this is quarantined by offset and length, never held whole (10 MiB). */
+export const DEFAULT_MAX_RECORD_BYTES = 10 << 20;
 
 /** Appended bytes after which the appender flushes to the table (bounds what it buffers). */
 const FLUSH_BYTES = 8 << 20;
@@ -147,4 +152,44 @@ export function withByteOffsetsSql(raw: string, where: string): string {
     SELECT picked.* REPLACE (coalesce(picked.byte_offset, exact.byte_offset) AS byte_offset)
     FROM picked LEFT JOIN exact ON picked.byte_offset IS NULL AND exact.source_file = picked.source_file
       AND exact.line_number = picked.line_number`;
+}
+
+/**
+ * Reads whole files of a store into a raw-records table (as a batch would, outside any stream): for
+ * tools that read a folder once, such as `generate`. The caller disposes of the table.
+ */
+export async function loadRawRecords(
+  session: DuckSession,
+  store: ObjectStore,
+  keys: string[],
+  options: { maxRecordBytes?: number } = {},
+): Promise<RawRecordsTable> {
+  const table = await RawRecordsTable.create(session);
+  try {
+    try {
+      for (const key of keys) {
+        const meta = await store.head(key);
+        const range = {
+          key,
+          path: store.localPath(key),
+          start: 0,
+          end: Number.MAX_SAFE_INTEGER,
+          line: 1,
+          size: meta?.size ?? 0,
+          mtime: meta?.lastModified ?? 0,
+          gzip: isGzipName(key),
+        };
+        await readRange(store, range, table.sink(range.path), {
+          chunkBytes: 4 << 20,
+          maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+        });
+      }
+    } finally {
+      table.close();
+    }
+  } catch (err) {
+    await table.dispose();
+    throw err;
+  }
+  return table;
 }

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { DuckSession } from '../duck/session.js';
 import { literal } from '../duck/session.js';
-import { loadRawRecords } from '../engine/file-source.js';
+import { loadRawRecords } from '../engine/raw-records.js';
 import { LocalObjectStore } from '../storage/local-store.js';
 
 export interface GenerateOptions {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckSession, literal, type JsonRow } from '../../../src/duck/session.js';
-import { loadRawRecords } from '../../../src/engine/file-source.js';
+import { loadRawRecords } from '../../../src/engine/raw-records.js';
 import { LocalObjectStore } from '../../../src/storage/local-store.js';
 import {
   bronzeRowsSql,
