@@ -337,18 +337,21 @@ export class FileSource implements Source {
 
   async getBatch(start: JsonValue | undefined, end: JsonValue): Promise<SourceBatch> {
     const table = await RawRecordsTable.create(this.session);
+    let records: string;
     try {
       try {
         for (const { id, ranges } of this.rangesBetween(start, end)) await this.readBatch(id, ranges, table);
       } finally {
         table.close();
       }
+      records = await table.materialize();
     } catch (err) {
       await table.dispose();
       throw err;
     }
     return {
       sql: table.sql,
+      table: records,
       description: describeRanges(this.rangesBetween(start, end).flatMap((b) => b.ranges)),
       numRows: table.records,
       dispose: () => table.dispose(),
@@ -365,13 +368,16 @@ export class FileSource implements Source {
       }
       const read: RangeRead = await readRange(this.store, r, sink, this.readOptions);
       this.tracker.learn(r, read);
-      if (read.failure) this.tracker.sawWhileReading(r.key, await this.currentState(r.key));
-      if (!isFinalRange(r))
+      // What a failed read found is accounted for (logged too), so that it is not reported again.
+      const seen = read.failure ? ((await this.currentState(r.key)) ?? { size: -1, mtime: -1 }) : undefined;
+      if (seen) this.tracker.sawWhileReading(r.key, seen.size < 0 ? undefined : seen);
+      if (!isFinalRange(r) || seen)
         ends.push({
           key: r.key,
           start: r.start,
           ...(read.format ? { format: read.format } : {}),
           ...(read.next ? { next: read.next } : {}),
+          ...(seen ? { seen } : {}),
         });
     }
     if (ends.length) await this.log.writeEnds(id, ends);

@@ -41,12 +41,15 @@ const FLUSH_BYTES = 8 << 20;
 /**
  * A scratch table that receives records as a reader finds them, through an appender, in bounded
  * chunks: a block of JSON lines is one row (DuckDB splits it), other records one row each. `sql`
- * is the raw-record relation over it.
+ * is the raw-record relation over it; `materialize()` turns it into a table of one row per record
+ * (and lets the blocks go).
  */
 export class RawRecordsTable {
   readonly name: string;
   records = 0;
   private pending = 0;
+  /** The table of records, once materialized. */
+  private recordsTable?: string;
 
   private constructor(
     private readonly session: DuckSession,
@@ -116,8 +119,18 @@ export class RawRecordsTable {
     this.appender.close();
   }
 
+  /** Splits the blocks into a table of one row per record and drops the blocks; returns its name. */
+  async materialize(): Promise<string> {
+    const table = `${SCRATCH_SCHEMA}.${this.name}_records`;
+    await this.session.run(`CREATE TABLE ${table} AS ${this.sql}`);
+    await this.session.run(`DROP TABLE ${SCRATCH_SCHEMA}.${this.name}`);
+    this.recordsTable = table;
+    return table;
+  }
+
   /** The raw-record relation (RAW_RECORD_COLUMNS) over the table. */
   get sql(): string {
+    if (this.recordsTable) return `SELECT * FROM ${this.recordsTable}`;
     const t = `${SCRATCH_SCHEMA}.${this.name}`;
     return `SELECT source_file, line_number + i - 1 AS line_number, CAST(NULL AS BIGINT) AS byte_offset,
         byte_offset AS segment_offset, rtrim(p, chr(13)) AS line, strlen(p) AS line_bytes,
@@ -131,9 +144,11 @@ export class RawRecordsTable {
       FROM ${t} WHERE lines IS NULL`;
   }
 
-  /** Drops the table. */
+  /** Drops the tables. */
   async dispose(): Promise<void> {
-    await this.session.run(`DROP TABLE IF EXISTS ${SCRATCH_SCHEMA}.${this.name}`);
+    await this.session.run(
+      `DROP TABLE IF EXISTS ${SCRATCH_SCHEMA}.${this.name}; DROP TABLE IF EXISTS ${SCRATCH_SCHEMA}.${this.name}_records`,
+    );
   }
 }
 

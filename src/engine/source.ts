@@ -4,6 +4,8 @@ import type { ObjectStore } from '../storage/object-store.js';
 /** Rows of one micro-batch from a source, as SQL over the session. */
 export interface SourceBatch {
   sql: string;
+  /** A table that holds exactly the batch's rows, when the source made one (a sink may read it instead of copying `sql`). */
+  table?: string;
   /** Files or versions the batch covers, for progress reports. */
   description: string;
   /** Number of rows, when the source knows it without reading the data. */

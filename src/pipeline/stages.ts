@@ -149,8 +149,10 @@ export function bronzeQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
     sink: new ForeachBatchSink(
       'bronze + quarantine',
       async (batch: SourceBatch, ctx): Promise<BatchResult> => {
-        const raw = `${SCRATCH_SCHEMA}.raw_${randomUUID().replace(/-/g, '')}`;
-        await o.session.run(`CREATE TABLE ${raw} AS ${batch.sql}`);
+        // The batch is read several times: the file source's table of records, or a copy of it.
+        const copy = batch.table ? undefined : `${SCRATCH_SCHEMA}.raw_${randomUUID().replace(/-/g, '')}`;
+        if (copy) await o.session.run(`CREATE TABLE ${copy} AS ${batch.sql}`);
+        const raw = batch.table ?? copy!;
         try {
           const input = batch.numRows ?? (await countRows(o.session, `SELECT * FROM ${raw}`));
           const { bronzeRows, quarantinedRows } = await writeBronzeBatch(o, raw, ctx);
@@ -160,7 +162,7 @@ export function bronzeQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
             metrics: { inputRecords: input, bronzeRows, quarantinedRows },
           };
         } finally {
-          await o.session.run(`DROP TABLE IF EXISTS ${raw}`);
+          if (copy) await o.session.run(`DROP TABLE IF EXISTS ${copy}`);
         }
       },
       [o.paths.tables.bronze, o.paths.tables.quarantine],
