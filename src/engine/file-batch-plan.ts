@@ -26,7 +26,13 @@ export class BatchPlan {
     }
     const budget = this.limits.maxBytesPerTrigger ?? Infinity;
     const room = this.ranges.length === 0 ? budget : budget - this.bytes;
-    const left = Math.max(1, (range.gzip ? Math.max(estimate ?? 0, range.size) : range.size) - range.start);
+    // Bytes left to read: a plain file's; a gzip file's as its trailer says for its first range, and
+    // an unknown number (counted as all the room) for a later one.
+    const left = !range.gzip
+      ? Math.max(1, range.size - range.start)
+      : estimate !== undefined
+        ? Math.max(1, Math.max(estimate, range.size) - range.start)
+        : Infinity;
     if (this.ranges.length > 0 && left > room) return false;
     const take = Math.min(left, room);
     // A gzip range ends where its budget does (its true size is known only once it is read).

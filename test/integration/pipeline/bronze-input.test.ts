@@ -7,6 +7,7 @@
  */
 import {
   appendFileSync,
+  existsSync,
   mkdirSync,
   readFileSync,
   truncateSync,
@@ -240,6 +241,47 @@ describe('record formats', () => {
     expect(run.bronze).toHaveLength(54);
     expect(run.quarantine.map((q) => [q.line_number, q.raw_text, q.byte_offset])).toEqual(
       [9, 19, 29, 39, 49, 59].map((i) => [String(i + 1), `broken ${i}`, String(text.indexOf(`broken ${i}`))]),
+    );
+  });
+  it('a gzip file larger than maxBytesPerTrigger is read in decompressed ranges, across a restart too', async () => {
+    const where = place();
+    const lines = Array.from({ length: 200 }, (_, i) => (i % 50 === 49 ? `broken ${i}` : tweet(`z${i}`)));
+    const text = lines.join('\n') + '\n';
+    put(where.source, 'big.json.gz', gzipSync(text));
+    // The first run stops after two batches; the second goes on from where the ranges stopped.
+    const paths = lakehousePaths(where.root);
+    const stopping = new StreamingQuery({
+      ...bronzeQuery({
+        paths,
+        source: where.source,
+        session,
+        classifier: async () => {
+          throw new Error('no model');
+        },
+        maxBytesPerTrigger: 2000,
+      }),
+      trigger: Trigger.availableNow(),
+      onProgress: (p) => {
+        if (p.batchId === 1) void stopping.stop();
+      },
+    });
+    await stopping.start();
+    await stopping.awaitTermination();
+    expect(stopping.recentProgress).toHaveLength(2);
+    // Without the record of where batch 1's range ended, the restart finds it by reading that range again.
+    const reads = nodePath.join(paths.checkpoints.bronze_stream, 'sources', '0', '1.reads');
+    expect(existsSync(reads)).toBe(true);
+    unlinkSync(reads);
+    const run = await runBronze(where, { maxBytesPerTrigger: 2000 });
+    expect(run.progress.length).toBeGreaterThan(3);
+    expect(run.bronze.map((r) => r.text).sort()).toEqual(
+      lines
+        .filter((l) => !l.startsWith('broken'))
+        .map((l) => (JSON.parse(l) as { text: string }).text)
+        .sort(),
+    );
+    expect(run.quarantine.map((q) => [q.line_number, q.raw_text, q.byte_offset])).toEqual(
+      [49, 99, 149, 199].map((i) => [String(i + 1), `broken ${i}`, String(text.indexOf(`broken ${i}`))]),
     );
   });
 });
