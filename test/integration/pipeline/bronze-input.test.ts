@@ -286,6 +286,46 @@ describe('record formats', () => {
   });
 });
 
+describe('the quarantine table of an earlier tweetlake', () => {
+  it('gains byte_offset and raw_bytes on its next write (mergeSchema); its rows stay', async () => {
+    const where = place();
+    const paths = lakehousePaths(where.root);
+    const old = await DeltaTable.forPath(paths.tables.quarantine, session);
+    await old.create({
+      type: 'struct',
+      fields: ['source_file', 'line_number', 'raw_text', 'error', 'stream', 'quarantined_at'].map((name) => ({
+        name,
+        type: name === 'line_number' ? 'long' : name === 'quarantined_at' ? 'timestamp' : 'string',
+        nullable: true,
+        metadata: {},
+      })),
+    });
+    await old.write(
+      {
+        sql: `SELECT 'old.json' AS source_file, 3::BIGINT AS line_number, 'x' AS raw_text, 'not valid JSON' AS error,
+          'bronze_stream' AS stream, TIMESTAMPTZ '2024-01-01 00:00:00+00' AS quarantined_at`,
+      },
+      { mode: 'append' },
+    );
+    put(where.source, 'new.json', tweet('ok') + '\nnot json\n');
+    const run = await runBronze(where);
+    expect((await old.snapshot()).schema.fields.map((f) => f.name)).toEqual([
+      'source_file',
+      'line_number',
+      'raw_text',
+      'error',
+      'stream',
+      'quarantined_at',
+      'byte_offset',
+      'raw_bytes',
+    ]);
+    expect(run.quarantine.map((q) => [q.source_file, q.raw_text, q.byte_offset]).sort()).toEqual([
+      [nodePath.join(where.source, 'new.json'), 'not json', String(Buffer.byteLength(tweet('ok') + '\n'))],
+      ['old.json', 'x', null],
+    ]);
+  });
+});
+
 describe('growing, changed and vanished files', () => {
   it('a file still being written is read once it has settled: 30 lines written, 30 in bronze', async () => {
     const where = place();
