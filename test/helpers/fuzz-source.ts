@@ -76,7 +76,13 @@ const line: fc.Arbitrary<Line> = fc.oneof(
 
 // The first line is a tweet: a file whose first text is '[' is a JSON array, not JSON Lines.
 const jsonLines: fc.Arbitrary<FuzzFile> = fc
-  .tuple(tweet, fc.array(line, { maxLength: 30 }), fc.constantFrom('\n', '\r\n', '\r'), fc.boolean(), fc.boolean())
+  .tuple(
+    tweet,
+    fc.array(line, { maxLength: 30 }),
+    fc.constantFrom('\n', '\r\n', '\r'),
+    fc.boolean(),
+    fc.boolean(),
+  )
   .map(([first, rest, eol, bom, lastEol]) => {
     const lines = [{ text: Buffer.from(first), object: true }, ...rest];
     const parts: Buffer[] = bom ? [Buffer.from([0xef, 0xbb, 0xbf])] : [];
