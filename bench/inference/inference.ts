@@ -22,7 +22,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckSession } from '../../dist/duck/session.js';
-import { rawRecordsSql } from '../../dist/engine/file-source.js';
+import { loadRawRecords } from '../../dist/engine/raw-records.js';
+import { LocalObjectStore } from '../../dist/storage/local-store.js';
 import { bundledModelDir } from '../../dist/model/bundled.js';
 import { InferencePool } from '../../dist/model/inference-pool.js';
 import { readMlflowModel } from '../../dist/model/mlmodel.js';
@@ -59,13 +60,15 @@ export async function sampleTexts(
 ): Promise<string[]> {
   const files = readdirSync(dir)
     .filter((f) => !f.startsWith('.') && !f.startsWith('_'))
-    .map((f) => nodePath.join(dir, f));
+    .sort();
   const session = await DuckSession.create();
   try {
+    const raw = await loadRawRecords(session, new LocalObjectStore(dir), files);
     const rows = await session.all(
       `SELECT t FROM (SELECT DISTINCT coalesce(${cleanedTextSql(`json_extract_string(line, '$.text')`)}, '') AS t
-         FROM (${rawRecordsSql(files)}) WHERE file_error IS NULL AND json_valid(line)) ORDER BY hash(t) LIMIT ${n}`,
+         FROM (${raw.sql}) WHERE file_error IS NULL AND json_valid(line)) ORDER BY hash(t) LIMIT ${n}`,
     );
+    await raw.dispose();
     return rows.map((r) => String(r.t));
   } finally {
     session.close();

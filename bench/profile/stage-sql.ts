@@ -10,7 +10,8 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { DuckSession, literal } from '../../dist/duck/session.js';
-import { rawRecordsSql } from '../../dist/engine/file-source.js';
+import { loadRawRecords } from '../../dist/engine/raw-records.js';
+import { LocalObjectStore } from '../../dist/storage/local-store.js';
 import { bronzeRowsSql, rescuedDataSql } from '../../dist/pipeline/bronze.js';
 import {
   MENTION_STRIP,
@@ -29,22 +30,11 @@ function arg(name: string, fallback: string): string {
 const COLUMNS = ['date', 'user', 'text', 'sentiment'];
 const IS_OBJECT = `coalesce(file_error IS NULL AND CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END, false)`;
 
-/**
- * Change 1, before (src/engine/file-source.ts, rawRecordsSql, the JSON Lines branch): a lateral join
- * with range() and trim()/rtrim(x, chars) on every line, which cost ~1 µs per 200-byte line.
+/*
+ * Change 1 (the JSON Lines branch of the SQL that split files into lines) is gone with that SQL: the
+ * files are read in JS through the object store now (src/engine/range-reader.ts) and DuckDB only
+ * splits blocks of lines; its step below times today's reader.
  */
-export function beforeRawRecordsSql(files: string[]): string {
-  const today = rawRecordsSql(files);
-  const now = `SELECT source_file, CAST(i AS BIGINT) AS line_number, line, CAST(NULL AS VARCHAR) AS file_error FROM (
-      SELECT source_file, i, CASE WHEN ends_with(p, chr(13)) THEN rtrim(p, chr(13)) ELSE p END AS line
-      FROM (SELECT source_file, unnest(parts) AS p, generate_subscripts(parts, 1) AS i FROM lined))
-    WHERE regexp_matches(line, '[^ ]')`;
-  const before = `SELECT source_file, CAST(i AS BIGINT) AS line_number, rtrim(parts[i], chr(13)) AS line, CAST(NULL AS VARCHAR) AS file_error
-    FROM lined, range(1, len(parts) + 1) r(i) WHERE trim(rtrim(parts[i], chr(13))) <> ''`;
-  if (!today.includes(now))
-    throw new Error('rawRecordsSql changed since this profile: update beforeRawRecordsSql');
-  return today.replace(now, before);
-}
 
 /**
  * Change 2, before (src/pipeline/bronze.ts, bronzeRowsSql): a json_type and a json_extract_string per
@@ -79,10 +69,11 @@ async function main(): Promise<void> {
   const reps = Number(arg('reps', '3'));
   const out = nodePath.resolve(arg('out', 'bench/.work/profile'));
   mkdirSync(out, { recursive: true });
-  const files = readdirSync(dir)
+  const names = readdirSync(dir)
     .filter((f) => !f.startsWith('.') && !f.startsWith('_'))
-    .map((f) => nodePath.join(dir, f))
     .sort();
+  const files = names.map((f) => nodePath.join(dir, f));
+  const store = new LocalObjectStore(dir);
   const session = await DuckSession.create();
   const now = new Date().toISOString();
   const time = async (sql: string): Promise<number> => {
@@ -104,7 +95,8 @@ async function main(): Promise<void> {
     return Number(row?.n) === 0;
   };
 
-  await session.run(`CREATE TABLE raw AS ${rawRecordsSql(files)}`);
+  const loaded = await loadRawRecords(session, store, names);
+  await session.run(`CREATE TABLE raw AS ${loaded.sql}`);
   await session.run(`CREATE TABLE bronze AS ${bronzeRowsSql('raw', COLUMNS, now)}`);
   const [{ n }] = (await session.all(`SELECT count(*) AS n FROM raw`)) as [{ n: string }];
   const [{ at }] = (await session.all(
@@ -118,18 +110,21 @@ async function main(): Promise<void> {
     rows.push([name, fmt(a, 0), fmt(b, 0), `${fmt(a / b, 2)}×`, (await same(before, today)) ? 'yes' : 'NO']);
   };
 
-  await compare(
-    'bronze: raw records (read files, split lines)',
-    beforeRawRecordsSql(files),
-    rawRecordsSql(files),
-  );
-  await step(
-    '  of which: read_blob + decode only',
-    `SELECT filename, decode(content) AS t FROM read_blob(${literal(files[0]!)}${files
-      .slice(1)
-      .map((f) => `, ${literal(f)}`)
-      .join('')})`.replace(/read_blob\((.*)\)$/, 'read_blob([$1])'),
-  );
+  const reads: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    const table = await loadRawRecords(session, store, names);
+    reads.push(performance.now() - t0);
+    await table.dispose();
+  }
+  rows.push([
+    'bronze: read files into blocks of lines (JS)',
+    fmt(reads.sort((a, b) => a - b)[Math.floor((reps - 1) / 2)]!, 0),
+    '',
+    '',
+    '',
+  ]);
+  await step('bronze: raw records (split the blocks into lines)', loaded.sql);
   await compare(
     'bronze: rows (typed columns, rescued data)',
     beforeBronzeRowsSql('raw', COLUMNS, now),
@@ -176,7 +171,7 @@ async function main(): Promise<void> {
   for (const [name, sql] of [
     ['bronze', bronzeRowsSql('raw', COLUMNS, now)],
     ['silver', silverRowsSql('SELECT * FROM bronze')],
-    ['raw', rawRecordsSql(files)],
+    ['raw', loaded.sql],
   ] as const) {
     const plan = await session.all(`EXPLAIN ANALYZE ${sql}`);
     writeFileSync(
@@ -184,6 +179,7 @@ async function main(): Promise<void> {
       plan.map((r) => String(r.explain_value)).join('\n'),
     );
   }
+  await loaded.dispose();
   session.close();
   process.stdout.write(
     `${Number(n).toLocaleString('en-US')} records from ${files.length} files (${dir}); ${Number(at).toLocaleString('en-US')} texts contain '@'; median of ${reps}, ms\n` +

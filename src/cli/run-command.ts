@@ -80,6 +80,9 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
     .option('--orchestration <mode>', 'sequential | concurrent')
     .option('--trigger <mode>', 'available-now | continuous')
     .option('--max-files-per-trigger <n>', 'source files per micro-batch')
+    .option('--max-bytes-per-trigger <n>', 'source bytes per micro-batch (large files are read in ranges)')
+    .option('--allow-overwrites', 'read a source file again, whole, when it changes after it was read')
+    .option('--retry-failed', 'try again a batch that failed too many times (once its cause is fixed)')
     .option('--model <uri>', 'model URI (default models:/HF_TWEET_SENTIMENT/Production)')
     .option('--clear', 'delete the tables and checkpoints of a previous run first')
     .option(
@@ -100,6 +103,10 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
         ...(opts.maxFilesPerTrigger
           ? { maxFilesPerTrigger: positiveInt(String(opts.maxFilesPerTrigger), '--max-files-per-trigger') }
           : {}),
+        ...(opts.maxBytesPerTrigger
+          ? { maxBytesPerTrigger: positiveInt(String(opts.maxBytesPerTrigger), '--max-bytes-per-trigger') }
+          : {}),
+        ...(opts.allowOverwrites ? { allowOverwrites: true } : {}),
       });
       if (opts.model) config.model.uri = String(opts.model);
       if (opts.cache === false) config.model.cache = false;
@@ -109,7 +116,12 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
           : opts.dashboard === true
             ? defaultDashboardPort()
             : tcpPort(String(opts.dashboard), '--dashboard');
-      await runPipeline(config, { clear: !!opts.clear, out, ...(dashboardPort ? { dashboardPort } : {}) });
+      await runPipeline(config, {
+        clear: !!opts.clear,
+        out,
+        ...(dashboardPort ? { dashboardPort } : {}),
+        ...(opts.retryFailed ? { retryFailedBatches: true } : {}),
+      });
     });
 }
 
@@ -122,9 +134,16 @@ function printSummary(summary: PipelineSummary, out: NodeJS.WriteStream): void {
     files: summary.tables[t].files,
   }));
   out.write('\n' + renderTable(rows));
-  const bronze = summary.tables.bronze.rows ?? 0;
-  const quarantined = summary.tables.quarantine.rows ?? 0;
-  out.write(`\ninput records: ${bronze + quarantined} = ${bronze} in bronze + ${quarantined} quarantined\n`);
+  const { inputRecords, bronzeRows, quarantinedRows } = summary.ingest;
+  const unaccounted = inputRecords - bronzeRows - quarantinedRows;
+  out.write(
+    `\ninput records: ${inputRecords} = ${bronzeRows} in bronze + ${quarantinedRows} quarantined (read in this run)` +
+      (unaccounted === 0 ? '' : `; does not balance: ${unaccounted} unaccounted for`) +
+      '\n',
+  );
+  out.write(
+    `tables in all: ${summary.tables.bronze.rows ?? 0} bronze rows, ${summary.tables.quarantine.rows ?? 0} quarantined\n`,
+  );
   out.write(`elapsed: ${(summary.elapsedMs / 1000).toFixed(1)} s\n`);
 }
 
@@ -158,7 +177,7 @@ async function reportEvaluation(
  */
 export async function runPipeline(
   config: TweetlakeConfig,
-  options: { clear: boolean; out: NodeJS.WriteStream; dashboardPort?: number },
+  options: { clear: boolean; out: NodeJS.WriteStream; dashboardPort?: number; retryFailedBatches?: boolean },
 ): Promise<void> {
   const { out } = options;
   const session = await DuckSession.create({
@@ -178,6 +197,10 @@ export async function runPipeline(
     pollIntervalMs: config.pollIntervalMs,
     maxFilesPerTrigger: config.maxFilesPerTrigger,
     maxBytesPerTrigger: config.maxBytesPerTrigger,
+    fileSettleMs: config.fileSettleMs,
+    allowOverwrites: config.allowOverwrites,
+    maxRecordBytes: config.maxRecordBytes,
+    ...(options.retryFailedBatches ? { retryFailedBatches: true } : {}),
     dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
     schemaEvolution: config.schemaEvolution,
     inferenceBatchSize: 1024,
@@ -185,6 +208,7 @@ export async function runPipeline(
     classifier: classifier.get,
     command: ['tweetlake', ...process.argv.slice(2)].join(' '),
     onStreamStart: (s) => view.start(s),
+    onWarning: (s, message) => log(`warning: ${s}: ${message}`),
     onInference: (done, total) => view.inference(done, total),
     onProgress: (s, p) => {
       produced.set(s, (produced.get(s) ?? 0) + p.sink.numOutputRows);

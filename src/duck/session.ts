@@ -4,6 +4,7 @@ import * as nodePath from 'node:path';
 import {
   DuckDBInstance,
   JsonDuckDBValueConverter,
+  type DuckDBAppender,
   type DuckDBConnection,
   type DuckDBType,
 } from '@duckdb/node-api';
@@ -159,6 +160,25 @@ export class DuckSession {
         appender.closeSync();
       }
     });
+  }
+
+  /**
+   * An appender on a connection of its own, for a caller that appends between awaits (reading a
+   * file in chunks) while other statements run on the session. `close()` flushes and frees it.
+   */
+  async openAppender(table: string, schema: string): Promise<{ appender: DuckDBAppender; close(): void }> {
+    const connection = await DuckSession.connect(this.instance);
+    const appender = await connection.createAppender(table, schema);
+    return {
+      appender,
+      close: () => {
+        try {
+          appender.closeSync();
+        } finally {
+          connection.closeSync();
+        }
+      },
+    };
   }
 
   /** Names and types of a query's result columns, without running it. */

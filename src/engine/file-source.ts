@@ -1,168 +1,400 @@
 import * as nodePath from 'node:path';
 import type { DuckSession, JsonValue } from '../duck/session.js';
-import { literalList } from '../duck/session.js';
+import { TweetlakeError } from '../errors.js';
 import { LocalObjectStore } from '../storage/local-store.js';
-import { ObjectExists, type ObjectMeta, type ObjectStore } from '../storage/object-store.js';
-import type { AdmissionLimits, Source, SourceBatch } from './source.js';
-
-/** A file the source admitted into a batch. */
-interface SeenFile {
-  path: string;
-  size: number;
-  mtime: number;
-}
+import type { ObjectMeta, ObjectStore } from '../storage/object-store.js';
+import { CheckpointError, RECOVERY_HINT } from './checkpoint-file.js';
+import { systemClock, type Clock } from './clock.js';
+import { BatchPlan, gzipSizeEstimate, type Candidate } from './file-batch-plan.js';
+import {
+  changeMessage,
+  changes,
+  describeRanges,
+  FileSourceLog,
+  isFinalRange,
+  type LoggedRange,
+  type RangeEnd,
+} from './file-source-log.js';
+import { FileTracker, type TrackedFile } from './file-tracker.js';
+import { GzipCursors } from './gzip-cursor.js';
+import { isGzipName, readRange, type RangeRead } from './range-reader.js';
+import { DEFAULT_MAX_RECORD_BYTES, RawRecordsTable } from './raw-records.js';
+import type { RecordSink } from './record-sink.js';
+import type { AdmissionLimits, Source, SourceBatch, SourceContext } from './source.js';
 
 export interface FileSourceOptions {
   /** Folder watched for new files (recursively; names starting with '.' or '_' are ignored). */
   path: string;
+  /** Where the folder's files are read from (default: the local folder `path`). */
+  store?: ObjectStore;
   /** Only files whose names match (default: everything not hidden). */
   pattern?: RegExp;
+  /** A file is admitted once its size and modification time stayed the same this long (default 1 s). */
+  settleMs?: number;
+  /** availableNow waits this long at most for files still changing at start (default 10 × settleMs). */
+  maxSettleWaitMs?: number;
+  /** Read a file again, whole, when it changes after it was read (Auto Loader's cloudFiles.allowOverwrites). */
+  allowOverwrites?: boolean;
+  /** A record longer than this is quarantined by offset and length, never held whole (default 10 MiB). */
+  maxRecordBytes?: number;
+  /** Bytes per read from the store (default 4 MiB). */
+  chunkBytes?: number;
+  /** Time for the settle rule (default: the system clock; file times are wall-clock times). */
+  clock?: Clock;
+}
+
+export const DEFAULT_SETTLE_MS = 1000;
+const DEFAULT_CHUNK_BYTES = 4 << 20;
+
+/** The source folder is missing, not a folder, or cannot be read. */
+export class SourcePathError extends TweetlakeError {
+  constructor(message: string) {
+    super('SOURCE_PATH', message, { domain: 'user' });
+  }
 }
 
 /**
- * Auto Loader-style file source for JSON: discovers new files in a folder in (modification time,
- * name) order, admits each file once ever (its admission is logged in the checkpoint before the
- * batch runs), and yields their raw records. A batch is SQL with columns `source_file`,
- * `line_number` (line in a JSON Lines file, or element number in a JSON array), `line` (the raw
- * JSON text) and `file_error` (set when the whole file could not be read as JSON text).
+ * Auto Loader-style file source for JSON. Discovers files in a folder in (modification time, name)
+ * order, admits each once it has settled (stopped changing), and reads it in byte ranges cut at
+ * record boundaries, so that a batch holds at most `maxBytesPerTrigger` bytes whatever the file
+ * sizes. The ranges of a batch are logged in the checkpoint before the batch runs, so a replay reads
+ * the same bytes. A file that changes after it was read is reported (a warning and one quarantine
+ * record), or read again whole with `allowOverwrites`. Files are read through the object store,
+ * never handed to DuckDB by name. A batch is the raw-record relation (see raw-records.ts).
  */
 export class FileSource implements Source {
   readonly description: string;
-  private readonly folder: LocalObjectStore;
-  private log!: ObjectStore;
-  private readonly seen = new Set<string>();
-  private readonly batches = new Map<number, SeenFile[]>();
-  private availableNowCap?: Set<string>;
+  private readonly store: ObjectStore;
+  private readonly clock: Clock;
+  private readonly settleMs: number;
+  private log!: FileSourceLog;
+  private session!: DuckSession;
+  private context: SourceContext = { warn: () => {} };
+  private readonly tracker = new FileTracker();
+  private readonly batches = new Map<number, LoggedRange[]>();
+  private readonly observed = new Map<string, { size: number; mtime: number; since: number }>();
+  private readonly gzipCursors = new GzipCursors();
+  /** availableNow: the files pending at start, as they were then, and whether they had settled. */
+  private availableNow?: {
+    files: Map<string, { size: number; mtime: number; settled: boolean }>;
+    deadline: number;
+  };
+  private warnedEmpty = false;
 
   constructor(private readonly options: FileSourceOptions) {
-    this.folder = new LocalObjectStore(options.path);
-    this.description = `FileSource[${this.folder.root}]`;
+    this.store = options.store ?? new LocalObjectStore(options.path);
+    this.description = `FileSource[${this.store.root}]`;
+    this.clock = options.clock ?? systemClock;
+    this.settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
   }
 
-  async initialize(checkpoint: ObjectStore, _session: DuckSession): Promise<void> {
-    this.log = checkpoint;
-    for (const entry of await checkpoint.list('')) {
-      const id = Number(entry.path);
-      if (!Number.isInteger(id)) continue;
-      const files = JSON.parse(new TextDecoder().decode(await checkpoint.get(entry.path))) as {
-        files: SeenFile[];
-      };
-      this.batches.set(id, files.files);
-      for (const f of files.files) this.seen.add(f.path);
+  private get maxRecordBytes(): number {
+    return this.options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  }
+
+  private get readOptions() {
+    return {
+      chunkBytes: this.options.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+      maxRecordBytes: this.maxRecordBytes,
+      gzipCursors: this.gzipCursors,
+    };
+  }
+
+  async initialize(checkpoint: ObjectStore, session: DuckSession, context?: SourceContext): Promise<void> {
+    await this.checkRoot();
+    this.session = session;
+    if (context) this.context = context;
+    this.log = new FileSourceLog(checkpoint, this.store.root);
+    const { batches, ends } = await this.log.readAll();
+    for (const id of [...batches.keys()].sort((a, b) => a - b)) {
+      const ranges = batches.get(id)!;
+      this.batches.set(id, ranges);
+      for (const r of ranges) this.tracker.admit(r);
+      this.tracker.applyEnds(ranges, ends.get(id) ?? []);
     }
   }
 
-  private async listNew(): Promise<ObjectMeta[]> {
-    const all = await this.folder.list('');
-    return all
-      .filter((m) => !m.path.split('/').some((s) => s.startsWith('.') || s.startsWith('_')))
-      .filter((m) => !this.options.pattern || this.options.pattern.test(nodePath.basename(m.path)))
-      .filter((m) => !this.seen.has(this.folder.localPath(m.path)))
-      .sort((a, b) => a.lastModified - b.lastModified || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  /** Refuses a source folder that is missing, not a folder, or unreadable. */
+  private async checkRoot(): Promise<void> {
+    const status = await this.store.rootStatus?.();
+    const where = this.store.root;
+    if (!status || status.kind === 'ok') return;
+    if (status.kind === 'missing')
+      throw new SourcePathError(
+        `the source folder ${where} does not exist: give a folder of JSON files (--source)`,
+      );
+    if (status.kind === 'not-a-folder')
+      throw new SourcePathError(
+        `the source ${where} is not a folder: give the folder that holds the JSON files (--source)`,
+      );
+    throw new SourcePathError(`the source folder ${where} cannot be read (${status.reason})`);
+  }
+
+  async verifyCheckpoint(lastPlanned: JsonValue | undefined): Promise<void> {
+    if (typeof lastPlanned !== 'number') return;
+    const missing: number[] = [];
+    for (let id = 0; id <= lastPlanned; id++) if (!this.batches.has(id)) missing.push(id);
+    if (missing.length === 0) return;
+    const which = missing.length > 3 ? `${missing[0]}..${missing.at(-1)}` : missing.join(', ');
+    throw new CheckpointError(
+      `the file source log ${this.log.location} has lost the entries of batches ${which}, which the ` +
+        `offsets log planned: the files they read would be read again (duplicate rows). ${capitalize(RECOVERY_HINT)}`,
+    );
   }
 
   /** Files admitted so far, by this run or earlier ones. */
   get admittedFiles(): number {
-    return this.seen.size;
+    return this.tracker.files.size;
+  }
+
+  /** The folder's files that a batch may read: not hidden, matching the pattern. */
+  private async listing(): Promise<ObjectMeta[]> {
+    const all = await this.store.list('');
+    const files = all
+      .filter((m) => !m.path.split('/').some((s) => s.startsWith('.') || s.startsWith('_')))
+      .filter((m) => !this.options.pattern || this.options.pattern.test(nodePath.basename(m.path)));
+    if (files.length === 0 && this.tracker.files.size === 0 && !this.warnedEmpty) {
+      this.warnedEmpty = true;
+      this.context.warn(`no files in ${this.store.root}`);
+    }
+    return files;
+  }
+
+  /** Whether a file stopped changing: its time is older than the settle time, or it stayed the same that long. */
+  private settled(m: ObjectMeta, now: number): boolean {
+    const seen = this.observed.get(m.path);
+    if (!seen || seen.size !== m.size || seen.mtime !== m.lastModified)
+      this.observed.set(m.path, { size: m.size, mtime: m.lastModified, since: now });
+    const since = this.observed.get(m.path)!.since;
+    return now - m.lastModified >= this.settleMs || now - since >= this.settleMs;
+  }
+
+  /** Files that are new, or changed since they were accounted for, whether settled or not. */
+  private pending(listing: ObjectMeta[]): ObjectMeta[] {
+    return listing.filter((m) => {
+      const f = this.tracker.files.get(m.path);
+      return !f || f.known.size !== m.size || f.known.mtime !== m.lastModified;
+    });
   }
 
   async prepareForAvailableNow(): Promise<void> {
-    this.availableNowCap = new Set((await this.listNew()).map((m) => this.folder.localPath(m.path)));
+    const now = this.clock.now();
+    const files = new Map<string, { size: number; mtime: number; settled: boolean }>();
+    for (const m of this.pending(await this.listing()))
+      files.set(m.path, { size: m.size, mtime: m.lastModified, settled: this.settled(m, now) });
+    const wait = this.options.maxSettleWaitMs ?? 10 * this.settleMs;
+    this.availableNow = { files, deadline: now + wait };
+  }
+
+  /**
+   * availableNow reads what was there at start: a file that had settled then and changed during the
+   * run waits for the next run; one still being written at start is waited for (within the bounds).
+   */
+  private inAvailableNow(m: ObjectMeta): boolean {
+    const cap = this.availableNow;
+    if (!cap) return true;
+    const then = cap.files.get(m.path);
+    if (!then) return false;
+    return !then.settled || (then.size === m.size && then.mtime === m.lastModified);
   }
 
   async latestOffset(start: JsonValue | undefined, limits: AdmissionLimits): Promise<JsonValue | undefined> {
     const startId = typeof start === 'number' ? start : -1;
-    // A batch logged by a run that stopped before planning it: offer it again, unchanged.
-    if (this.batches.has(startId + 1)) return startId + 1;
-    let candidates = await this.listNew();
-    if (this.availableNowCap)
-      candidates = candidates.filter((m) => this.availableNowCap!.has(this.folder.localPath(m.path)));
-    const chosen: SeenFile[] = [];
-    let bytes = 0;
-    for (const m of candidates) {
-      if (limits.maxFilesPerTrigger !== undefined && chosen.length >= limits.maxFilesPerTrigger) break;
-      if (
-        limits.maxBytesPerTrigger !== undefined &&
-        chosen.length > 0 &&
-        bytes + m.size > limits.maxBytesPerTrigger
-      )
-        break;
-      chosen.push({ path: this.folder.localPath(m.path), size: m.size, mtime: m.lastModified });
-      bytes += m.size;
-    }
-    if (chosen.length === 0) return start;
     const id = startId + 1;
-    try {
-      await this.log.putIfAbsent(String(id), JSON.stringify({ files: chosen }));
-    } catch (err) {
-      if (!(err instanceof ObjectExists)) throw err;
-      const existing = JSON.parse(new TextDecoder().decode(await this.log.get(String(id)))) as {
-        files: SeenFile[];
-      };
-      this.remember(id, existing.files);
-      return id;
+    // A batch logged by a run that stopped before planning it: offer it again, unchanged.
+    if (this.batches.has(id)) return id;
+    for (const f of this.tracker.unreadLast()) await this.probe(f);
+    for (;;) {
+      const ranges = await this.plan(limits);
+      if (ranges.length > 0) {
+        const logged = await this.log.writeBatch(id, ranges);
+        this.remember(id, logged);
+        return id;
+      }
+      if (!(await this.waitForSettling())) return start;
     }
-    this.remember(id, chosen);
-    return id;
   }
 
-  private remember(id: number, files: SeenFile[]): void {
-    this.batches.set(id, files);
-    for (const f of files) this.seen.add(f.path);
+  /** availableNow: waits a little when files present at start are still changing; false when none is. */
+  private async waitForSettling(): Promise<boolean> {
+    const cap = this.availableNow;
+    if (!cap || cap.files.size === 0) return false;
+    const listing = await this.listing();
+    const waiting = this.pending(listing).filter((m) => cap.files.get(m.path)?.settled === false);
+    if (waiting.length === 0) return false;
+    if (this.clock.now() >= cap.deadline) {
+      for (const m of waiting) {
+        cap.files.delete(m.path);
+        this.context.warn(
+          `${this.store.localPath(m.path)} is still changing: left for the next run (a file is read once it ` +
+            `has not changed for ${this.settleMs} ms)`,
+        );
+      }
+      return false;
+    }
+    await this.clock.sleep(Math.max(10, Math.min(100, this.settleMs / 4)));
+    return true;
   }
 
-  /** Files admitted in batches (start, end]. */
-  filesBetween(start: JsonValue | undefined, end: JsonValue): SeenFile[] {
+  /** The ranges of the next batch: files that go on first, then changed and new files that have settled. */
+  private async plan(limits: AdmissionLimits): Promise<LoggedRange[]> {
+    const listing = await this.listing();
+    const byKey = new Map(listing.map((m) => [m.path, m]));
+    const now = this.clock.now();
+    const batch = new BatchPlan(limits);
+    for (const f of this.tracker.continuing()) {
+      const m = byKey.get(f.key);
+      if (m && (m.size !== f.size || m.lastModified !== f.mtime)) continue; // changed: handled below
+      if (!batch.addRange(this.continuation(f))) return batch.ranges;
+    }
+    const candidates = this.pending(listing)
+      .filter((m) => this.inAvailableNow(m) && this.settled(m, now))
+      .sort((a, b) => a.lastModified - b.lastModified || compareKeys(a.path, b.path));
+    for (const m of candidates) {
+      const f = this.tracker.files.get(m.path);
+      const range = !f
+        ? await this.firstRange(m, false)
+        : this.options.allowOverwrites
+          ? await this.firstRange(m, true)
+          : this.changeNotice(f, m);
+      if (!batch.addRange(range)) break;
+    }
+    return batch.ranges;
+  }
+
+  private continuation(f: TrackedFile): LoggedRange {
+    return {
+      ...f.last,
+      start: f.next!.offset,
+      end: f.next!.offset,
+      line: f.next!.line,
+      ...(f.format ? { format: f.format } : {}),
+    };
+  }
+
+  /** The first range of a file (new, or changed and read again with allowOverwrites). */
+  private async firstRange(m: ObjectMeta, overwrite: boolean): Promise<Candidate> {
+    const gzip = isGzipName(m.path);
+    return {
+      key: m.path,
+      path: this.store.localPath(m.path),
+      start: 0,
+      end: 0,
+      line: 1,
+      size: m.size,
+      mtime: m.lastModified,
+      gzip,
+      ...(overwrite ? { overwrite: true } : {}),
+      ...(gzip ? { estimate: await gzipSizeEstimate(this.store, m) } : {}),
+    };
+  }
+
+  private changeNotice(f: TrackedFile, m: ObjectMeta): LoggedRange {
+    return {
+      key: f.key,
+      path: f.path,
+      start: Math.min(f.known.size, m.size),
+      end: Math.min(f.known.size, m.size),
+      line: 0,
+      size: f.known.size,
+      mtime: f.known.mtime,
+      gzip: f.gzip,
+      changed: { size: m.size, mtime: m.lastModified },
+    };
+  }
+
+  private remember(id: number, ranges: LoggedRange[]): void {
+    this.batches.set(id, ranges);
+    for (const r of ranges) {
+      const before = this.tracker.files.get(r.key);
+      this.tracker.admit(r);
+      if (r.changed) this.context.warn(`${r.path}: ${changeMessage(r)}`);
+      else if (r.overwrite && r.start === 0 && before)
+        this.context.warn(
+          `${r.path}: the file changed after it was read (${changes(before, r)}): reading it again, whole (allowOverwrites)`,
+        );
+    }
+  }
+
+  private async currentState(key: string): Promise<{ size: number; mtime: number } | undefined> {
+    const meta = await this.store.head(key).catch(() => undefined);
+    return meta ? { size: meta.size, mtime: meta.lastModified } : undefined;
+  }
+
+  /** Finds where the last range of a file read by an earlier run ended, by reading it again (no rows kept). */
+  private async probe(f: TrackedFile): Promise<void> {
+    const read = await readRange(this.store, f.last, NULL_SINK, this.readOptions);
+    this.tracker.learn(f.last, read);
+  }
+
+  /** Ranges admitted in batches (start, end]. */
+  rangesBetween(start: JsonValue | undefined, end: JsonValue): { id: number; ranges: LoggedRange[] }[] {
     const from = typeof start === 'number' ? start : -1;
-    const to = Number(end);
-    const out: SeenFile[] = [];
-    for (let id = from + 1; id <= to; id++) out.push(...(this.batches.get(id) ?? []));
+    const out: { id: number; ranges: LoggedRange[] }[] = [];
+    for (let id = from + 1; id <= Number(end); id++) out.push({ id, ranges: this.batches.get(id) ?? [] });
     return out;
   }
 
   async getBatch(start: JsonValue | undefined, end: JsonValue): Promise<SourceBatch> {
-    const files = this.filesBetween(start, end);
+    const table = await RawRecordsTable.create(this.session);
+    let records: string;
+    try {
+      try {
+        for (const { id, ranges } of this.rangesBetween(start, end)) await this.readBatch(id, ranges, table);
+      } finally {
+        table.close();
+      }
+      records = await table.materialize();
+    } catch (err) {
+      await table.dispose();
+      throw err;
+    }
     return {
-      sql: rawRecordsSql(files.map((f) => f.path)),
-      description: `${files.length} file(s)`,
-      dispose: async () => {},
+      sql: table.sql,
+      table: records,
+      description: describeRanges(this.rangesBetween(start, end).flatMap((b) => b.ranges)),
+      numRows: table.records,
+      dispose: () => table.dispose(),
     };
   }
 
+  private async readBatch(id: number, ranges: LoggedRange[], table: RawRecordsTable): Promise<void> {
+    const ends: RangeEnd[] = [];
+    for (const r of ranges) {
+      const sink = table.sink(r.path);
+      if (r.changed) {
+        sink.error(r.start, null, changeMessage(r));
+        continue;
+      }
+      const read: RangeRead = await readRange(this.store, r, sink, this.readOptions);
+      this.tracker.learn(r, read);
+      // What a failed read found is accounted for (logged too), so that it is not reported again.
+      const seen = read.failure ? ((await this.currentState(r.key)) ?? { size: -1, mtime: -1 }) : undefined;
+      if (seen) this.tracker.sawWhileReading(r.key, seen.size < 0 ? undefined : seen);
+      if (!isFinalRange(r) || seen)
+        ends.push({
+          key: r.key,
+          start: r.start,
+          ...(read.format ? { format: read.format } : {}),
+          ...(read.next ? { next: read.next } : {}),
+          ...(seen ? { seen } : {}),
+        });
+    }
+    if (ends.length) await this.log.writeEnds(id, ends);
+  }
+
   async backlog(): Promise<{ files: number }> {
-    return { files: (await this.listNew()).length };
+    const pending = this.pending(await this.listing()).length;
+    return { files: pending + this.tracker.continuing().length + this.tracker.unreadLast().length };
   }
 }
 
-/**
- * SQL giving one row per JSON record of the files: JSON Lines files give a row per non-blank line;
- * a file whose text starts with '[' gives a row per array element; a file that is not UTF-8 text,
- * or an array that is not valid JSON, gives one row with `file_error` set. A leading UTF-8 byte-order
- * mark is skipped; a line's trailing CR (CRLF files) is dropped and blank lines give no row.
- */
-export function rawRecordsSql(files: string[]): string {
-  if (files.length === 0) {
-    return `SELECT CAST(NULL AS VARCHAR) AS source_file, CAST(NULL AS BIGINT) AS line_number, CAST(NULL AS VARCHAR) AS line, CAST(NULL AS VARCHAR) AS file_error WHERE false`;
-  }
-  return `WITH blobs AS (
-    SELECT filename AS source_file, ltrim(try(decode(content)), chr(65279)) AS text FROM read_blob(${literalList(files)})
-  ), lined AS (
-    SELECT source_file, string_split(text, chr(10)) AS parts FROM blobs
-    WHERE text IS NOT NULL AND NOT starts_with(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), '[')
-  ), arrays AS (
-    SELECT source_file, text, json_valid(text) AS ok FROM blobs
-    WHERE text IS NOT NULL AND starts_with(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), '[')
-  ), elements AS (
-    SELECT source_file, list_transform(json_extract(text, '$[*]'), x -> CAST(x AS VARCHAR)) AS els FROM arrays WHERE ok
-  )
-  SELECT source_file, CAST(i AS BIGINT) AS line_number, line, CAST(NULL AS VARCHAR) AS file_error FROM (
-      SELECT source_file, i, CASE WHEN ends_with(p, chr(13)) THEN rtrim(p, chr(13)) ELSE p END AS line
-      FROM (SELECT source_file, unnest(parts) AS p, generate_subscripts(parts, 1) AS i FROM lined))
-    WHERE regexp_matches(line, '[^ ]')
-  UNION ALL
-  SELECT source_file, CAST(i AS BIGINT), els[i], NULL FROM elements, range(1, len(els) + 1) r(i)
-  UNION ALL
-  SELECT source_file, NULL, NULL, 'the file is not UTF-8 text' FROM blobs WHERE text IS NULL
-  UNION ALL
-  SELECT source_file, NULL, text, 'the file starts with [ but is not a valid JSON array' FROM arrays WHERE NOT ok`;
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+const NULL_SINK: RecordSink = { lines: () => {}, record: () => {}, error: () => {} };

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import * as nodePath from 'node:path';
 import type { DuckSession, JsonValue } from '../duck/session.js';
-import { TweetlakeError } from '../errors.js';
+import { errorMessage, TweetlakeError } from '../errors.js';
 import { LocalObjectStore } from '../storage/local-store.js';
-import { StreamCheckpoint } from './checkpoint.js';
+import { CheckpointError, StreamCheckpoint, type BatchFailures } from './checkpoint.js';
 import { systemClock, type Clock } from './clock.js';
+import { recoverCheckpoint } from './recovery.js';
 import type { QueryProgress, QueryStatus } from './progress.js';
 import type { BatchResult, Sink } from './sink.js';
 import type { AdmissionLimits, Source, SourceBatch } from './source.js';
@@ -28,6 +29,34 @@ export interface StreamingQueryOptions {
   onProgress?: (progress: QueryProgress) => void;
   /** Batches of history kept in the checkpoint (Spark's minBatchesToRetain, default 100). */
   minBatchesToRetain?: number;
+  /** Called with what the source warns about (files still changing, changed files, an empty folder). */
+  onWarning?: (message: string) => void;
+  /** Failed attempts after which a batch is given up on, across restarts (default 3). */
+  maxBatchAttempts?: number;
+  /** Wait before retrying a batch after a retryable error; doubled on each attempt (default 1 s). */
+  retryBackoffMs?: number;
+  /** Try again a batch that had failed maxBatchAttempts times (after its cause was fixed). */
+  retryFailedBatches?: boolean;
+}
+
+/** A batch failed too often for a reason that does not go away: the query stops instead of replaying it. */
+export class BatchFailedRepeatedly extends TweetlakeError {
+  constructor(
+    readonly queryName: string,
+    readonly failures: BatchFailures,
+    file: string,
+    cause?: unknown,
+  ) {
+    super(
+      'STREAM_BATCH_FAILED_REPEATEDLY',
+      `batch ${failures.batchId} of streaming query '${queryName}' has failed ${failures.attempts} times in a row ` +
+        `(last error: ${failures.lastError}). It reads the same data on every attempt, so it fails the same way ` +
+        `until the cause is fixed: fix it (for a DuckDB out-of-memory error, raise duckdb.memoryLimit), then run ` +
+        `again with --retry-failed (the attempts are counted in ${file}); or rebuild everything with ` +
+        `\`tweetlake run --clear\``,
+      { domain: cause instanceof TweetlakeError ? cause.domain : 'user', cause },
+    );
+  }
 }
 
 /** The query stopped because a batch failed. */
@@ -71,6 +100,9 @@ export class StreamingQuery {
   private done!: Promise<void>;
   private active = false;
   private lastTriggerStart?: number;
+  private recovered?: { lastCommitted?: number; lastPlanned?: number };
+  /** Warnings of the source, newest last (at most 100). */
+  readonly warnings: string[] = [];
 
   constructor(private readonly options: StreamingQueryOptions) {
     this.name = options.name;
@@ -86,11 +118,22 @@ export class StreamingQuery {
     return this.active;
   }
 
-  /** Starts the query in the background; resolves once it has read its checkpoint. */
+  /**
+   * Starts the query in the background; resolves once it has read its checkpoint and checked it
+   * against the sink's tables (a damaged or lost checkpoint is refused with a CheckpointError).
+   */
   async start(): Promise<this> {
-    this.id = await this.checkpoint.queryId();
+    const { source, sink, session, name } = this.options;
     const sourceLog = new LocalObjectStore(nodePath.join(this.options.checkpointLocation, 'sources', '0'));
-    await this.options.source.initialize(sourceLog, this.options.session);
+    await source.initialize(sourceLog, session, { warn: (m) => this.warn(m) });
+    const recovered = await recoverCheckpoint(this.checkpoint, { name, tables: sink.tables ?? [], session });
+    this.id = recovered.queryId;
+    const lastPlanned =
+      recovered.lastPlanned === undefined
+        ? undefined
+        : await this.checkpoint.readOffsets(recovered.lastPlanned);
+    await source.verifyCheckpoint?.(lastPlanned?.sources[0]);
+    this.recovered = recovered;
     this.active = true;
     this.done = this.run().then(
       () => {
@@ -127,20 +170,38 @@ export class StreamingQuery {
     return this.abort.signal.aborted;
   }
 
+  private warn(message: string): void {
+    this.warnings.push(message);
+    if (this.warnings.length > 100) this.warnings.shift();
+    this.options.onWarning?.(message);
+  }
+
+  /** The end offset of a batch from the offsets log (undefined before batch 0). */
+  private async endOf(batchId: number): Promise<JsonValue | undefined> {
+    if (batchId < 0) return undefined;
+    if (!(await this.checkpoint.hasOffsets(batchId)))
+      throw new CheckpointError(
+        `batch ${batchId + 1} of streaming query '${this.name}' must run again, but the offsets of batch ` +
+          `${batchId}, where it starts, are gone from ${this.checkpoint.store.root}/offsets`,
+      );
+    return (await this.checkpoint.readOffsets(batchId)).sources[0];
+  }
+
   private async run(): Promise<void> {
     const { source, trigger } = this.options;
-    const lastPlanned = await this.checkpoint.latestOffsetBatch();
-    const lastCommitted = await this.checkpoint.latestCommittedBatch();
-    let start: JsonValue | undefined =
-      lastCommitted === undefined ? undefined : (await this.checkpoint.readOffsets(lastCommitted)).sources[0];
+    const { lastCommitted, lastPlanned } = this.recovered ?? {};
+    let start = await this.endOf(lastCommitted ?? -1);
     let nextBatch = (lastCommitted ?? -1) + 1;
     if (lastPlanned !== undefined && lastPlanned >= nextBatch) {
-      // Planned but never committed (the last run stopped mid-batch): run it again with the same offsets.
-      const entry = await this.checkpoint.readOffsets(lastPlanned);
-      await this.runBatch(lastPlanned, start, entry.sources[0] as JsonValue, 0, 0);
-      start = entry.sources[0] as JsonValue;
-      nextBatch = lastPlanned + 1;
-      if (trigger.kind === 'once') return;
+      // Planned but never committed (a run stopped mid-batch, or the commits log lost them): run each
+      // again with the same offsets; the tables' txn skips what they already hold.
+      for (let b = nextBatch; b <= lastPlanned && !this.stopping; b++) {
+        const end = (await this.checkpoint.readOffsets(b)).sources[0] as JsonValue;
+        await this.attemptBatch(b, start, end, 0, 0);
+        start = end;
+        nextBatch = b + 1;
+      }
+      if (trigger.kind === 'once' || this.stopping) return;
     }
     if ((trigger.kind === 'availableNow' || trigger.kind === 'once') && source.prepareForAvailableNow) {
       await source.prepareForAvailableNow();
@@ -173,7 +234,7 @@ export class StreamingQuery {
         batchTimestampMs: triggerStart,
       });
       const walMs = this.clock.now() - walStart;
-      await this.runBatch(nextBatch, start, end, latestOffsetMs, walMs, triggerStart);
+      await this.attemptBatch(nextBatch, start, end, latestOffsetMs, walMs, triggerStart);
       start = end;
       nextBatch++;
       if (trigger.kind === 'once') break;
@@ -183,6 +244,49 @@ export class StreamingQuery {
           Math.max(0, trigger.intervalMs - (this.clock.now() - triggerStart)),
           this.abort.signal,
         );
+      }
+    }
+  }
+
+  /**
+   * Runs a batch; a retryable error is retried after a backoff, any failure is counted in the
+   * checkpoint, and a batch that failed maxBatchAttempts times (across restarts) stops the query
+   * with BatchFailedRepeatedly instead of being replayed again.
+   */
+  private async attemptBatch(
+    batchId: number,
+    start: JsonValue | undefined,
+    end: JsonValue,
+    latestOffsetMs: number,
+    walMs: number,
+    triggerStart = this.clock.now(),
+  ): Promise<void> {
+    const max = this.options.maxBatchAttempts ?? 3;
+    const file = this.checkpoint.store.localPath(`failures/${batchId}`);
+    let failed = await this.checkpoint.readFailures(batchId);
+    if (failed && this.options.retryFailedBatches) {
+      await this.checkpoint.clearFailures(batchId);
+      failed = undefined;
+    }
+    if (failed && failed.attempts >= max) throw new BatchFailedRepeatedly(this.name, failed, file);
+    for (;;) {
+      try {
+        await this.runBatch(batchId, start, end, latestOffsetMs, walMs, triggerStart);
+        if (failed) await this.checkpoint.clearFailures(batchId);
+        return;
+      } catch (err) {
+        const retryable = err instanceof TweetlakeError && err.retryable;
+        failed = await this.checkpoint.recordFailure(batchId, errorMessage(err), retryable);
+        if (failed.attempts >= max) throw new BatchFailedRepeatedly(this.name, failed, file, err);
+        if (!retryable || this.stopping) throw err;
+        const backoff = (this.options.retryBackoffMs ?? 1000) * 2 ** (failed.attempts - 1);
+        this.status = {
+          message: `Retrying batch ${batchId} in ${backoff} ms after: ${errorMessage(err)}`,
+          isDataAvailable: true,
+          isTriggerActive: true,
+        };
+        await this.clock.sleep(Math.min(backoff, 60_000), this.abort.signal);
+        if (this.stopping) throw err;
       }
     }
   }

@@ -25,6 +25,12 @@ export interface BatchContext {
 export interface Sink {
   readonly description: string;
   addBatch(batch: SourceBatch, ctx: BatchContext): Promise<BatchResult>;
+  /**
+   * Locations of the Delta tables the sink writes with txn(appId = query id, version = batch id):
+   * the source of truth of which batches are in. On start the engine counts a batch every one of
+   * them holds as committed, and refuses a checkpoint that lost what they hold.
+   */
+  readonly tables?: readonly string[];
 }
 
 /**
@@ -33,6 +39,7 @@ export interface Sink {
  */
 export class DeltaSink implements Sink {
   readonly description: string;
+  readonly tables: readonly string[];
 
   constructor(
     private readonly path: string,
@@ -42,6 +49,7 @@ export class DeltaSink implements Sink {
     > = {},
   ) {
     this.description = `DeltaSink[${path}]`;
+    this.tables = [path];
   }
 
   async addBatch(batch: SourceBatch, ctx: BatchContext): Promise<BatchResult> {
@@ -53,7 +61,12 @@ export class DeltaSink implements Sink {
         mode: 'append',
         txn: { appId: ctx.queryId, version: ctx.batchId },
         operation: 'STREAMING UPDATE',
-        operationParameters: { outputMode: 'Append', queryId: ctx.queryId, epochId: String(ctx.batchId) },
+        operationParameters: {
+          outputMode: 'Append',
+          queryName: ctx.queryName,
+          queryId: ctx.queryId,
+          epochId: String(ctx.batchId),
+        },
       },
     );
     const rows = result.skipped ? (batch.numRows ?? 0) : result.numRows;
@@ -61,11 +74,15 @@ export class DeltaSink implements Sink {
   }
 }
 
-/** Spark's foreachBatch: a function that writes each batch itself (it must be idempotent per batch id). */
+/**
+ * Spark's foreachBatch: a function that writes each batch itself (it must be idempotent per batch
+ * id); `tables` names the Delta tables it writes with the query's txn, when it does.
+ */
 export class ForeachBatchSink implements Sink {
   constructor(
     readonly description: string,
     private readonly fn: (batch: SourceBatch, ctx: BatchContext) => Promise<BatchResult>,
+    readonly tables?: readonly string[],
   ) {}
 
   addBatch(batch: SourceBatch, ctx: BatchContext): Promise<BatchResult> {

@@ -4,6 +4,8 @@ import type { ObjectStore } from '../storage/object-store.js';
 /** Rows of one micro-batch from a source, as SQL over the session. */
 export interface SourceBatch {
   sql: string;
+  /** A table that holds exactly the batch's rows, when the source made one (a sink may read it instead of copying `sql`). */
+  table?: string;
   /** Files or versions the batch covers, for progress reports. */
   description: string;
   /** Number of rows, when the source knows it without reading the data. */
@@ -19,6 +21,11 @@ export interface AdmissionLimits {
   maxRowsPerTrigger?: number;
 }
 
+/** What a query gives its source: a way to warn the user (shown in the progress and logs). */
+export interface SourceContext {
+  warn(message: string): void;
+}
+
 /**
  * A streaming source, with Spark's contract: offsets are JSON values; `latestOffset` may look at
  * new data and returns the end of the next batch (or the start when nothing is new);
@@ -27,7 +34,13 @@ export interface AdmissionLimits {
 export interface Source {
   readonly description: string;
   /** Called once before the first batch with the source's private checkpoint folder. */
-  initialize(checkpoint: ObjectStore, session: DuckSession): Promise<void>;
+  initialize(checkpoint: ObjectStore, session: DuckSession, context?: SourceContext): Promise<void>;
+  /**
+   * Checks the source's own log against `lastPlanned`, the end offset of the last batch in the
+   * query's offsets log: throws CheckpointError when the log lost what those batches read (it
+   * would read it again).
+   */
+  verifyCheckpoint?(lastPlanned: JsonValue | undefined): Promise<void>;
   /** For availableNow: fix the end of what exists now; later data waits for the next run. */
   prepareForAvailableNow?(): Promise<void>;
   /** The end offset of the next batch after `start` within `limits`; equal to `start` when there is nothing new. */

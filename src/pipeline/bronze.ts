@@ -1,4 +1,5 @@
 import { literal } from '../duck/session.js';
+import { withByteOffsetsSql } from '../engine/raw-records.js';
 
 /**
  * Whether a raw record is a JSON object (SQL over the raw-records relation). DuckDB may evaluate
@@ -40,15 +41,20 @@ export function bronzeRowsSql(raw: string, columns: readonly string[], processin
     FROM (SELECT line, source_file, json_type(line, ${keys}) AS t, json_extract_string(line, ${keys}) AS v FROM ${raw} WHERE ${IS_OBJECT})`;
 }
 
-/** Quarantine rows of a batch: records that are not JSON objects and files that could not be read. */
+/**
+ * Quarantine rows of a batch: records that are not JSON objects, and records or files the reader
+ * could not read (`file_error`), with where each starts in its file and, when it is not UTF-8 text,
+ * its bytes in base64.
+ */
 export function quarantineRowsSql(raw: string, stream: string, processingTime: string): string {
   return `SELECT source_file, line_number, line AS raw_text,
       CASE WHEN file_error IS NOT NULL THEN file_error
            WHEN NOT json_valid(line) THEN 'not valid JSON'
            ELSE 'a JSON ' || CASE json_type(line) WHEN 'VARCHAR' THEN 'string' WHEN 'ARRAY' THEN 'array'
              WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null' ELSE 'number' END || ', not an object' END AS error,
-      ${literal(stream)} AS stream, CAST(${literal(processingTime)} AS TIMESTAMPTZ) AS quarantined_at
-    FROM ${raw} WHERE NOT ${IS_OBJECT}`;
+      ${literal(stream)} AS stream, CAST(${literal(processingTime)} AS TIMESTAMPTZ) AS quarantined_at,
+      byte_offset, raw_bytes
+    FROM (${withByteOffsetsSql(raw, `NOT ${IS_OBJECT}`)})`;
 }
 
 /** Keys of the batch's records that are not columns yet (for schema evolution). */

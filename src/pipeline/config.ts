@@ -15,7 +15,14 @@ export interface TweetlakeConfig {
   trigger: TriggerMode;
   pollIntervalMs: number;
   maxFilesPerTrigger?: number;
+  /** Source bytes per bronze batch: large files are read in ranges of this size (bounds memory). */
   maxBytesPerTrigger?: number;
+  /** A source file is read once it has not changed for this long (ms). */
+  fileSettleMs: number;
+  /** Read a source file again, whole, when it changes after it was read (else: a warning and a quarantine record). */
+  allowOverwrites: boolean;
+  /** A source record longer than this (bytes) is quarantined by offset and length, not read. */
+  maxRecordBytes: number;
   dropTweetsWithoutMentions: boolean;
   schemaEvolution: boolean;
   model: {
@@ -48,6 +55,11 @@ export function defaultConfig(): TweetlakeConfig {
     trigger: 'available-now',
     pollIntervalMs: 1000,
     maxFilesPerTrigger: 10,
+    // Keeps a bronze batch well inside the default DuckDB limit of 512 MB (docs/BENCHMARKS.md).
+    maxBytesPerTrigger: 64 << 20,
+    fileSettleMs: 1000,
+    allowOverwrites: false,
+    maxRecordBytes: 10 << 20,
     dropTweetsWithoutMentions: false,
     schemaEvolution: false,
     model: { uri: DEFAULT_MODEL_URI, batchSize: 32, cache: true },
@@ -100,6 +112,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial2<Tw
     root: env.TWEETLAKE_ROOT,
     source: env.TWEETLAKE_SOURCE,
     maxFilesPerTrigger: num(env.TWEETLAKE_MAX_FILES_PER_TRIGGER, 'TWEETLAKE_MAX_FILES_PER_TRIGGER'),
+    maxBytesPerTrigger: num(env.TWEETLAKE_MAX_BYTES_PER_TRIGGER, 'TWEETLAKE_MAX_BYTES_PER_TRIGGER'),
     model: {
       uri: env.TWEETLAKE_MODEL_URI,
       workers: num(env.TWEETLAKE_INFERENCE_WORKERS, 'TWEETLAKE_INFERENCE_WORKERS'),

@@ -2,7 +2,8 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { DuckSession } from '../duck/session.js';
 import { copyTarget } from '../duck/files.js';
-import { rawRecordsSql } from '../engine/file-source.js';
+import { loadRawRecords } from '../engine/raw-records.js';
+import { LocalObjectStore } from '../storage/local-store.js';
 
 export interface GenerateOptions {
   /** Folder of the sample source to resample. */
@@ -29,14 +30,20 @@ export async function generateSource(
 ): Promise<{ files: string[] }> {
   const files = readdirSync(options.sample)
     .filter((f) => !f.startsWith('.') && !f.startsWith('_'))
-    .map((f) => nodePath.join(options.sample, f));
+    .sort();
   const seed = options.seed ?? 42;
   const users = Math.max(100, options.users ?? Math.floor(options.tweets / 5));
   mkdirSync(options.out, { recursive: true });
-  await session.run(`CREATE OR REPLACE TEMP TABLE gen_sample AS
-    SELECT row_number() OVER () - 1 AS k,
-           json_extract_string(line, '$.text') AS text, json_extract_string(line, '$.sentiment') AS sentiment
-    FROM (${rawRecordsSql(files)}) WHERE file_error IS NULL AND json_valid(line)`);
+  const raw = await loadRawRecords(session, new LocalObjectStore(options.sample), files);
+  try {
+    // Numbered in file and line order, so the same sample gives the same choices.
+    await session.run(`CREATE OR REPLACE TEMP TABLE gen_sample AS
+      SELECT row_number() OVER (ORDER BY source_file, line_number) - 1 AS k,
+             json_extract_string(line, '$.text') AS text, json_extract_string(line, '$.sentiment') AS sentiment
+      FROM (${raw.sql}) WHERE file_error IS NULL AND json_valid(line)`);
+  } finally {
+    await raw.dispose();
+  }
   const [{ n }] = (await session.all(`SELECT count(*) AS n FROM gen_sample`)) as [{ n: string }];
   const sampleSize = Number(n);
   if (sampleSize === 0) throw new Error(`no tweets in ${options.sample}`);

@@ -37,6 +37,17 @@ export interface PipelineOptions extends Omit<StageOptions, 'paths'> {
   onStreamStart?: (stream: StreamName) => void;
   /** What holds the lakehouse's lease while the pipeline runs (shown to a second run); default the process's command line. */
   command?: string;
+  /** What a stream's source warns about (files still changing, changed files, an empty folder). */
+  onWarning?: (stream: StreamName, message: string) => void;
+  /** Try again batches that had failed too often (after their cause was fixed). */
+  retryFailedBatches?: boolean;
+}
+
+/** What bronze read in a run, and where it went: records = bronze + quarantined. */
+export interface IngestFigures {
+  inputRecords: number;
+  bronzeRows: number;
+  quarantinedRows: number;
 }
 
 /** Rows and versions of each table after a run. */
@@ -46,6 +57,10 @@ export interface PipelineSummary {
   batches: Record<StreamName, number>;
   /** The run ended on a stop request (Ctrl-C, `tweetlake stop`), not because the source was done. */
   stopped: boolean;
+  /** The records bronze read in this run (replayed batches included) and where they went. */
+  ingest: IngestFigures;
+  /** What the sources warned about during the run. */
+  warnings: string[];
 }
 
 /** A batch position not yet committed: the stream is (or was, when it died) running a batch. */
@@ -71,6 +86,8 @@ export class Pipeline {
   private readonly prior = new Map<StreamName, StreamState>();
   private stopRequested = false;
   private leaseLost?: LeaseLost;
+  private readonly ingest: IngestFigures = { inputRecords: 0, bronzeRows: 0, quarantinedRows: 0 };
+  private readonly warnings: string[] = [];
 
   constructor(private readonly options: PipelineOptions) {
     this.paths = lakehousePaths(options.root);
@@ -180,8 +197,18 @@ export class Pipeline {
     const query = await this.manager.start({
       ...base,
       trigger,
+      ...(this.options.retryFailedBatches ? { retryFailedBatches: true } : {}),
+      onWarning: (message) => {
+        this.warnings.push(`${name}: ${message}`);
+        this.options.onWarning?.(name, message);
+      },
       onProgress: (p) => {
         this.batches[name]++;
+        if (name === 'bronze_stream') {
+          this.ingest.inputRecords += p.metrics.inputRecords ?? 0;
+          this.ingest.bronzeRows += p.metrics.bronzeRows ?? 0;
+          this.ingest.quarantinedRows += p.metrics.quarantinedRows ?? 0;
+        }
         const history = this.histories.get(name) ?? [];
         history.push({
           batchId: p.batchId,
@@ -322,6 +349,13 @@ export class Pipeline {
       const s = await t.snapshot();
       tables[name] = { version: s.version, rows: s.numRecords ?? null, files: s.numFiles };
     }
-    return { elapsedMs, tables, batches: { ...this.batches }, stopped: this.stopRequested };
+    return {
+      elapsedMs,
+      tables,
+      batches: { ...this.batches },
+      stopped: this.stopRequested,
+      ingest: { ...this.ingest },
+      warnings: [...this.warnings],
+    };
   }
 }

@@ -17,7 +17,11 @@ export const BRONZE_SCHEMA: StructType = {
   ],
 };
 
-/** quarantine: records that are not JSON objects, and files that cannot be read. */
+/**
+ * quarantine: records that are not JSON objects, and files or parts of files that cannot be read.
+ * `byte_offset` (where the record starts in its file) and `raw_bytes` (base64 of a record that is
+ * not UTF-8 text) came later: older tables gain them on their next write (mergeSchema).
+ */
 export const QUARANTINE_SCHEMA: StructType = {
   type: 'struct',
   fields: [
@@ -27,6 +31,8 @@ export const QUARANTINE_SCHEMA: StructType = {
     field('error', 'string'),
     field('stream', 'string'),
     field('quarantined_at', 'timestamp'),
+    field('byte_offset', 'long'),
+    field('raw_bytes', 'string'),
   ],
 };
 

@@ -11,6 +11,7 @@ import { ForeachBatchSink, type BatchContext, type BatchResult } from '../engine
 import type { SourceBatch } from '../engine/source.js';
 import type { Classifier } from '../model/classifier.js';
 import { cacheKeyOf, PredictionCache } from '../model/prediction-cache.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { mentionAggregatesSql, mergeAggregatesSql } from './application.js';
 import { bronzeRowsSql, newKeysSql, quarantineRowsSql } from './bronze.js';
 import { scoreBatch, type BatchCache, type InferenceMetrics } from './gold.js';
@@ -28,11 +29,17 @@ import { silverRowsSql } from './silver.js';
 export interface StageOptions {
   paths: LakehousePaths;
   source: string;
+  /** Where the source files are read from (default: the local folder `source`). */
+  sourceStore?: ObjectStore;
   session: DuckSession;
   /** Loaded on first use by the gold stage. */
   classifier: () => Promise<Classifier>;
   maxFilesPerTrigger?: number;
   maxBytesPerTrigger?: number;
+  /** Source files: settle time, re-reading changed files, the record size limit (see FileSourceOptions). */
+  fileSettleMs?: number;
+  allowOverwrites?: boolean;
+  maxRecordBytes?: number;
   /** Drop tweets without a mention in silver (the first edition's behaviour). */
   dropTweetsWithoutMentions?: boolean;
   /** Add new source fields to bronze as string columns (otherwise they go to _rescued_data). */
@@ -70,13 +77,13 @@ async function holdsBatch(table: DeltaTable, ctx: BatchContext, snapshot?: Snaps
   return ((snapshot ?? (await table.snapshot())).txnVersion(ctx.queryId) ?? -1) >= ctx.batchId;
 }
 
-/** Writes one batch to a table exactly once (txn = query id + batch id). */
+/** Writes one batch to a table exactly once (txn = query id + batch id); undefined when the table held it already. */
 async function appendOnce(
   table: DeltaTable,
   sql: string,
   ctx: BatchContext,
   mergeSchema = false,
-): Promise<number> {
+): Promise<number | undefined> {
   const result = await table.write(
     { sql },
     {
@@ -92,48 +99,76 @@ async function appendOnce(
       },
     },
   );
-  return result.skipped ? 0 : result.numRows;
+  return result.skipped ? undefined : result.numRows;
 }
 
-/** bronze_stream: source files -> bronze (JSON objects) + quarantine (everything else). */
+/** The bronze and quarantine rows of one batch of raw records, written exactly once; their counts. */
+async function writeBronzeBatch(
+  o: StageOptions,
+  raw: string,
+  ctx: BatchContext,
+): Promise<{ bronzeRows: number; quarantinedRows: number }> {
+  const bronze = await ensureTable(o.paths.tables.bronze, BRONZE_SCHEMA, o.session);
+  const quarantine = await ensureTable(o.paths.tables.quarantine, QUARANTINE_SCHEMA, o.session);
+  const now = new Date().toISOString();
+  const snapshot = await bronze.snapshot();
+  let columns = snapshot.schema.fields
+    .map((f) => f.name)
+    .filter((n) => !['_rescued_data', 'source_file', 'processing_time'].includes(n));
+  let evolved = false;
+  if (o.schemaEvolution) {
+    const added = (await o.session.all(newKeysSql(raw, columns))).map((r) => String(r.k));
+    if (added.length) {
+      columns = [...columns, ...added];
+      evolved = true;
+    }
+  }
+  const good = bronzeRowsSql(raw, columns, now);
+  const bad = quarantineRowsSql(raw, ctx.queryName, now);
+  // A replay finds its txn in the table and writes nothing: count what the batch holds instead.
+  const bronzeRows = (await appendOnce(bronze, good, ctx, evolved)) ?? (await countRows(o.session, good));
+  // mergeSchema: a quarantine table of an older tweetlake gains byte_offset and raw_bytes.
+  const quarantinedRows = (await appendOnce(quarantine, bad, ctx, true)) ?? (await countRows(o.session, bad));
+  return { bronzeRows, quarantinedRows };
+}
+
+/**
+ * bronze_stream: source files -> bronze (JSON objects) + quarantine (everything else). Its figures
+ * balance: inputRecords (counted by the reader) = bronzeRows + quarantinedRows.
+ */
 export function bronzeQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger'> {
   return {
     name: 'bronze_stream',
-    source: new FileSource({ path: o.source }),
+    source: new FileSource({
+      path: o.source,
+      ...(o.sourceStore ? { store: o.sourceStore } : {}),
+      ...(o.fileSettleMs !== undefined ? { settleMs: o.fileSettleMs } : {}),
+      ...(o.allowOverwrites ? { allowOverwrites: true } : {}),
+      ...(o.maxRecordBytes ? { maxRecordBytes: o.maxRecordBytes } : {}),
+    }),
     checkpointLocation: o.paths.checkpoints.bronze_stream,
     limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxBytesPerTrigger: o.maxBytesPerTrigger },
     session: o.session,
     sink: new ForeachBatchSink(
       'bronze + quarantine',
       async (batch: SourceBatch, ctx): Promise<BatchResult> => {
-        const bronze = await ensureTable(o.paths.tables.bronze, BRONZE_SCHEMA, o.session);
-        const quarantine = await ensureTable(o.paths.tables.quarantine, QUARANTINE_SCHEMA, o.session);
-        const raw = `${SCRATCH_SCHEMA}.raw_${randomUUID().replace(/-/g, '')}`;
-        await o.session.run(`CREATE TABLE ${raw} AS ${batch.sql}`);
+        // The batch is read several times: the file source's table of records, or a copy of it.
+        const copy = batch.table ? undefined : `${SCRATCH_SCHEMA}.raw_${randomUUID().replace(/-/g, '')}`;
+        if (copy) await o.session.run(`CREATE TABLE ${copy} AS ${batch.sql}`);
+        const raw = batch.table ?? copy!;
         try {
-          const now = new Date().toISOString();
-          const snapshot = await bronze.snapshot();
-          let columns = snapshot.schema.fields
-            .map((f) => f.name)
-            .filter((n) => !['_rescued_data', 'source_file', 'processing_time'].includes(n));
-          let evolved = false;
-          if (o.schemaEvolution) {
-            const added = (await o.session.all(newKeysSql(raw, columns))).map((r) => String(r.k));
-            if (added.length) {
-              columns = [...columns, ...added];
-              evolved = true;
-            }
-          }
-          const good = bronzeRowsSql(raw, columns, now);
-          const bad = quarantineRowsSql(raw, ctx.queryName, now);
-          const input = await countRows(o.session, `SELECT * FROM ${raw}`);
-          const written = await appendOnce(bronze, good, ctx, evolved);
-          const quarantined = await appendOnce(quarantine, bad, ctx);
-          return { numInputRows: input, numOutputRows: written, metrics: { quarantinedRows: quarantined } };
+          const input = batch.numRows ?? (await countRows(o.session, `SELECT * FROM ${raw}`));
+          const { bronzeRows, quarantinedRows } = await writeBronzeBatch(o, raw, ctx);
+          return {
+            numInputRows: input,
+            numOutputRows: bronzeRows,
+            metrics: { inputRecords: input, bronzeRows, quarantinedRows },
+          };
         } finally {
-          await o.session.run(`DROP TABLE IF EXISTS ${raw}`);
+          if (copy) await o.session.run(`DROP TABLE IF EXISTS ${copy}`);
         }
       },
+      [o.paths.tables.bronze, o.paths.tables.quarantine],
     ),
   };
 }
@@ -161,15 +196,19 @@ export function silverQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
     o,
     'silver_stream',
     'bronze',
-    new ForeachBatchSink('silver', async (batch, ctx) => {
-      const silver = await ensureTable(o.paths.tables.silver, SILVER_SCHEMA, o.session);
-      const written = await appendOnce(
-        silver,
-        silverRowsSql(batch.sql, { dropWithoutMentions: o.dropTweetsWithoutMentions }),
-        ctx,
-      );
-      return { numInputRows: batch.numRows ?? 0, numOutputRows: written };
-    }),
+    new ForeachBatchSink(
+      'silver',
+      async (batch, ctx) => {
+        const silver = await ensureTable(o.paths.tables.silver, SILVER_SCHEMA, o.session);
+        const written = await appendOnce(
+          silver,
+          silverRowsSql(batch.sql, { dropWithoutMentions: o.dropTweetsWithoutMentions }),
+          ctx,
+        );
+        return { numInputRows: batch.numRows ?? 0, numOutputRows: written ?? 0 };
+      },
+      [o.paths.tables.silver],
+    ),
   );
 }
 
@@ -179,40 +218,44 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
     o,
     'gold_stream',
     'silver',
-    new ForeachBatchSink('gold', async (batch, ctx) => {
-      const gold = await ensureTable(o.paths.tables.gold, GOLD_SCHEMA, o.session);
-      if (await holdsBatch(gold, ctx)) return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 }; // no need to score again
-      const classifier = await o.classifier();
-      const before = classifier.stats
-        ? { ...classifier.stats, n: classifier.stats.sequenceLengths.length }
-        : undefined;
-      const cache = batchCache(o, classifier);
-      const scored = await scoreBatch(batch, o.session, classifier, {
-        chunkSize: o.inferenceBatchSize,
-        onChunk: o.onInference,
-        ...(cache ? { cache } : {}),
-      });
-      try {
-        // the cache first: a crash before the gold commit then replays the batch from the cache
-        if (cache && scored.metrics.cachedTexts < scored.metrics.distinctTexts)
-          await cache.cache.append(cache.key, scored.newScores, {
-            appId: ctx.queryId,
-            version: ctx.batchId,
-            queryName: ctx.queryName,
-          });
-        const written = await appendOnce(gold, scored.batch.sql, ctx);
-        return {
-          numInputRows: batch.numRows ?? scored.metrics.texts,
-          numOutputRows: written,
-          metrics: {
-            ...goldMetrics(scored.metrics, cache !== undefined),
-            ...inferenceDeltas(before, classifier.stats),
-          },
-        };
-      } finally {
-        await scored.batch.dispose();
-      }
-    }),
+    new ForeachBatchSink(
+      'gold',
+      async (batch, ctx) => {
+        const gold = await ensureTable(o.paths.tables.gold, GOLD_SCHEMA, o.session);
+        if (await holdsBatch(gold, ctx)) return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 }; // no need to score again
+        const classifier = await o.classifier();
+        const before = classifier.stats
+          ? { ...classifier.stats, n: classifier.stats.sequenceLengths.length }
+          : undefined;
+        const cache = batchCache(o, classifier);
+        const scored = await scoreBatch(batch, o.session, classifier, {
+          chunkSize: o.inferenceBatchSize,
+          onChunk: o.onInference,
+          ...(cache ? { cache } : {}),
+        });
+        try {
+          // the cache first: a crash before the gold commit then replays the batch from the cache
+          if (cache && scored.metrics.cachedTexts < scored.metrics.distinctTexts)
+            await cache.cache.append(cache.key, scored.newScores, {
+              appId: ctx.queryId,
+              version: ctx.batchId,
+              queryName: ctx.queryName,
+            });
+          const written = await appendOnce(gold, scored.batch.sql, ctx);
+          return {
+            numInputRows: batch.numRows ?? scored.metrics.texts,
+            numOutputRows: written ?? 0,
+            metrics: {
+              ...goldMetrics(scored.metrics, cache !== undefined),
+              ...inferenceDeltas(before, classifier.stats),
+            },
+          };
+        } finally {
+          await scored.batch.dispose();
+        }
+      },
+      [o.paths.tables.gold],
+    ),
   );
 }
 
@@ -263,33 +306,38 @@ export function applicationQuery(o: StageOptions): Omit<StreamingQueryOptions, '
     o,
     'application_stream',
     'gold',
-    new ForeachBatchSink('application', async (batch, ctx) => {
-      const app = await ensureTable(o.paths.tables.application, APPLICATION_SCHEMA, o.session);
-      const snapshot = await app.snapshot();
-      if (await holdsBatch(app, ctx, snapshot)) return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 };
-      const current = await app.scan(snapshot);
-      try {
-        const merged = mergeAggregatesSql(current.sql, mentionAggregatesSql(batch.sql));
-        const result = await app.write(
-          { sql: merged },
-          {
-            mode: 'overwrite',
-            snapshot,
-            txn: { appId: ctx.queryId, version: ctx.batchId },
-            operation: 'STREAMING UPDATE',
-            operationParameters: {
-              outputMode: 'Complete',
-              queryName: ctx.queryName,
-              queryId: ctx.queryId,
-              epochId: String(ctx.batchId),
+    new ForeachBatchSink(
+      'application',
+      async (batch, ctx) => {
+        const app = await ensureTable(o.paths.tables.application, APPLICATION_SCHEMA, o.session);
+        const snapshot = await app.snapshot();
+        if (await holdsBatch(app, ctx, snapshot))
+          return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 };
+        const current = await app.scan(snapshot);
+        try {
+          const merged = mergeAggregatesSql(current.sql, mentionAggregatesSql(batch.sql));
+          const result = await app.write(
+            { sql: merged },
+            {
+              mode: 'overwrite',
+              snapshot,
+              txn: { appId: ctx.queryId, version: ctx.batchId },
+              operation: 'STREAMING UPDATE',
+              operationParameters: {
+                outputMode: 'Complete',
+                queryName: ctx.queryName,
+                queryId: ctx.queryId,
+                epochId: String(ctx.batchId),
+              },
             },
-          },
-        );
-        return { numInputRows: batch.numRows ?? 0, numOutputRows: result.numRows };
-      } finally {
-        await current.dispose();
-      }
-    }),
+          );
+          return { numInputRows: batch.numRows ?? 0, numOutputRows: result.numRows };
+        } finally {
+          await current.dispose();
+        }
+      },
+      [o.paths.tables.application],
+    ),
   );
 }
 

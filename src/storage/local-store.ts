@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ObjectExists, ObjectNotFound, type ObjectMeta, type ObjectStore } from './object-store.js';
+import {
+  ObjectExists,
+  ObjectNotFound,
+  type ObjectMeta,
+  type ObjectStore,
+  type RootStatus,
+} from './object-store.js';
 
 function isCode(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
@@ -21,6 +27,21 @@ export class LocalObjectStore implements ObjectStore {
 
   localPath(path: string): string {
     return nodePath.join(this.root, ...path.split('/'));
+  }
+
+  async rootStatus(): Promise<RootStatus> {
+    try {
+      const st = await fs.stat(this.root);
+      if (!st.isDirectory()) return { kind: 'not-a-folder' };
+      await fs.readdir(this.root);
+      return { kind: 'ok' };
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return { kind: 'missing' };
+      if (isCode(err, 'ENOTDIR')) return { kind: 'not-a-folder' };
+      if (isCode(err, 'EACCES') || isCode(err, 'EPERM'))
+        return { kind: 'unreadable', reason: 'permission denied' };
+      throw err;
+    }
   }
 
   async get(path: string): Promise<Uint8Array> {

@@ -34,7 +34,13 @@ export interface ObjectStore {
   listFrom(prefix: string, startAfter: string): Promise<ObjectMeta[]>;
   /** A path or URI of the object that a local engine (DuckDB) can open directly. */
   localPath(path: string): string;
+  /** Whether the root is there to list (stores without folders, such as S3 prefixes, need not say). */
+  rootStatus?(): Promise<RootStatus>;
 }
+
+/** Where a store's root stands: a folder that can be listed, missing, not a folder, or unreadable. */
+export type RootStatus =
+  { kind: 'ok' } | { kind: 'missing' } | { kind: 'not-a-folder' } | { kind: 'unreadable'; reason: string };
 
 /** Thrown by `putIfAbsent` when the object is already there. */
 export class ObjectExists extends TweetlakeError {

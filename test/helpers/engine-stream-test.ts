@@ -69,6 +69,7 @@ export interface QuerySpec {
   transform?: Transform | null;
   clock?: StreamingQueryOptions['clock'];
   name?: string;
+  retryFailedBatches?: boolean;
 }
 
 /** One stream under test: a source folder, a sink table and a checkpoint in a temp directory. */
@@ -120,6 +121,20 @@ export class StreamTest {
     );
   }
 
+  /** The raw records (FileSource's columns) the rawSink received, in order of batches. */
+  readonly rawRecords: JsonRow[] = [];
+
+  /** A sink that keeps every raw record of each batch in `rawRecords` (use with `transform: null`). */
+  rawSink(): Sink {
+    return new ForeachBatchSink('raw records', async (batch: SourceBatch): Promise<BatchResult> => {
+      const rows = await this.session.all(
+        `SELECT source_file, line_number, byte_offset, line, file_error, raw_bytes FROM (${batch.sql}) ORDER BY source_file, byte_offset NULLS LAST, line_number`,
+      );
+      this.rawRecords.push(...rows);
+      return { numInputRows: batch.numRows ?? rows.length, numOutputRows: rows.length };
+    });
+  }
+
   /** A plain DeltaSink on the sink table (for sources without a source_file column). */
   deltaSinkPlain(): Sink {
     return new DeltaSink(this.table);
@@ -142,6 +157,7 @@ export class StreamTest {
       trigger: spec.trigger ?? Trigger.availableNow(),
       ...(spec.limits ? { limits: spec.limits } : {}),
       ...(spec.clock ? { clock: spec.clock } : {}),
+      ...(spec.retryFailedBatches ? { retryFailedBatches: true } : {}),
       session: this.session,
     };
   }

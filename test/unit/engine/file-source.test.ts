@@ -1,7 +1,9 @@
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileSource } from '../../../src/engine/file-source.js';
+import { FileSource, SourcePathError } from '../../../src/engine/file-source.js';
+import { LocalObjectStore } from '../../../src/storage/local-store.js';
+import { rejection } from '../../helpers/delta.js';
 import { Trigger } from '../../../src/engine/trigger.js';
 import { ForeachBatchSink } from '../../../src/engine/sink.js';
 import { range, streamTests } from '../../helpers/engine-stream-test.js';
@@ -34,15 +36,23 @@ describe('FileSource: each file once, across restarts', () => {
     await t.checkAnswer(range(1, 8));
   });
 
-  it('does not read a file again when it is rewritten with a newer modification time', async () => {
+  it('does not read a file again when it is rewritten with a newer modification time: one record reports it', async () => {
     const t = stream();
     const a = t.addFile('a.json', [1, 2]);
     await t.run();
     writeFileSync(a, JSON.stringify({ id: 99, v: 'rewritten' }) + '\n');
     utimesSync(a, 1_900_000_000, 1_900_000_000);
-    const q = await t.run();
-    expect(q.recentProgress).toEqual([]);
-    await t.checkAnswer([1, 2]);
+    const reported = await t.run({ transform: null, sink: t.rawSink() });
+    expect(reported.recentProgress.map((p) => p.numInputRows)).toEqual([1]);
+    expect(reported.warnings.join('\n')).toMatch(/a\.json: the file changed after it was read/);
+    const [notice] = t.rawRecords;
+    expect(notice).toMatchObject({ source_file: a, line: null, line_number: null });
+    expect(String(notice!.file_error)).toMatch(
+      /changed after it was read \(size 36 -> 26 bytes, modified 2020-.* -> 2030-/,
+    );
+    await t.checkAnswer([1, 2]); // the new content is not read
+    const again = await t.run(); // reported once: nothing more until it changes again
+    expect(again.recentProgress).toEqual([]);
   });
 
   it('records the admitted files in the checkpoint before the batch runs', async () => {
@@ -50,12 +60,15 @@ describe('FileSource: each file once, across restarts', () => {
     t.addFile('a.json', [1]);
     t.addFile('b.json', [2]);
     await t.run({ limits: { maxFilesPerTrigger: 1 } });
-    const logged = (n: number) =>
-      (
-        JSON.parse(readFileSync(nodePath.join(t.checkpoint, 'sources', '0', String(n)), 'utf8')) as {
-          files: { path: string }[];
-        }
-      ).files.map((f) => nodePath.basename(f.path));
+    const logged = (n: number) => {
+      const text = readFileSync(nodePath.join(t.checkpoint, 'sources', '0', String(n)), 'utf8');
+      expect(text.startsWith('v1\n')).toBe(true);
+      const entry = JSON.parse(text.slice(3)) as {
+        ranges: { key: string; start: number; end: number; size: number }[];
+      };
+      for (const r of entry.ranges) expect([r.start, r.end]).toEqual([0, r.size]); // whole files
+      return entry.ranges.map((r) => r.key);
+    };
     expect(logged(0)).toEqual(['a.json']);
     expect(logged(1)).toEqual(['b.json']);
     expect(t.hasLog('offsets', 1) && t.hasLog('commits', 1)).toBe(true);
@@ -88,7 +101,7 @@ describe('FileSource: discovery order and admission limits', () => {
     await t.checkAnswer(range(0, 4));
   });
 
-  it('maxBytesPerTrigger admits files while they fit, and always at least one file', async () => {
+  it('maxBytesPerTrigger admits files while they fit, and cuts a file larger than it into ranges', async () => {
     const t = stream();
     const paths = [1, 2, 3, 4].map((i) => t.addFile(`f${i}.json`, range(i * 10, i * 10 + 9)));
     const size = readFileSync(paths[0]!).length; // all four files have the same size
@@ -98,8 +111,9 @@ describe('FileSource: discovery order and admission limits', () => {
 
     const u = stream();
     for (let i = 0; i < 3; i++) u.addFile(`f${i}.json`, range(i * 10, i * 10 + 9));
+    // A budget of one byte: each range holds the one record that starts in it.
     const tiny = await u.run({ limits: { maxBytesPerTrigger: 1 } });
-    expect(tiny.recentProgress).toHaveLength(3);
+    expect(tiny.recentProgress.map((p) => p.numInputRows)).toEqual(Array(30).fill(1));
     await u.checkAnswer(range(0, 29));
   });
 
@@ -165,5 +179,41 @@ describe('FileSource: availableNow', () => {
     expect(next.recentProgress.map((p) => p.batchId)).toEqual([2]);
     expect(t.batchFiles.get(2)).toEqual(['c.json']);
     await t.checkAnswer([1, 2, 3]);
+  });
+});
+
+describe('FileSource: a source that is not there', () => {
+  it('a missing folder, or a file instead of a folder, is a SourcePathError naming the path', async () => {
+    const t = stream();
+    const missing = nodePath.join(t.source, 'no-such-folder');
+    const err = await rejection(t.run({ source: new FileSource({ path: missing }) }));
+    expect(err).toBeInstanceOf(SourcePathError);
+    expect(err.message).toBe(
+      `the source folder ${missing} does not exist: give a folder of JSON files (--source)`,
+    );
+    expect((err as SourcePathError).domain).toBe('user');
+
+    const file = t.addFile('a.json', [1]);
+    const notFolder = await rejection(t.run({ source: new FileSource({ path: file }) }));
+    expect(notFolder).toBeInstanceOf(SourcePathError);
+    expect(notFolder.message).toMatch(
+      new RegExp(`^the source ${file.replace(/[.]/g, '\\.')} is not a folder`),
+    );
+  });
+
+  it('a folder that cannot be read is a SourcePathError saying why', async () => {
+    const t = stream();
+    const store = new LocalObjectStore(t.source);
+    store.rootStatus = async () => ({ kind: 'unreadable', reason: 'permission denied' });
+    const err = await rejection(t.run({ source: new FileSource({ path: t.source, store }) }));
+    expect(err).toBeInstanceOf(SourcePathError);
+    expect(err.message).toBe(`the source folder ${t.source} cannot be read (permission denied)`);
+  });
+
+  it('an empty folder is a warning, not a failure', async () => {
+    const t = stream();
+    const q = await t.run();
+    expect(q.recentProgress).toEqual([]);
+    expect(q.warnings).toEqual([`no files in ${t.source}`]);
   });
 });

@@ -1,8 +1,9 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckSession, literal, type JsonRow } from '../../../src/duck/session.js';
-import { rawRecordsSql } from '../../../src/engine/file-source.js';
+import { loadRawRecords } from '../../../src/engine/raw-records.js';
+import { LocalObjectStore } from '../../../src/storage/local-store.js';
 import {
   bronzeRowsSql,
   newKeysSql,
@@ -26,14 +27,17 @@ const COLUMNS: string[] = [...SOURCE_FIELDS];
 const NOW = '2024-05-01T12:00:00Z';
 let n = 0;
 
-/** A raw-records relation (FileSource's columns) holding these JSON lines of one file. */
+/** A raw-records relation (FileSource's columns) holding these JSON lines of one file, each at offset 100 × its number. */
 async function raw(lines: string[], file = 'f.json'): Promise<string> {
   const name = `raw_${n++}`;
   const values = lines
-    .map((l, i) => `(${literal(file)}, ${i + 1}::BIGINT, ${literal(l)}, NULL::VARCHAR)`)
+    .map(
+      (l, i) =>
+        `(${literal(file)}, ${i + 1}::BIGINT, ${(i + 1) * 100}::BIGINT, NULL::BIGINT, ${literal(l)}, NULL::BIGINT, NULL::VARCHAR, NULL::VARCHAR)`,
+    )
     .join(', ');
   await session.run(
-    `CREATE TEMP TABLE ${name} AS SELECT * FROM (VALUES ${values}) t(source_file, line_number, line, file_error)`,
+    `CREATE TEMP TABLE ${name} AS SELECT * FROM (VALUES ${values}) t(source_file, line_number, byte_offset, segment_offset, line, line_bytes, file_error, raw_bytes)`,
   );
   return name;
 }
@@ -179,20 +183,28 @@ describe('newKeysSql', () => {
   });
 });
 
-describe('rawRecordsSql', () => {
-  const file = (name: string, content: string | Buffer): string => {
-    const path = nodePath.join(dirs.make(), name);
-    writeFileSync(path, content);
-    return path;
+describe('raw records of files (loadRawRecords), through bronze and quarantine', () => {
+  const file = (name: string, content: string | Buffer): { dir: string; name: string; path: string } => {
+    const dir = dirs.make();
+    writeFileSync(nodePath.join(dir, name), content);
+    return { dir, name, path: nodePath.join(dir, name) };
   };
-  const records = (files: string[]) =>
+  /** The records of files that share a folder. */
+  const recordsOf = async (dir: string, names: string[]) => {
+    const table = await loadRawRecords(session, new LocalObjectStore(dir), names);
+    const name = `loaded_${n++}`;
+    await session.run(`CREATE TEMP TABLE ${name} AS ${table.sql}`);
+    await table.dispose();
+    return name;
+  };
+  const records = async (dir: string, names: string[]) =>
     session.all(
-      `SELECT source_file, line_number, line, file_error FROM (${rawRecordsSql(files)}) ORDER BY source_file, line_number`,
+      `SELECT source_file, line_number, line, file_error FROM ${await recordsOf(dir, names)} ORDER BY source_file, line_number`,
     );
 
   it('JSON Lines: one record per non-blank line, numbered by line; CRLF and blank lines handled', async () => {
     const f = file('a.json', '{"a":1}\r\n\r\n   \n{"a":2}\r\n\n{"a":3}');
-    expect((await records([f])).map((r) => [r.line_number, r.line, r.file_error])).toEqual([
+    expect((await records(f.dir, [f.name])).map((r) => [r.line_number, r.line, r.file_error])).toEqual([
       ['1', '{"a":1}', null],
       ['4', '{"a":2}', null],
       ['6', '{"a":3}', null],
@@ -201,41 +213,44 @@ describe('rawRecordsSql', () => {
 
   it('a JSON array file: one record per element, numbered from 1', async () => {
     const f = file('arr.json', '  \n[{"a":1},\n {"b":[1,2]}, 3, "s"]\n');
-    const rows = await records([f]);
+    const rows = await records(f.dir, [f.name]);
     expect(rows.map((r) => [r.line_number, JSON.parse(r.line as string)])).toEqual([
       ['1', { a: 1 }],
       ['2', { b: [1, 2] }],
       ['3', 3],
       ['4', 's'],
     ]);
-    expect(rows.every((r) => r.source_file === f && r.file_error === null)).toBe(true);
+    expect(rows.every((r) => r.source_file === f.path && r.file_error === null)).toBe(true);
   });
 
   it('an empty array and an empty file give no records', async () => {
-    expect(await records([file('e.json', '[]'), file('z.json', '')])).toEqual([]);
+    const dir = dirs.make();
+    writeFileSync(nodePath.join(dir, 'e.json'), '[]');
+    writeFileSync(nodePath.join(dir, 'z.json'), '');
+    expect(await records(dir, ['e.json', 'z.json'])).toEqual([]);
   });
 
-  it('a file that is not UTF-8 is one record with file_error, and it is quarantined', async () => {
-    const f = file('latin1.json', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d, 0x0a])); // {"a":"é"} in Latin-1
-    const rows = await records([f]);
-    expect(rows).toEqual([
-      { source_file: f, line_number: null, line: null, file_error: 'the file is not UTF-8 text' },
+  it('a line that is not UTF-8 is one record with its bytes; the other lines of the file are read', async () => {
+    const latin1 = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]); // {"a":"é"} in Latin-1
+    const f = file(
+      'latin1.json',
+      Buffer.concat([Buffer.from('{"a":"x"}\n'), latin1, Buffer.from('\n{"a":"y"}\n')]),
+    );
+    const rel = await recordsOf(f.dir, [f.name]);
+    const q = await session.all(quarantineRowsSql(rel, 's', NOW));
+    expect(q.map((r) => [r.line_number, r.raw_text, r.error, r.byte_offset, r.raw_bytes])).toEqual([
+      ['2', null, 'not UTF-8 text', '10', latin1.toString('base64')],
     ]);
-    const q = await session.all(quarantineRowsSql(`(${rawRecordsSql([f])})`, 's', NOW));
-    expect(q.map((r) => r.error)).toEqual(['the file is not UTF-8 text']);
-    expect(await session.all(bronzeRowsSql(`(${rawRecordsSql([f])})`, COLUMNS, NOW))).toEqual([]);
+    expect((await session.all(bronzeRowsSql(rel, COLUMNS, NOW))).length).toBe(2);
   });
 
-  it('an array file that is not valid JSON is one record with file_error', async () => {
+  it('an array file that ends inside an element keeps the elements before it and quarantines the rest', async () => {
     const f = file('broken.json', '[{"a":1}, {"b":');
-    const rows = await records([f]);
-    expect(rows).toEqual([
-      {
-        source_file: f,
-        line_number: null,
-        line: '[{"a":1}, {"b":',
-        file_error: 'the file starts with [ but is not a valid JSON array',
-      },
+    const rel = await recordsOf(f.dir, [f.name]);
+    expect((await session.all(bronzeRowsSql(rel, ['a'], NOW))).map((r) => r.a)).toEqual([null]);
+    const q = await session.all(quarantineRowsSql(rel, 's', NOW));
+    expect(q.map((r) => [r.line_number, r.raw_text, r.error, r.byte_offset])).toEqual([
+      ['2', '{"b":', 'the file ends inside this element: the JSON array is not closed', '10'],
     ]);
   });
 
@@ -244,17 +259,30 @@ describe('rawRecordsSql', () => {
       'bom.json',
       Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":1}\n{"a":2}\n')]),
     );
-    expect((await records([f])).map((r) => r.line)).toEqual(['{"a":1}', '{"a":2}']);
+    expect((await records(f.dir, [f.name])).map((r) => r.line)).toEqual(['{"a":1}', '{"a":2}']);
   });
 
-  it('several files in one relation keep their own paths; no files gives an empty relation', async () => {
-    const a = file('a.json', '{"x":1}\n');
-    const b = file('b.json', '[{"x":2}]');
-    const rows = await records([a, b]);
+  it('several files in one relation keep their own paths', async () => {
+    const dir = dirs.make();
+    writeFileSync(nodePath.join(dir, 'a.json'), '{"x":1}\n');
+    writeFileSync(nodePath.join(dir, 'b.json'), '[{"x":2}]');
+    const rows = await records(dir, ['a.json', 'b.json']);
     expect(rows.map((r) => [nodePath.basename(String(r.source_file)), r.line]).sort()).toEqual([
       ['a.json', '{"x":1}'],
       ['b.json', '{"x":2}'],
     ]);
-    expect(await records([])).toEqual([]);
+  });
+
+  it('quarantine rows carry the byte offset of their record, inside a block of lines too', async () => {
+    const lines = ['{"a":1}', 'not json', '{"a":2}', '', '[1]', '{"a":3}\r', '42'];
+    const f = file('offsets.json', lines.join('\n') + '\n');
+    const rel = await recordsOf(f.dir, [f.name]);
+    const q = await session.all(`SELECT * FROM (${quarantineRowsSql(rel, 's', NOW)}) ORDER BY line_number`);
+    const text = readFileSync(f.path, 'utf8');
+    expect(q.map((r) => [r.line_number, r.raw_text, r.byte_offset])).toEqual([
+      ['2', 'not json', String(text.indexOf('not json'))],
+      ['5', '[1]', String(text.indexOf('[1]'))],
+      ['7', '42', String(text.indexOf('42'))],
+    ]);
   });
 });
