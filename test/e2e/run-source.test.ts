@@ -23,7 +23,7 @@ describe('tweetlake run --source', () => {
     const missing = nodePath.join(dir, 'nonexistent');
     const r = run('--root', nodePath.join(dir, 'lake1'), '--source', missing);
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain(`error: the source folder ${missing} does not exist`);
+    expect(r.stderr).toContain(`error [SOURCE_PATH]: the source folder ${missing} does not exist`);
     expect(r.stdout).not.toMatch(/input records/);
   });
 
@@ -32,7 +32,7 @@ describe('tweetlake run --source', () => {
     writeFileSync(file, '{"text":"x"}\n');
     const r = run('--root', nodePath.join(dir, 'lake2'), '--source', file);
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain(`error: the source ${file} is not a folder`);
+    expect(r.stderr).toContain(`error [SOURCE_PATH]: the source ${file} is not a folder`);
   });
 
   it('an empty folder: the run says no files were found, and there is nothing to count', () => {
