@@ -86,8 +86,7 @@ describe("the README's commands, from a fresh clone, as a user types them", () =
     expect(beside, 'test files that read a folder beside the checkout').toEqual([]);
     const fixtureTests = files.filter(
       (f) =>
-        f.endsWith('.test.ts') &&
-        !f.startsWith('test/interop/') &&
+        /^test\/(unit|integration)\/.*\.test\.ts$/.test(f) &&
         /CONFORMANCE_DIR|copyConformanceTable|FIXTURES_DIR/.test(
           readFileSync(nodePath.join(clone, f), 'utf8'),
         ),
