@@ -8,6 +8,9 @@ import * as nodePath from 'node:path';
 import { DeltaTable } from '../../src/delta/table.js';
 import type { DuckSession } from '../../src/duck/session.js';
 
+/** Longest a single run may take before the harness calls it hung. */
+const HUNG_MS = 600_000;
+
 /** The built CLI. */
 export const CLI = nodePath.resolve(import.meta.dirname, '../../dist/cli/main.js');
 
@@ -43,6 +46,7 @@ const PREDICTED: Record<string, string[]> = {
   application: ['negative', 'neutral', 'positive'],
 };
 
+/** The tables a run writes, all compared. */
 export const TABLES = ['bronze', 'silver', 'gold', 'application', 'quarantine'] as const;
 
 /**
@@ -149,9 +153,6 @@ function isAimedLine(plan: KillPlan, line: string): boolean {
     ? line.startsWith(`${stream}started`)
     : line.startsWith(`${stream}batch ${plan.batch} `);
 }
-
-/** Longest a single run may take before the harness calls it hung. */
-const HUNG_MS = 600_000;
 
 /** Starts `tweetlake run` and SIGKILLs it as `plan` says (if it is still running then). */
 export function runAndKill(root: string, source: string, plan: KillPlan): Promise<KillOutcome> {
