@@ -12,6 +12,7 @@ export default tseslint.config(
       'bench/.work/**',
       'lakehouse/**',
       'test-artifacts/**',
+      'test/fixtures/**',
     ],
   },
   js.configs.recommended,

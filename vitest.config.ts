@@ -1,5 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Three suites. `unit` is `npm test` (fast: every property with a small run count). `soak` is
+ * `npm run test:soak`: the long kill/restart soak (test/soak) and the same property and crash tests
+ * as `unit`, made deep by their run-count variables. `interop` is `npm run test:interop`.
+ */
 export default defineConfig({
   test: {
     projects: [
@@ -10,6 +15,27 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           pool: 'forks',
+        },
+      },
+      {
+        test: {
+          name: 'soak',
+          include: [
+            'test/soak/**/*.test.ts',
+            'test/unit/delta/model.property.test.ts',
+            'test/integration/delta/crash.test.ts',
+            'test/integration/delta/concurrency.test.ts',
+          ],
+          env: {
+            TWEETLAKE_MODEL_RUNS: '200',
+            TWEETLAKE_CRASH_ROUNDS: '3',
+            TWEETLAKE_CONCURRENT_COMMITS: '100',
+          },
+          testTimeout: 3_600_000,
+          hookTimeout: 600_000,
+          pool: 'forks',
+          // the kill soak times its kills by the runs' progress: give it the machine to itself
+          fileParallelism: false,
         },
       },
       {

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import type { JsonRow } from '../../src/duck/session.js';
 import { DeltaTable, type Snapshot } from '../../src/delta/index.js';
+import { CONFORMANCE_DIR } from './fixtures.js';
 
-/** Root of the Delta conformance tables (read-only). */
-export const CONFORMANCE_DIR = nodePath.resolve(import.meta.dirname, '../../../shared/delta-conformance');
+/** Root of the Delta conformance tables (test/fixtures; treat as read-only). */
+export { CONFORMANCE_DIR } from './fixtures.js';
 
 /** The on-disk deletion vector of the conformance table table-with-dv-small: rows 0 and 9 deleted. */
 export const DV_SMALL = {
@@ -138,7 +139,7 @@ export async function copyJsonLog(tableDir: string, targetDir: string): Promise<
   }
 }
 
-/** A writable copy of a conformance table (the originals are read-only). */
+/** A writable copy of a conformance table (the fixtures must stay as they are). */
 export async function copyConformanceTable(name: string, targetDir: string): Promise<string> {
   await fs.cp(nodePath.join(CONFORMANCE_DIR, name), targetDir, { recursive: true });
   const makeWritable = async (p: string): Promise<void> => {

@@ -1,5 +1,5 @@
 /**
- * Delta conformance: every table in ../shared/delta-conformance (written by Spark, delta-rs and
+ * Delta conformance: every table in test/fixtures/delta-conformance (written by Spark, delta-rs and
  * others) is either read by tweetlake exactly as delta-rs reads it, or refused with an
  * UnsupportedReaderFeature that names the feature. Writes test-artifacts/conformance.json.
  */
@@ -18,11 +18,9 @@ import {
   type DeltaRsDump,
   type RowsSummary,
 } from './helpers.js';
+import { CONFORMANCE_DIR } from '../helpers/fixtures.js';
 
-const ROOT = nodePath.resolve(
-  process.env.TWEETLAKE_CONFORMANCE_DIR ??
-    nodePath.join(import.meta.dirname, '../../../shared/delta-conformance'),
-);
+const ROOT = CONFORMANCE_DIR;
 
 /** Tables compared at every version their log can still rebuild, not only the latest. */
 const TIME_TRAVEL = ['simple_table', 'checkpoint-cdf-table', 'table_with_deletion_logs'];
@@ -84,9 +82,10 @@ interface ConformanceResult {
   versionsCompared?: number[];
 }
 
+// The tables are part of the repository (test/fixtures): their absence is a broken checkout, not a skip.
 if (!existsSync(ROOT))
-  console.warn(`conformance tables not found at ${ROOT} (set TWEETLAKE_CONFORMANCE_DIR): skipped`);
-const { tables, notTables } = existsSync(ROOT) ? discover() : { tables: [], notTables: [] };
+  throw new Error(`conformance tables not found at ${ROOT} (see test/fixtures/README.md)`);
+const { tables, notTables } = discover();
 const results = new Map<string, ConformanceResult>();
 const dumps = new Map<string, DeltaRsDump>();
 const key = (table: string, version?: number) => `${table}@${version ?? 'latest'}`;
@@ -100,7 +99,7 @@ async function loadVersions(table: string): Promise<number[]> {
   return versions.sort((a, b) => a - b);
 }
 
-describe.skipIf(!existsSync(ROOT))('Delta conformance tables vs delta-rs', () => {
+describe('Delta conformance tables vs delta-rs', () => {
   beforeAll(async () => {
     const specs: { table: string; version?: number }[] = tables.map((t) => ({
       table: nodePath.join(ROOT, t),

@@ -31,6 +31,7 @@ import {
   type SparkRead,
   type SparkTask,
 } from './helpers.js';
+import { CONFORMANCE_DIR } from '../helpers/fixtures.js';
 
 /** Spark SQL for the same typed rows as helpers.typedRows (without arr_struct_col). */
 function sparkTypedRows(from: number, to: number, extra = false): string {
@@ -71,18 +72,8 @@ const RS_TABLES = ['rs_types', 'rs_parts', 'rs_ntz', 'rs_binparts'];
 const SPARK_ONLY = new Set(['spark_tw']);
 /** Copies of their tables that tweetlake appends to (round trip). */
 /** A conformance table (written by Spark 4.1 / Delta 4.3) with in-commit timestamps and change data feed. */
-const ICT_SOURCE = nodePath.resolve(
-  process.env.TWEETLAKE_CONFORMANCE_DIR ??
-    nodePath.join(import.meta.dirname, '../../../shared/delta-conformance'),
-  'cdc_ict_table',
-);
-const ROUND_TRIP = [
-  'spark_types',
-  'spark_dv',
-  'rs_types',
-  'rs_parts',
-  ...(existsSync(ICT_SOURCE) ? ['cdc_ict_table'] : []),
-];
+const ICT_SOURCE = nodePath.join(CONFORMANCE_DIR, 'cdc_ict_table');
+const ROUND_TRIP = ['spark_types', 'spark_dv', 'rs_types', 'rs_parts', 'cdc_ict_table'];
 
 let root: string;
 const path = (name: string) => nodePath.join(root, name);
@@ -389,7 +380,7 @@ describe('Spark and delta-rs write, tweetlake reads', () => {
   describe('round trip: tweetlake appends to their tables, they read', () => {
     beforeAll(async () => {
       if (ROUND_TRIP.includes('cdc_ict_table')) {
-        // Without Hadoop's hidden `.x.crc` checksum files: the shared copy's no longer match (Spark's
+        // Without Hadoop's hidden `.x.crc` checksum files: the fixture's no longer match (Spark's
         // local file system would refuse to read the log), and they are no part of the Delta table.
         cpSync(ICT_SOURCE, path('cdc_ict_table'), {
           recursive: true,

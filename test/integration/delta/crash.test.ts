@@ -21,8 +21,14 @@ const ROOT = nodePath.resolve(import.meta.dirname, '../../..');
 const WRITER = nodePath.join(ROOT, 'test/helpers/crash-writer.ts');
 const APP = 'crash-app';
 const SCHEMA: StructType = { type: 'struct', fields: [field('batch', 'long'), field('i', 'long')] };
-/** Delays (ms) between the writer being ready and SIGKILL: one round each, in random order. */
+/** Delays (ms) between the writer being ready and SIGKILL, in random order. */
 const DELAYS = [0, 35, 110, 240, 420, 700];
+/**
+ * Rounds of all DELAYS (npm run test:soak sets TWEETLAKE_CRASH_ROUNDS); without it, npm test's smoke:
+ * one short, one middle and one long delay.
+ */
+const ROUNDS = Number(process.env.TWEETLAKE_CRASH_ROUNDS ?? 0);
+const ROUND_DELAYS = ROUNDS > 0 ? Array.from({ length: ROUNDS }, () => DELAYS).flat() : [0, 240, 700];
 
 const rowsOfBatch = (b: number) => (b % 4) + 1;
 
@@ -99,14 +105,14 @@ async function verify(dir: string): Promise<number> {
 describe('a writer killed with SIGKILL', () => {
   it(
     'never leaves a torn or half-visible commit, and a new writer continues',
-    { timeout: 180_000 },
+    { timeout: 180_000 * Math.max(1, ROUNDS) },
     async () => {
       const dir = dirs.make('table');
       const tmp = dirs.make(); // the writers' temporary files (row batches, checkpoint staging)
       const table = await DeltaTable.forPath(dir);
       await table.create(SCHEMA, { properties: { 'delta.checkpointInterval': '5' } });
 
-      const delays = [...DELAYS].sort(() => Math.random() - 0.5);
+      const delays = [...ROUND_DELAYS].sort(() => Math.random() - 0.5);
       let committed = 0;
       for (const delay of delays) {
         const { firstBatch } = await runAndKill(dir, tmp, delay);

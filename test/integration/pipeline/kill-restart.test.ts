@@ -1,94 +1,53 @@
-import { spawn, spawnSync } from 'node:child_process';
+/**
+ * Exactly once under SIGKILL, the fast version (npm test): `tweetlake run` killed once in each stage
+ * (bronze, silver, gold, application) at a random batch, one of them killed again while it recovers,
+ * then run to its end: every table equals a clean run. The 50-kill soak is test/soak/kill-restart.test.ts.
+ */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckSession } from '../../../src/duck/session.js';
-import { DeltaTable } from '../../../src/delta/table.js';
+import {
+  STREAM_STAGES,
+  batchMillis,
+  runAndKill,
+  runToEnd,
+  tableContents,
+  type KillOutcome,
+  type KillPlan,
+  type RunStage,
+} from '../../helpers/kill-restart.js';
 
-const CLI = nodePath.resolve('dist/cli/main.js');
 const SAMPLE = nodePath.resolve('data/sample');
-const TRIALS = Number(process.env.TWEETLAKE_KILL_TRIALS ?? 20);
+const FILES = 4;
+/** Compare the model's columns too, the score to 2 decimals (the one switch: false compares the rest). */
+const COMPARE_PREDICTIONS = true;
+const CONTENTS = { predictions: COMPARE_PREDICTIONS, scoreDigits: 2 };
 
-/** Every table's rows as sorted canonical lines, without the columns that record wall-clock time. */
-async function tableContents(session: DuckSession, root: string): Promise<Record<string, string[]>> {
-  const select: Record<string, string> = {
-    bronze: `date, "user", text, sentiment, _rescued_data, source_file`,
-    silver: `CAST("timestamp" AS VARCHAR) AS ts, mention, cleaned_text, sentiment`,
-    gold: `CAST("timestamp" AS VARCHAR) AS ts, mention, cleaned_text, sentiment, round(predicted_score, 2) AS score, predicted_sentiment, sentiment_id, predicted_sentiment_id`,
-    application: `mention, CAST(min_timestamp AS VARCHAR) AS lo, CAST(max_timestamp AS VARCHAR) AS hi, negative, neutral, positive, total`,
-    quarantine: `source_file, line_number, raw_text, error`,
-  };
-  const out: Record<string, string[]> = {};
-  for (const [name, cols] of Object.entries(select)) {
-    const t = await DeltaTable.forPath(nodePath.join(root, name), session);
-    if (!(await t.exists())) {
-      out[name] = [];
-      continue;
-    }
-    const plan = await t.scan();
-    const rows = await session.all(`SELECT to_json(q) AS j FROM (SELECT ${cols} FROM (${plan.sql})) q`);
-    await plan.dispose();
-    out[name] = rows.map((r) => String(r.j)).sort();
-  }
-  return out;
-}
-
-function runArgs(root: string, source: string): string[] {
-  return [CLI, 'run', '--root', root, '--source', source, '--max-files-per-trigger', '1'];
-}
-
-function runToEnd(root: string, source: string): void {
-  const r = spawnSync(process.execPath, runArgs(root, source), {
-    encoding: 'utf8',
-    env: { ...process.env, MLFLOW_TRACKING_URI: '' },
-  });
-  if (r.status !== 0) throw new Error(`tweetlake run failed (${r.status}): ${r.stderr}\n${r.stdout}`);
-}
-
-/** Starts `tweetlake run` and SIGKILLs it after `ms` (if still running). */
-function runAndKill(root: string, source: string, ms: number): Promise<'killed' | 'finished'> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, runArgs(root, source), {
-      stdio: 'ignore',
-      env: { ...process.env, MLFLOW_TRACKING_URI: '' },
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (signal === 'SIGKILL') resolve('killed');
-      else if (code === 0) resolve('finished');
-      else reject(new Error(`run exited with ${code}`));
-    });
-  });
-}
-
-describe('exactly once: tweetlake run killed with SIGKILL at random moments, then restarted', () => {
+describe('exactly once: tweetlake run killed with SIGKILL in every stage, then restarted', () => {
   const dir = mkdtempSync(nodePath.join(tmpdir(), 'tweetlake-kill-'));
   const source = nodePath.join(dir, 'source');
   let session: DuckSession;
   let reference: Record<string, string[]>;
-  let cleanMs = 0;
+  let batchMs: ReturnType<typeof batchMillis>;
 
   beforeAll(async () => {
     mkdirSync(source);
     // The first sample file (488 tweets) cut into 4 files, read one per batch: 4 batches in every stage,
-    // and little enough text that each of the many runs below stays short.
+    // and little enough text that each of the runs below stays short.
     const lines = readFileSync(nodePath.join(SAMPLE, readdirSync(SAMPLE).sort()[0]!), 'utf8')
       .trim()
       .split('\n');
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < FILES; k++) {
       writeFileSync(
         nodePath.join(source, `part-${k}.json`),
         lines.slice(k * 122, (k + 1) * 122).join('\n') + '\n',
       );
     }
     session = await DuckSession.create();
-    const t0 = performance.now();
-    runToEnd(nodePath.join(dir, 'clean'), source);
-    cleanMs = performance.now() - t0;
-    reference = await tableContents(session, nodePath.join(dir, 'clean'));
+    batchMs = batchMillis(await runToEnd(nodePath.join(dir, 'clean'), source));
+    reference = await tableContents(session, nodePath.join(dir, 'clean'), CONTENTS);
   }, 300_000);
 
   afterAll(() => {
@@ -103,24 +62,39 @@ describe('exactly once: tweetlake run killed with SIGKILL at random moments, the
     expect(reference.application!.length).toBeGreaterThan(0);
   });
 
-  it(`${TRIALS} kills spread over the run (bronze, silver, gold, application) lose and duplicate nothing`, async () => {
-    let killed = 0;
-    let span = cleanMs;
-    // A run that ends before its kill lands is not counted: aim earlier and try again, until TRIALS kills.
-    for (let i = 0; killed < TRIALS && i < TRIALS * 2; i++) {
-      const root = nodePath.join(dir, `trial-${i}`);
-      // Spread the kill moments across the whole run, with jitter, so every stage is hit.
-      const ms = Math.max(50, Math.round(((killed + Math.random()) / TRIALS) * span));
-      if ((await runAndKill(root, source, ms)) === 'killed') killed++;
-      else span *= 0.9;
-      if (i % 4 === 3) await runAndKill(root, source, Math.round(Math.random() * span)); // a second kill during recovery
-      runToEnd(root, source);
-      const got = await tableContents(session, root);
-      for (const table of Object.keys(reference)) {
-        expect(got[table], `trial ${i} (killed after ${ms} ms): table ${table}`).toEqual(reference[table]);
+  it('a kill in each of bronze, silver, gold and application loses and duplicates nothing', async () => {
+    const recoveryKill = Math.floor(Math.random() * STREAM_STAGES.length);
+    const hit: RunStage[] = [];
+    for (const [i, stage] of STREAM_STAGES.entries()) {
+      let root = '';
+      let plan: KillPlan | undefined;
+      let kill: KillOutcome | undefined;
+      // after the stream's start or a batch but the last, within a batch's time: mid-stage. A run
+      // faster than the aim is tried again on a fresh lakehouse, aiming at the stream's start at once.
+      for (let attempt = 0; attempt < 3 && kill?.stage !== stage; attempt++) {
+        root = nodePath.join(dir, `trial-${stage}-${attempt}`);
+        const batch = attempt === 0 ? Math.floor(Math.random() * FILES) : 0;
+        plan = {
+          stage,
+          batch: batch === 0 ? undefined : batch - 1,
+          delayMs: attempt === 0 ? Math.round(Math.random() * batchMs[stage]) : 0,
+        };
+        kill = await runAndKill(root, source, plan);
       }
-      rmSync(root, { recursive: true, force: true });
+      expect(kill, `${stage}: ${JSON.stringify(plan)}`).toMatchObject({ outcome: 'killed', stage });
+      hit.push(kill!.stage);
+      // kill the restart too, while it recovers (before or just after its first stream starts)
+      if (i === recoveryKill)
+        await runAndKill(root, source, { afterMs: Math.round(200 + Math.random() * 800) });
+      await runToEnd(root, source);
+      const got = await tableContents(session, root, CONTENTS);
+      for (const table of Object.keys(reference))
+        expect(got[table], `killed in ${stage} (${JSON.stringify(plan)}): table ${table}`).toEqual(
+          reference[table],
+        );
+      for (const d of readdirSync(dir))
+        if (d.startsWith('trial-')) rmSync(nodePath.join(dir, d), { recursive: true, force: true });
     }
-    expect(killed).toBe(TRIALS);
-  }, 1_800_000);
+    expect(hit).toEqual([...STREAM_STAGES]);
+  }, 600_000);
 });

@@ -1,5 +1,5 @@
 /**
- * Every table of ../shared/delta-conformance is either read or refused with a clear error. The outcome of
+ * Every table of test/fixtures/delta-conformance is either read or refused with a clear error. The outcome of
  * each table is pinned in EXPECTED, so a change of behaviour (a table newly refused, or newly read) fails
  * here and must be reflected in docs/delta-support.md. Contents are compared with delta-rs by the interop
  * suite; here the row count of a scan is checked against the Parquet footers and the log's statistics.
