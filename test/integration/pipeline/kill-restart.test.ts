@@ -15,7 +15,7 @@ async function tableContents(session: DuckSession, root: string): Promise<Record
   const select: Record<string, string> = {
     bronze: `date, "user", text, sentiment, _rescued_data, source_file`,
     silver: `CAST("timestamp" AS VARCHAR) AS ts, mention, cleaned_text, sentiment`,
-    gold: `CAST("timestamp" AS VARCHAR) AS ts, mention, cleaned_text, sentiment, round(predicted_score, 2) AS score, predicted_sentiment, sentiment_id, predicted_sentiment_id`,
+    gold: `CAST("timestamp" AS VARCHAR) AS ts, mention, cleaned_text, sentiment, predicted_score, predicted_sentiment, sentiment_id, predicted_sentiment_id`,
     application: `mention, CAST(min_timestamp AS VARCHAR) AS lo, CAST(max_timestamp AS VARCHAR) AS hi, negative, neutral, positive, total`,
     quarantine: `source_file, line_number, raw_text, error`,
   };
