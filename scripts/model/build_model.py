@@ -538,6 +538,9 @@ def stage_candidates(a) -> None:
     rng = np.random.RandomState(a.seed)
     calib = enc([tr_texts[i] for i in rng.permutation(len(tr_texts))[:512]])
     paths = candidates.build(a.work / "dynamic_int8.onnx", a.work, calib)
+    if a.candidates:
+        keep = set(a.candidates.split(",")) | {"per-token-int8"}
+        paths = {k: v for k, v in paths.items() if k in keep}
     va_texts, va_y = load_tweeteval(a.data, "val")
     ai_texts, ai_y = load_airline(a.data)
     ai = enc(ai_texts)
@@ -770,6 +773,8 @@ def main() -> None:
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--candidates", default="",
+                   help="candidates: measure only these (comma-separated names; the shipped per-token-int8 always)")
     p.add_argument("--speed-reps", type=int, default=3, help="candidates: repetitions of each speed figure")
     p.add_argument("--max-steps", type=int, default=0, help="debug: stop training early")
     p.add_argument("--freeze-encoder", action="store_true", help="train the head only (experiment)")
