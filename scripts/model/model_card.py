@@ -181,7 +181,7 @@ load average {c['load_average_start']:.1f} at the start, {c['load_average_end']:
 
 Chosen: `{c['chosen']}`: batch-independent, at least as accurate as the first build on both sets, the
 committed size unchanged, and the fastest of the batch-independent candidates of that size (static int8
-is as fast but loses 3-5 points on the airline tweets; fp32 is ~4× the size). tweetlake's own figures
+is slower and loses 1-3 points; fp32 is ~4× the size and about half the speed). tweetlake's own figures
 (the Node pool, end to end) are in docs/BENCHMARKS.md.
 
 ## Input preprocessing
