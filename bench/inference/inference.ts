@@ -1,7 +1,7 @@
 /**
  * Inference throughput on this machine: the same ONNX file (the bundled int8 model), the same texts
- * (distinct cleaned texts, as the gold stage scores them), the same batch size, sorted by length and
- * padded per batch, tokenizing included everywhere:
+ * (distinct cleaned texts, as the gold stage scores them), the same batch size, sorted by token count
+ * and padded per batch, tokenizing included everywhere:
  *   raw 1x<cores>   one onnxruntime-node session with intra-op threads = cores; tokenizer of
  *                   @huggingface/transformers in the same thread
  *   raw <cores>x1   <cores> onnxruntime-node sessions of 1 thread, batches run concurrently (session.run
@@ -14,11 +14,11 @@
  * The target (DESIGN.md): the pool within 10% of raw onnxruntime-node, i.e. pool / best raw >= 0.9.
  *
  * Usage: npx tsx bench/inference/inference.ts [--texts 2000] [--batch 32] [--reps 3] [--source DIR]
- *                                              [--python .venv-bench/bin/python] [--json out.json]
+ *                                              [--python .venv-bench/bin/python] [--model DIR] [--json out.json]
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckSession } from '../../dist/duck/session.js';
@@ -27,6 +27,7 @@ import { LocalObjectStore } from '../../dist/storage/local-store.js';
 import { bundledModelDir } from '../../dist/model/bundled.js';
 import { InferencePool } from '../../dist/model/inference-pool.js';
 import { readMlflowModel } from '../../dist/model/mlmodel.js';
+import { loadTokenizer } from '../../dist/model/tokenizer.js';
 import { cleanedTextSql } from '../../dist/pipeline/silver.js';
 import { fmt, renderTable } from '../lib/table.js';
 
@@ -39,6 +40,8 @@ export interface InferenceVariant {
   /** Median over repetitions. */
   textsPerSecond: number;
   all: number[];
+  /** Texts per second of the process's CPU time (user + system), median: holds up on a loaded machine. */
+  textsPerCpuSecond?: number;
 }
 
 export interface InferenceBenchResult {
@@ -48,6 +51,8 @@ export interface InferenceBenchResult {
   cores: number;
   onnx: string;
   variants: InferenceVariant[];
+  /** 1-minute load average before and after. */
+  load: [number, number];
   /** The pool as the gold stage runs it, over the best raw onnxruntime-node variant. */
   poolVsRaw: number;
   pythonVsPool?: number;
@@ -75,12 +80,31 @@ export async function sampleTexts(
   }
 }
 
+/** Texts per second of process CPU time since `c0`. */
+function perCpuSecond(texts: number, c0: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(c0);
+  return texts / ((used.user + used.system) / 1e6);
+}
+
+interface Rates {
+  wall: number[];
+  cpu: number[];
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
-function batchesOf(texts: string[], size: number): string[][] {
-  const sorted = [...texts].sort((a, b) => a.length - b.length);
+/** Batches of texts sorted by token count, as the pool cuts them (the ordering is not timed). */
+async function batchesOf(
+  texts: string[],
+  size: number,
+  hfDir: string,
+  maxLength: number,
+): Promise<string[][]> {
+  const tokenizer = await loadTokenizer(hfDir, maxLength);
+  const counts = tokenizer.encode(texts).map((e) => e.length);
+  const sorted = texts.map((t, i) => ({ t, n: counts[i]! })).sort((a, b) => a.n - b.n);
   const out: string[][] = [];
-  for (let i = 0; i < sorted.length; i += size) out.push(sorted.slice(i, i + size));
+  for (let i = 0; i < sorted.length; i += size) out.push(sorted.slice(i, i + size).map((x) => x.t));
   return out;
 }
 
@@ -94,42 +118,50 @@ async function raw(
   threads: number,
   maxLength: number,
   reps: number,
-): Promise<number[]> {
+): Promise<Rates> {
   const ort = await import('onnxruntime-node');
-  const hf = await import('@huggingface/transformers');
-  hf.env.allowRemoteModels = false;
-  hf.env.localModelPath = nodePath.dirname(hfDir);
-  const tokenizer = await hf.AutoTokenizer.from_pretrained(nodePath.basename(hfDir));
+  const tokenizer = await loadTokenizer(hfDir, maxLength);
   const pool = await Promise.all(
     Array.from({ length: sessions }, () =>
       ort.InferenceSession.create(onnx, { intraOpNumThreads: threads, interOpNumThreads: 1 }),
     ),
   );
-  const batches = batchesOf(texts, batchSize);
+  const batches = await batchesOf(texts, batchSize, hfDir, maxLength);
   const runBatch = async (session: (typeof pool)[number], batch: string[]) => {
-    const enc = tokenizer(batch, {
-      padding: true,
-      truncation: true,
-      max_length: maxLength,
-    }) as unknown as Record<string, { data: BigInt64Array; dims: number[] }>;
+    // tokenized and padded as the pool does it (InferencePool + inference-worker)
+    const enc = tokenizer.encode(batch);
+    const width = Math.max(1, ...enc.map((e) => e.length));
+    const ids = new BigInt64Array(batch.length * width);
+    const mask = new BigInt64Array(batch.length * width);
+    enc.forEach((e, r) =>
+      e.forEach((id, c) => {
+        ids[r * width + c] = BigInt(id);
+        mask[r * width + c] = 1n;
+      }),
+    );
+    const data: Record<string, BigInt64Array> = {
+      input_ids: ids,
+      attention_mask: mask,
+      token_type_ids: new BigInt64Array(batch.length * width),
+    };
     const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
-    for (const name of session.inputNames) {
-      const t = enc[name]!;
-      feeds[name] = new ort.Tensor('int64', t.data, t.dims);
-    }
+    for (const name of session.inputNames)
+      feeds[name] = new ort.Tensor('int64', data[name]!, [batch.length, width]);
     await session.run(feeds);
   };
   await Promise.all(pool.map((s) => runBatch(s, batches[batches.length - 1]!))); // warm up each session
-  const out: number[] = [];
+  const out: Rates = { wall: [], cpu: [] };
   for (let r = 0; r < reps; r++) {
     let next = 0;
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await Promise.all(
       pool.map(async (s) => {
         while (next < batches.length) await runBatch(s, batches[next++]!);
       }),
     );
-    out.push((texts.length * 1000) / (performance.now() - t0));
+    out.wall.push((texts.length * 1000) / (performance.now() - t0));
+    out.cpu.push(perCpuSecond(texts.length, c0));
   }
   await Promise.all(pool.map((s) => s.release()));
   return out;
@@ -144,7 +176,7 @@ async function pool(
   threads: number,
   maxLength: number,
   reps: number,
-): Promise<number[]> {
+): Promise<Rates> {
   const p = await InferencePool.create({
     modelDir: hfDir,
     info: { name: 'bench', uri: hfDir },
@@ -155,11 +187,13 @@ async function pool(
   });
   try {
     await p.classify(texts.slice(-batchSize * workers)); // warm up every session once
-    const out: number[] = [];
+    const out: Rates = { wall: [], cpu: [] };
     for (let r = 0; r < reps; r++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       await p.classify(texts);
-      out.push((texts.length * 1000) / (performance.now() - t0));
+      out.wall.push((texts.length * 1000) / (performance.now() - t0));
+      out.cpu.push(perCpuSecond(texts.length, c0));
     }
     return out;
   } finally {
@@ -174,13 +208,15 @@ export async function inferenceBenchmark(o: {
   reps?: number;
   sourceDir?: string | undefined;
   python?: string | undefined;
+  /** An MLflow model folder (default: the bundled model). */
+  modelDir?: string | undefined;
   log?: (s: string) => void;
 }): Promise<InferenceBenchResult> {
   const log = o.log ?? (() => undefined);
   const batchSize = o.batchSize ?? 32;
   const reps = o.reps ?? 3;
   const texts = await sampleTexts(o.texts ?? 2000, o.sourceDir);
-  const model = readMlflowModel(bundledModelDir());
+  const model = readMlflowModel(o.modelDir ?? bundledModelDir());
   const onnx = nodePath.join(
     model.hfDir,
     'onnx',
@@ -188,9 +224,21 @@ export async function inferenceBenchmark(o: {
   );
   const cores = availableParallelism();
   const variants: InferenceVariant[] = [];
-  const add = (name: string, sessions: number, threads: number, all: number[]) => {
-    variants.push({ name, sessions, threadsPerSession: threads, textsPerSecond: median(all), all });
-    log(`  ${name}: ${all.map((x) => Math.round(x)).join(', ')} texts/s`);
+  const load0 = loadavg()[0]!;
+  const add = (name: string, sessions: number, threads: number, r: Rates | number[]) => {
+    const all = Array.isArray(r) ? r : r.wall;
+    const cpu = Array.isArray(r) ? undefined : median(r.cpu);
+    variants.push({
+      name,
+      sessions,
+      threadsPerSession: threads,
+      textsPerSecond: median(all),
+      all,
+      ...(cpu ? { textsPerCpuSecond: cpu } : {}),
+    });
+    log(
+      `  ${name}: ${all.map((x) => Math.round(x)).join(', ')} texts/s${cpu ? `, ${Math.round(cpu)} per CPU s` : ''}`,
+    );
   };
   add(
     `raw onnxruntime-node 1x${cores}`,
@@ -253,6 +301,7 @@ export async function inferenceBenchmark(o: {
     cores,
     onnx: nodePath.relative(process.cwd(), onnx),
     variants,
+    load: [load0, loadavg()[0]!],
     poolVsRaw: poolDefault / bestRaw,
     ...(python ? { pythonVsPool: python.textsPerSecond / poolDefault } : {}),
   };
@@ -269,11 +318,20 @@ export function renderInference(r: InferenceBenchResult): string {
     Math.round(v.textsPerSecond),
     v.all.map((x) => Math.round(x)).join(' / '),
     `${fmt(v.textsPerSecond / bestRaw, 2)}×`,
+    v.textsPerCpuSecond ? Math.round(v.textsPerCpuSecond) : '-',
   ]);
   return (
-    `${r.texts} distinct texts (mean ${fmt(r.meanChars, 1)} chars), batch ${r.batchSize}, ${r.cores} cores, ${r.onnx}\n` +
+    `${r.texts} distinct texts (mean ${fmt(r.meanChars, 1)} chars), batch ${r.batchSize}, ${r.cores} cores, ${r.onnx}; ` +
+    `load ${fmt(r.load[0], 2)} -> ${fmt(r.load[1], 2)}\n` +
     renderTable(
-      ['variant', 'sessions x threads', 'texts/s (median)', 'each repetition', 'vs best raw'],
+      [
+        'variant',
+        'sessions x threads',
+        'texts/s (median)',
+        'each repetition',
+        'vs best raw',
+        'texts per CPU s',
+      ],
       rows,
     ) +
     `pool (default) / best raw onnxruntime-node = ${fmt(r.poolVsRaw, 3)} (target >= 0.90: ${r.poolVsRaw >= 0.9 ? 'met' : 'missed'})` +
@@ -294,6 +352,7 @@ if (process.argv[1] && nodePath.resolve(process.argv[1]) === fileURLToPath(impor
     reps: Number(arg('reps', '3')),
     sourceDir: arg('source', '') || undefined,
     python: arg('python', process.env.TWEETLAKE_BENCH_PYTHON ?? '') || undefined,
+    modelDir: arg('model', '') || undefined,
     log: (s) => process.stderr.write(`${s}\n`),
   });
   process.stdout.write(renderInference(result));

@@ -4,7 +4,8 @@ import { DuckSession } from '../duck/session.js';
 import { ensureBundledModelRegistered } from '../model/bundled.js';
 import type { Classifier } from '../model/classifier.js';
 import { openRegistry } from '../model/registry-factory.js';
-import { loadClassifier } from '../model/load.js';
+import { loadClassifier, openModelServer } from '../model/load.js';
+import { isModelServerUri } from '../model/model-server-uri.js';
 import { resolveModel } from '../model/resolve.js';
 import type { TweetlakeConfig } from '../pipeline/config.js';
 import { NothingToEvaluate } from '../pipeline/evaluate.js';
@@ -40,6 +41,15 @@ export function lazyClassifier(
     loaded: () => ready,
     get: () => {
       loading ??= (async () => {
+        if (isModelServerUri(config.model.uri)) {
+          const remote = await openModelServer(config.model.uri, config.model.server);
+          log(
+            `model server ${remote.info.uri}${remote.info.version ? ` (version ${remote.info.version})` : ''}: ` +
+              `scoring there, ${config.model.server?.concurrency ?? 4} request(s) in flight`,
+          );
+          ready = remote;
+          return remote;
+        }
         const paths = lakehousePaths(config.root);
         const registry = openRegistry({ lakehouseMlflowDir: paths.mlflow });
         const registered = await ensureBundledModelRegistered(registry);
@@ -83,7 +93,11 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
     .option('--max-bytes-per-trigger <n>', 'source bytes per micro-batch (large files are read in ranges)')
     .option('--allow-overwrites', 'read a source file again, whole, when it changes after it was read')
     .option('--retry-failed', 'try again a batch that failed too many times (once its cause is fixed)')
-    .option('--model <uri>', 'model URI (default models:/HF_TWEET_SENTIMENT/Production)')
+    .option(
+      '--model <uri>',
+      'model URI (default models:/HF_TWEET_SENTIMENT/Production), a folder, or a model server: ' +
+        'mlflow+http(s)://HOST[/PATH] (MLflow scoring protocol) or oip+http(s)://HOST/v2/models/NAME (Open Inference Protocol)',
+    )
     .option('--clear', 'delete the tables and checkpoints of a previous run first')
     .option(
       '--no-cache',

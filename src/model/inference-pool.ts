@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { TweetlakeError } from '../errors.js';
 import type { Classifier, Prediction } from './classifier.js';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
 export interface InferencePoolOptions {
@@ -46,10 +47,12 @@ export interface InferenceStats {
 
 interface Job {
   id: number;
-  texts: string[];
+  /** Token ids of the batch's texts, one after the other, and how many belong to each text. */
+  ids: Int32Array;
+  lengths: Int32Array;
   attempts: number;
   sentAt: number;
-  resolve: (probs: Float32Array) => void;
+  resolve: (probs: Float64Array) => void;
   reject: (err: Error) => void;
 }
 
@@ -70,9 +73,11 @@ function workerScript(): string {
 }
 
 /**
- * A Classifier over a pool of worker threads, each holding one ONNX session. Texts are sorted by
- * length and cut into batches so that padding stays small; batches go to whichever worker is free.
- * A worker that dies is replaced and its batch retried; a batch that keeps failing fails the call.
+ * A Classifier over a pool of worker threads, each holding one ONNX session. The texts of a call are
+ * tokenized here, sorted by token count and cut into batches, so that padding is nearly nil (the
+ * bundled model gives a text the same scores whatever its batch, so batching is free to choose);
+ * batches of token ids go to whichever worker is free. A worker that dies is replaced and its batch
+ * retried; a batch that keeps failing fails the call.
  */
 export class InferencePool implements Classifier {
   labels: readonly string[] = [];
@@ -93,6 +98,7 @@ export class InferencePool implements Classifier {
   private nextId = 1;
   private closed = false;
   private readonly init: WorkerInit;
+  private tokenizer!: TextTokenizer;
 
   private constructor(private readonly options: InferencePoolOptions) {
     this.info = options.info;
@@ -107,6 +113,14 @@ export class InferencePool implements Classifier {
   /** Starts the workers and waits until every one has loaded the model. */
   static async create(options: InferencePoolOptions): Promise<InferencePool> {
     const pool = new InferencePool(options);
+    try {
+      pool.tokenizer = await loadTokenizer(options.modelDir, pool.init.maxLength);
+    } catch (err) {
+      throw new InferenceError(
+        `cannot load the tokenizer in ${options.modelDir}: ${(err as Error).message}`,
+        err,
+      );
+    }
     const n = Math.max(1, options.workers ?? availableParallelism());
     for (let i = 0; i < n; i++) pool.slots.push(pool.spawn());
     try {
@@ -166,9 +180,9 @@ export class InferencePool implements Classifier {
       this.stats.transferMs += Math.max(0, elapsed - msg.computeMs);
       this.stats.bytesFromWorkers += msg.probabilities.byteLength;
       this.stats.batches++;
-      this.stats.texts += job.texts.length;
+      this.stats.texts += job.lengths.length;
       if (this.stats.batchSizes.length < 10_000) {
-        this.stats.batchSizes.push(job.texts.length);
+        this.stats.batchSizes.push(job.lengths.length);
         this.stats.sequenceLengths.push(msg.sequenceLength);
       }
       job.resolve(msg.probabilities);
@@ -199,7 +213,7 @@ export class InferencePool implements Classifier {
     if (job.attempts >= (this.options.maxAttempts ?? 3)) {
       job.reject(
         new InferenceError(
-          `a batch of ${job.texts.length} texts failed ${job.attempts} times: ${err.message}`,
+          `a batch of ${job.lengths.length} texts failed ${job.attempts} times: ${err.message}`,
           err,
         ),
       );
@@ -220,15 +234,27 @@ export class InferencePool implements Classifier {
       job.attempts++;
       job.sentAt = performance.now();
       slot.busy = job;
-      this.stats.bytesToWorkers += job.texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
-      slot.worker.postMessage({ type: 'classify', id: job.id, texts: job.texts } satisfies WorkerRequest);
+      this.stats.bytesToWorkers += job.ids.byteLength + job.lengths.byteLength;
+      slot.worker.postMessage({
+        type: 'classify',
+        id: job.id,
+        ids: job.ids,
+        lengths: job.lengths,
+      } satisfies WorkerRequest);
     }
   }
 
-  private run(texts: string[]): Promise<Float32Array> {
+  private run(encoded: number[][]): Promise<Float64Array> {
     if (this.closed) return Promise.reject(new InferenceError('the inference pool is closed'));
+    const lengths = Int32Array.from(encoded, (e) => e.length);
+    const ids = new Int32Array(lengths.reduce((n, l) => n + l, 0));
+    let at = 0;
+    for (const e of encoded) {
+      ids.set(e, at);
+      at += e.length;
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, texts, attempts: 0, sentAt: 0, resolve, reject });
+      this.queue.push({ id: this.nextId++, ids, lengths, attempts: 0, sentAt: 0, resolve, reject });
       this.dispatch();
     });
   }
@@ -240,18 +266,20 @@ export class InferencePool implements Classifier {
       throw new InferenceError(
         `text ${bad} is ${texts[bad] === null ? 'null' : typeof texts[bad]}, not a string`,
       );
-    const order = texts.map((t, i) => ({ t, i })).sort((a, b) => a.t.length - b.t.length);
+    if (this.closed) throw new InferenceError('the inference pool is closed');
+    const encoded = this.tokenizer.encode(texts);
+    const order = encoded.map((e, i) => ({ e, i })).sort((a, b) => a.e.length - b.e.length || a.i - b.i);
     const size = this.options.batchSize ?? 32;
-    const batches: { idx: number[]; texts: string[] }[] = [];
+    const batches: { idx: number[]; encoded: number[][] }[] = [];
     for (let i = 0; i < order.length; i += size) {
       const part = order.slice(i, i + size);
-      batches.push({ idx: part.map((p) => p.i), texts: part.map((p) => p.t) });
+      batches.push({ idx: part.map((p) => p.i), encoded: part.map((p) => p.e) });
     }
     const out: Prediction[] = new Array(texts.length);
     const n = this.labels.length;
     await Promise.all(
       batches.map(async (b) => {
-        const probs = await this.run(b.texts);
+        const probs = await this.run(b.encoded);
         b.idx.forEach((original, k) => {
           let best = 0;
           for (let c = 1; c < n; c++) if (probs[k * n + c]! > probs[k * n + best]!) best = c;

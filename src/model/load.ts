@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { InferencePool } from './inference-pool.js';
+import { ModelServerClassifier, type ModelServerOptions } from './model-server-classifier.js';
 import { readMlflowModel } from './mlmodel.js';
 import type { ResolvedModel } from './resolve.js';
 
@@ -28,4 +29,20 @@ export async function loadClassifier(
     dtype: settings.dtype ?? m.dtype,
     maxLength: m.maxLength,
   });
+}
+
+/** How to call a model server (config `model.server`); the token comes from the environment only. */
+export type ModelServerSettings = Omit<ModelServerOptions, 'uri' | 'token'>;
+
+/** The environment variable holding the bearer token for a model server. */
+export const MODEL_TOKEN_ENV = 'TWEETLAKE_MODEL_TOKEN';
+
+/** Connects to the model server a `mlflow+…` or `oip+…` URI names, with the token from the environment. */
+export function openModelServer(
+  uri: string,
+  settings: ModelServerSettings = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ModelServerClassifier> {
+  const token = env[MODEL_TOKEN_ENV];
+  return ModelServerClassifier.open({ ...settings, uri, ...(token ? { token } : {}) });
 }

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { redactSecrets } from '../redact.js';
 import { TweetlakeError, errorMessage } from '../errors.js';
+import { backoffDelayMs, isRetryableStatus, retryAfterMs, sleep } from './http-retry.js';
 
 /** How to reach an MLflow server. */
 export interface MlflowHttpOptions {
@@ -46,7 +47,7 @@ export class MlflowHttpError extends TweetlakeError {
   ) {
     super('MLFLOW_HTTP_ERROR', `${hint(status, errorCode, serverMessage, endpoint, baseUrl)}`, {
       domain: status === 401 || status === 403 || (status >= 400 && status < 500) ? 'user' : 'external',
-      retryable: status === 429 || status >= 500,
+      retryable: isRetryableStatus(status),
     });
   }
 }
@@ -57,7 +58,7 @@ function hint(status: number, code: string, message: string, endpoint: string, b
     return `${head} (set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)`;
   if (status === 404 && code === 'ENDPOINT_NOT_FOUND')
     return `${head} (is ${baseUrl} an MLflow server, started with artifact serving for mlflow-artifacts calls?)`;
-  if (status === 429 || status >= 500) return `${head} (gave up after retries; try again later)`;
+  if (isRetryableStatus(status)) return `${head} (gave up after retries; try again later)`;
   return head;
 }
 
@@ -118,10 +119,6 @@ function encodePath(path: string): string {
     .filter((p) => p !== '')
     .map(encodeURIComponent)
     .join('/');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** A client for one MLflow server. */
@@ -224,13 +221,9 @@ export class MlflowHttpClient {
         throw new MlflowUnreachable(this.baseUrl, err);
       }
       if (res.ok) return res;
-      const retry = res.status === 429 || res.status >= 500;
-      if (retry && attempt < this.maxRetries) {
+      if (isRetryableStatus(res.status) && attempt < this.maxRetries) {
         await res.body?.cancel();
-        const after = Number(res.headers.get('retry-after'));
-        await sleep(
-          Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 60_000) : this.delay(attempt),
-        );
+        await sleep(retryAfterMs(res.headers.get('retry-after'), 60_000) ?? this.delay(attempt));
         continue;
       }
       throw await this.errorOf(res, endpoint);
@@ -238,8 +231,7 @@ export class MlflowHttpClient {
   }
 
   private delay(attempt: number): number {
-    const base = this.backoffMs * 2 ** attempt;
-    return Math.min(base + Math.random() * base * 0.25, 30_000);
+    return backoffDelayMs(attempt, this.backoffMs, 30_000);
   }
 
   private async errorOf(res: Response, endpoint: string): Promise<MlflowHttpError> {

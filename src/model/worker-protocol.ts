@@ -12,7 +12,8 @@ export interface WorkerInit {
 }
 
 export type WorkerRequest =
-  | { type: 'classify'; id: number; texts: string[] }
+  /** One batch of tokenized texts: `lengths[i]` ids of text i, one after the other in `ids`. */
+  | { type: 'classify'; id: number; ids: Int32Array; lengths: Int32Array }
   | { type: 'shutdown' }
   /** Fault injection: exit on the next classify request (see InferencePool.injectCrash). */
   | { type: 'crash-next' }
@@ -24,9 +25,9 @@ export type WorkerResponse =
   | {
       type: 'result';
       id: number;
-      /** Row-major probabilities, texts × labels. */
-      probabilities: Float32Array;
-      /** Time the worker spent tokenizing and running the model. */
+      /** Row-major probabilities, texts × labels (softmax in double precision). */
+      probabilities: Float64Array;
+      /** Time the worker spent building the tensors and running the model. */
       computeMs: number;
       /** Padded sequence length of the batch. */
       sequenceLength: number;

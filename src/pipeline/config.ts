@@ -3,6 +3,7 @@ import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TweetlakeError } from '../errors.js';
 import { DEFAULT_MODEL_URI } from '../model/bundled.js';
+import type { ModelServerSettings } from '../model/load.js';
 import type { Orchestration, TriggerMode } from './pipeline.js';
 
 /** Every setting of tweetlake, with its default. Paths derive from `root`. */
@@ -26,12 +27,15 @@ export interface TweetlakeConfig {
   dropTweetsWithoutMentions: boolean;
   schemaEvolution: boolean;
   model: {
+    /** A registered model, a folder, or a model server (`mlflow+http(s)://…`, `oip+http(s)://…/v2/models/NAME`). */
     uri: string;
     workers?: number;
     threadsPerWorker?: number;
     batchSize: number;
     /** Take scores from the prediction cache and add new ones to it (`--no-cache` turns it off). */
     cache: boolean;
+    /** How to call a model server (batch size, requests in flight, time-out, tries); token: TWEETLAKE_MODEL_TOKEN. */
+    server?: ModelServerSettings;
   };
   duckdb: { memoryLimit?: string; threads?: number };
 }

@@ -225,7 +225,11 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
         if (await holdsBatch(gold, ctx)) return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 }; // no need to score again
         const classifier = await o.classifier();
         const before = classifier.stats
-          ? { ...classifier.stats, n: classifier.stats.sequenceLengths.length }
+          ? {
+              ...classifier.stats,
+              lengths: classifier.stats.sequenceLengths.length,
+              sizes: classifier.stats.batchSizes.length,
+            }
           : undefined;
         const cache = batchCache(o, classifier);
         const scored = await scoreBatch(batch, o.session, classifier, {
@@ -282,12 +286,13 @@ function goldMetrics(m: InferenceMetrics, cacheUsed: boolean): Record<string, nu
 
 /** Pool figures of one batch: model time, time and bytes moving texts to workers and back, padding. */
 function inferenceDeltas(
-  before: (NonNullable<Classifier['stats']> & { n: number }) | undefined,
+  before: (NonNullable<Classifier['stats']> & { lengths: number; sizes: number }) | undefined,
   after: Classifier['stats'],
 ): Record<string, number> {
   if (!before || !after) return {};
-  const lengths = after.sequenceLengths.slice(before.n);
-  const sizes = after.batchSizes.slice(before.n);
+  // a model server reports no padded lengths: each list is sliced from its own length before the batch
+  const lengths = after.sequenceLengths.slice(before.lengths);
+  const sizes = after.batchSizes.slice(before.sizes);
   return {
     modelBatches: after.batches - before.batches,
     modelComputeMs: Math.round(after.computeMs - before.computeMs),

@@ -4,10 +4,8 @@
  * Python client registered; the local file store tweetlake writes opens in MLflow (and migrates to
  * SQLite with `mlflow migrate-filestore`), as docs/mlflow.md says.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, openSync, promises as fs, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileModelRegistry } from '../../src/model/file-registry.js';
@@ -22,6 +20,7 @@ import {
 } from '../../src/tracking/index.js';
 import { writeFakeMlflowModel } from '../unit/model/fixtures.js';
 import { pyFloatRepr, pythonBin, runPythonJson, tempDir } from './helpers.js';
+import { freePort, LoopbackServer } from './servers.js';
 
 const PNG_1X1 = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
@@ -67,52 +66,22 @@ async function sha256Tree(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 let work: string;
-let server: ChildProcess | undefined;
+let server: LoopbackServer | undefined;
 let url: string;
-let logFile: string;
 
 /** A fresh folder inside this suite's work folder (removed in afterAll). */
 function scratch(prefix: string): Promise<string> {
   return fs.mkdtemp(nodePath.join(work, `${prefix}-`));
 }
 
-async function waitHealthy(deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (Date.now() < until) {
-    if (server?.exitCode != null) break;
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-4000) : '';
-  throw new Error(`mlflow server did not become healthy at ${url}:\n${log}`);
-}
-
 beforeAll(async () => {
   work = await tempDir('mlflow');
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  logFile = nodePath.join(work, 'server.log');
-  const log = openSync(logFile, 'a');
-  server = spawn(
-    pythonBin(),
-    [
+  server = new LoopbackServer({
+    command: pythonBin(),
+    args: [
       '-m',
       'mlflow',
       'server',
@@ -127,18 +96,14 @@ beforeAll(async () => {
       '--artifacts-destination',
       nodePath.join(work, 'artifacts'),
     ],
-    { detached: true, stdio: ['ignore', log, log], env: { ...process.env, PYTHONUNBUFFERED: '1' } },
-  );
-  await waitHealthy(240_000);
+    healthUrl: `${url}/health`,
+    logFile: nodePath.join(work, 'server.log'),
+  });
+  await server.start();
 }, 300_000);
 
 afterAll(async () => {
-  if (server?.pid && server.exitCode == null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    process.kill(-server.pid, 'SIGTERM'); // the server's process group: uvicorn and its worker
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (server.exitCode == null) process.kill(-server.pid, 'SIGKILL');
-  }
+  await server?.stop(); // the server's process group: uvicorn and its worker
   if (work) await fs.rm(work, { recursive: true, force: true });
 });
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop suite: real delta-rs and Spark (delta-spark) read what tweetlake writes and write what it reads.
 # Usage: npm run test:interop [-- vitest args]   (or: bash test/interop/run.sh [vitest args])
-# Needs python3 (3.10+) and Java 17. Creates/reuses .venv-interop/ at the repository root.
+# Needs python3 (3.10+) and Java 17. Creates/reuses .venv-interop/ and .venv-mlserver/ at the repository root.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,6 +26,22 @@ if [ "$want" != "$have" ]; then
   echo "$want" >"$STAMP"
 fi
 export TWEETLAKE_PYTHON="$VENV/bin/python"
+
+# --- MLServer (Open Inference Protocol tests), in a venv of its own ---------------------------------
+MLVENV="$ROOT/.venv-mlserver"
+MLREQS="$ROOT/test/interop/mlserver-requirements.txt"
+if [ ! -x "$MLVENV/bin/python" ]; then
+  echo "interop: creating $MLVENV" >&2
+  "$PYTHON_BOOTSTRAP" -m venv "$MLVENV"
+fi
+want="$(sha256sum "$MLREQS" | cut -d' ' -f1)"
+if [ "$want" != "$(cat "$MLVENV/.requirements.sha256" 2>/dev/null || true)" ]; then
+  echo "interop: installing $MLREQS" >&2
+  "$MLVENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
+  "$MLVENV/bin/python" -m pip install --disable-pip-version-check -q -r "$MLREQS"
+  echo "$want" >"$MLVENV/.requirements.sha256"
+fi
+export TWEETLAKE_MLSERVER="$MLVENV/bin/mlserver"
 
 # --- Java for Spark -----------------------------------------------------------------------------
 if [ -z "${JAVA_HOME:-}" ]; then

@@ -21,9 +21,9 @@ import {
 
 const SAMPLE = nodePath.resolve('data/sample');
 const FILES = 4;
-/** Compare the model's columns too, the score to 2 decimals (the one switch: false compares the rest). */
+/** Compare the model's columns too, the score exactly (the one switch: false compares the rest). */
 const COMPARE_PREDICTIONS = true;
-const CONTENTS = { predictions: COMPARE_PREDICTIONS, scoreDigits: 2 };
+const CONTENTS = { predictions: COMPARE_PREDICTIONS };
 
 describe('exactly once: tweetlake run killed with SIGKILL in every stage, then restarted', () => {
   const dir = mkdtempSync(nodePath.join(tmpdir(), 'tweetlake-kill-'));

@@ -82,9 +82,63 @@ describe('the bundled model through the inference pool', () => {
     const together = await pool.classify(texts);
     const alone = await Promise.all(texts.slice(0, 6).map(async (t) => (await pool.classify([t]))[0]!));
     expect(together.slice(0, 6).map((p) => p.label)).toEqual(alone.map((p) => p.label));
-    // Dynamic int8 quantisation takes activation ranges per batch, so padding moves scores a little.
     for (let i = 0; i < 6; i++) expect(Math.abs(together[i]!.score - alone[i]!.score)).toBeLessThan(0.5);
   });
+
+  it('gives a text the same label and score alone and inside batches of any size, composition and order', async () => {
+    const probe = [
+      'I love this airline, the crew was amazing and the flight was perfect! Thank you!',
+      'been on hold for over an hour, where is my bag??',
+      'Flight 123 from Boston to Denver departs at 5pm from gate B12.',
+      'ok',
+      '',
+      '😡😡😡 #fail',
+      // longer than max_length (128 tokens): truncated, then padded like every other text
+      `${'so late again and nobody tells us anything, '.repeat(14)}but the crew was lovely`,
+    ];
+    // texts of very different lengths, so that the probes are padded to very different widths
+    const others = Array.from({ length: 45 }, (_, i) =>
+      i % 3 === 0 ? 'meh' : i % 3 === 1 ? `delayed again ${'and again '.repeat(i % 17)}` : `thanks ${i}!`,
+    );
+    const alone = await Promise.all(
+      probe.map(async (t) => (await pool.classify([t], { probabilities: true }))[0]!),
+    );
+    const mixes: string[][] = [
+      probe,
+      [...probe].reverse(),
+      [...others.slice(0, 20), ...probe, ...others.slice(20)],
+      probe.flatMap((t, i) => [others[i * 7]!, t, others[i * 7 + 1]!]),
+      [...others.filter((o) => o.length > 60), ...probe],
+    ];
+    const sizes = [1, 4, 64];
+    let checked = 0;
+    for (const batchSize of sizes) {
+      const p = await InferencePool.create({
+        modelDir: model.hfDir,
+        info: { name: 'x', uri: 'x' },
+        workers: batchSize === 4 ? 2 : 1,
+        batchSize,
+        maxLength: model.maxLength,
+      });
+      try {
+        for (const mix of mixes) {
+          const out = await p.classify(mix, { probabilities: true });
+          probe.forEach((t, k) => {
+            const got = out[mix.indexOf(t)]!;
+            expect(got.label, `${t} in a mix, batch size ${batchSize}`).toBe(alone[k]!.label);
+            expect(Math.abs(got.score - alone[k]!.score)).toBeLessThanOrEqual(1e-4);
+            got.probabilities!.forEach((q, c) =>
+              expect(Math.abs(q - alone[k]!.probabilities![c]!) * 100).toBeLessThanOrEqual(1e-4),
+            );
+            checked++;
+          });
+        }
+      } finally {
+        await p.close();
+      }
+    }
+    expect(checked).toBe(sizes.length * mixes.length * probe.length);
+  }, 120_000);
 
   it('replaces a worker that dies and retries its batch', async () => {
     const texts = Array.from(
