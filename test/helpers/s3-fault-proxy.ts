@@ -7,7 +7,10 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo } from 'node:net';
 
 type Fault =
-  { kind: 'status'; status: number; code: string } | { kind: 'reset' } | { kind: 'delay'; ms: number };
+  | { kind: 'status'; status: number; code: string }
+  | { kind: 'reset' }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'drop-answer' };
 
 export interface FaultProxy {
   endpoint: string;
@@ -17,6 +20,8 @@ export interface FaultProxy {
   failNext(n: number, status: number, code: string, match?: (req: IncomingMessage) => boolean): void;
   /** Resets the connection of the next `n` matching requests before any answer. */
   resetNext(n: number, match?: (req: IncomingMessage) => boolean): void;
+  /** Forwards the next `n` matching requests but cuts the connection instead of relaying the answer. */
+  dropAnswerNext(n: number, match?: (req: IncomingMessage) => boolean): void;
   /** Holds the next `n` matching requests for `ms` before forwarding them. */
   delayNext(n: number, ms: number, match?: (req: IncomingMessage) => boolean): void;
   close(): Promise<void>;
@@ -44,6 +49,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       setTimeout(() => forward(req, res), fault.ms);
       return;
     }
+    if (fault?.kind === 'drop-answer') {
+      forward(req, res, true);
+      return;
+    }
     if (fault) {
       req.resume();
       req.on('end', () => {
@@ -56,7 +65,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
     forward(req, res);
   });
-  const forward = (req: IncomingMessage, res: ServerResponse) => {
+  const forward = (req: IncomingMessage, res: ServerResponse, drop = false) => {
     const out = request(
       {
         host: upstream.hostname,
@@ -66,6 +75,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         headers: req.headers,
       },
       (up) => {
+        if (drop) {
+          up.resume();
+          up.on('end', () => req.socket.destroy());
+          return;
+        }
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       },
@@ -84,6 +98,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
     resetNext(n, match = all) {
       faults.push({ fault: { kind: 'reset' }, left: n, match });
+    },
+    dropAnswerNext(n, match = all) {
+      faults.push({ fault: { kind: 'drop-answer' }, left: n, match });
     },
     delayNext(n, ms, match = all) {
       faults.push({ fault: { kind: 'delay', ms }, left: n, match });
