@@ -66,7 +66,7 @@ describe('S3ObjectStore retries', () => {
     proxy.failNext(5, 503, 'SlowDown', isPut);
     const err = await rejection(s.put('b.json', 'B'));
     expect(err).toBeInstanceOf(S3RequestFailed);
-    expect(err.retryable).toBe(true);
+    expect((err as S3RequestFailed).retryable).toBe(true);
     expect(err.message).toMatch(/503 SlowDown.*5 attempts/);
     expect(await s.head('b.json')).toBeUndefined();
   });
@@ -79,7 +79,7 @@ describe('S3ObjectStore retries', () => {
     proxy.failNext(1, 409, 'ConditionalRequestConflict', isPut);
     const err = await rejection(s.put('c.json', 'D'));
     expect(err).toBeInstanceOf(S3RequestFailed);
-    expect(err.retryable).toBe(false);
+    expect((err as S3RequestFailed).retryable).toBe(false);
     expect(text(await s.get('c.json'))).toBe('C');
   });
 
