@@ -204,11 +204,7 @@ export class FileCache {
       if (name.endsWith('.tmp')) await fs.rm(file, { force: true });
       if (!name.endsWith('.json')) continue;
       const data = file.slice(0, -'.json'.length);
-      const side = JSON.parse(await fs.readFile(file, 'utf8')) as {
-        path: string;
-        size: number;
-        etag: string;
-      };
+      const side = parseSidecar(await fs.readFile(file, 'utf8'));
       const st = await fs.stat(data).catch((err: { code?: string }) => {
         if (err.code === 'ENOENT') return undefined;
         throw err;

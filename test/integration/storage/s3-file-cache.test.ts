@@ -150,6 +150,9 @@ describe('FileCache on S3', () => {
     const y = await first.withFile('y', async (f) => f);
     await fs.truncate(y, 10); // torn by a crash
     await fs.writeFile(nodePath.join(dir, '.leftover.tmp'), 'partial');
+    await fs.writeFile(nodePath.join(dir, 'orphan'), 'no sidecar');
+    await fs.writeFile(nodePath.join(dir, 'torn'), 'data');
+    await fs.writeFile(nodePath.join(dir, 'torn.json'), '{"path": "z", "si');
     const again = await FileCache.open(s, dir, 1_000_000);
     expect(again.usedBytes).toBe(100);
     const requests = s.stats.requests;
