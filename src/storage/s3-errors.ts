@@ -1,4 +1,5 @@
 import { TweetlakeError } from '../errors.js';
+import { isRetryable, type GaveUp } from './s3-retry.js';
 
 /**
  * Typed errors of the S3 store. Messages name the bucket, the endpoint and the variables to check,
@@ -72,11 +73,11 @@ export class S3BadEndpoint extends TweetlakeError {
 
 /** No region is configured and none can be guessed (AWS itself needs one). */
 export class S3RegionMissing extends TweetlakeError {
-  constructor() {
+  constructor(cause?: unknown) {
     super(
       'S3_REGION_MISSING',
       'no AWS region is configured: set AWS_REGION (or region in the profile AWS_PROFILE names)',
-      { domain: 'user' },
+      { domain: 'user', cause },
     );
   }
 }
@@ -124,4 +125,42 @@ export class RemoteObjectChanged extends TweetlakeError {
       { domain: 'external', retryable: true },
     );
   }
+}
+
+const ACCESS_CODES = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'Forbidden',
+]);
+
+/** Where a failed request went, for its message. */
+export interface S3ErrorContext {
+  operation: string;
+  where: string;
+  bucket: string;
+  endpoint: string;
+  credentialSource: string;
+}
+
+/** The typed error for a request that failed for good. */
+export function typedS3Error(g: GaveUp, ctx: S3ErrorContext): TweetlakeError {
+  const { failure: f, attempts } = g;
+  if (f.code === 'NoSuchBucket') return new S3BucketNotFound(ctx.bucket, ctx.endpoint);
+  if (f.status === 403 || ACCESS_CODES.has(f.code))
+    return new S3AccessDenied(ctx.where, f.code, ctx.credentialSource);
+  if (f.network) return new S3EndpointUnreachable(ctx.endpoint, f.code, attempts, g.error);
+  const retryable = isRetryable(f, false);
+  return new S3RequestFailed(
+    ctx.operation,
+    ctx.where,
+    f.status,
+    f.code,
+    f.message,
+    retryable,
+    attempts,
+    g.error,
+  );
 }

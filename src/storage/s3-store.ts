@@ -24,11 +24,8 @@ import { resolveS3Connection, type S3ConnectionOptions } from './s3-config.js';
 import {
   RemoteObjectChanged,
   RemoteStoreHasNoLocalPath,
-  S3AccessDenied,
-  S3BucketNotFound,
-  S3EndpointUnreachable,
   S3RegionMissing,
-  S3RequestFailed,
+  typedS3Error,
 } from './s3-errors.js';
 import { uploadMultipart } from './s3-multipart.js';
 import { DEFAULT_RETRY, GaveUp, withRetry, type RetryPolicy } from './s3-retry.js';
@@ -61,14 +58,6 @@ export interface S3StoreStats {
 }
 
 const MiB = 1024 * 1024;
-const ACCESS_CODES = new Set([
-  'AccessDenied',
-  'InvalidAccessKeyId',
-  'SignatureDoesNotMatch',
-  'ExpiredToken',
-  'InvalidToken',
-  'Forbidden',
-]);
 
 /**
  * Object store over an S3 bucket and key prefix (`s3://bucket/prefix`), for AWS S3 and compatible
@@ -87,6 +76,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
   private readonly partConcurrency: number;
   private readonly listPageSize: number;
+  private regionChecked: Promise<void> | undefined;
 
   constructor(url: string, options: S3StoreOptions = {}) {
     this.location = parseS3Url(url);
@@ -110,8 +100,9 @@ export class S3ObjectStore implements ObjectStore {
   private send = async <T>(
     op: () => Promise<T>,
     conditional = false,
-  ): Promise<{ value: T; attempts: number }> =>
-    withRetry(
+  ): Promise<{ value: T; attempts: number }> => {
+    await (this.regionChecked ??= this.checkRegion());
+    return withRetry(
       this.retry,
       () => {
         this.stats.requests++;
@@ -119,19 +110,27 @@ export class S3ObjectStore implements ObjectStore {
       },
       { conditional, onRetry: () => this.stats.retries++ },
     );
+  };
+
+  /** Fails early, and typed, when neither options, variables nor the profile name a region. */
+  private async checkRegion(): Promise<void> {
+    try {
+      await this.client.config.region();
+    } catch (err) {
+      throw new S3RegionMissing(err);
+    }
+  }
 
   /** The typed error for a request that failed for good. */
   private fail(operation: string, path: string, err: unknown): Error {
     if (!(err instanceof GaveUp)) return err instanceof Error ? err : new Error(String(err));
-    const { failure: f, attempts } = err;
-    const where = `${this.root}/${path}`;
-    if (f.code === 'NoSuchBucket') return new S3BucketNotFound(this.location.bucket, this.endpointLabel);
-    if (f.status === 403 || ACCESS_CODES.has(f.code))
-      return new S3AccessDenied(where, f.code, this.credentialSource);
-    if (/region is missing/i.test(f.message)) return new S3RegionMissing();
-    if (f.network) return new S3EndpointUnreachable(this.endpointLabel, f.code, attempts, err.error);
-    const retryable = f.status === undefined || f.status >= 500 || f.code === 'SlowDown';
-    return new S3RequestFailed(operation, where, f.status, f.code, f.message, retryable, attempts, err.error);
+    return typedS3Error(err, {
+      operation,
+      where: `${this.root}/${path}`,
+      bucket: this.location.bucket,
+      endpoint: this.endpointLabel,
+      credentialSource: this.credentialSource,
+    });
   }
 
   /** Runs a request; a failure becomes typed unless `handle` turns it into a value. */
@@ -172,8 +171,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async get(path: string): Promise<Uint8Array> {
     const notFound = (g: GaveUp) => {
-      if (g.failure.code === 'NoSuchKey' || (g.failure.status === 404 && g.failure.code !== 'NoSuchBucket'))
-        throw new ObjectNotFound(path);
+      if (isMissingKey(g)) throw new ObjectNotFound(path);
       return undefined;
     };
     const { value } = await this.request(
@@ -207,8 +205,7 @@ export class S3ObjectStore implements ObjectStore {
         return out.Body!.transformToByteArray();
       },
       (g) => {
-        if (g.failure.code === 'NoSuchKey' || (g.failure.status === 404 && g.failure.code !== 'NoSuchBucket'))
-          throw new ObjectNotFound(path);
+        if (isMissingKey(g)) throw new ObjectNotFound(path);
         // a range that starts at or past the end: nothing there, as a short local read
         return g.failure.status === 416 ? new Uint8Array(0) : undefined;
       },
@@ -381,8 +378,7 @@ export class S3ObjectStore implements ObjectStore {
       },
       (g) => {
         if (g.failure.status === 412) throw new RemoteObjectChanged(`${this.root}/${path}`);
-        if (g.failure.code === 'NoSuchKey' || (g.failure.status === 404 && g.failure.code !== 'NoSuchBucket'))
-          throw new ObjectNotFound(path);
+        if (isMissingKey(g)) throw new ObjectNotFound(path);
         return undefined;
       },
     );
@@ -394,6 +390,11 @@ export class S3ObjectStore implements ObjectStore {
   close(): void {
     this.client.destroy();
   }
+}
+
+/** A 404 for the key itself (not for its bucket). */
+function isMissingKey(g: GaveUp): boolean {
+  return g.failure.code === 'NoSuchKey' || (g.failure.status === 404 && g.failure.code !== 'NoSuchBucket');
 }
 
 function toBytes(data: Uint8Array | string): Uint8Array {

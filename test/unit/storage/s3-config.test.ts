@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isLocalHost, resolveS3Connection } from '../../../src/storage/s3-config.js';
-import { S3BadEndpoint } from '../../../src/storage/s3-errors.js';
+import { S3BadEndpoint, S3RegionMissing } from '../../../src/storage/s3-errors.js';
+import { S3ObjectStore } from '../../../src/storage/s3-store.js';
 import { backoffDelay, describeFailure, isRetryable, DEFAULT_RETRY } from '../../../src/storage/s3-retry.js';
 import { InvalidS3Url, formatS3Url, isS3Url, parseS3Url } from '../../../src/storage/s3-url.js';
 
@@ -116,5 +117,30 @@ describe('S3 retries', () => {
     expect(backoffDelay(policy, 3, () => 0)).toBe(200);
     expect(backoffDelay(policy, 10, () => 1)).toBe(1000);
     expect(backoffDelay(policy, 10, () => 0)).toBe(500);
+  });
+});
+
+describe('S3ObjectStore without a region', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('fails before any request with a typed error naming AWS_REGION', async () => {
+    for (const name of [
+      'AWS_REGION',
+      'AWS_DEFAULT_REGION',
+      'AWS_ENDPOINT_URL',
+      'AWS_ENDPOINT_URL_S3',
+      'AWS_PROFILE',
+    ])
+      vi.stubEnv(name, undefined);
+    vi.stubEnv('AWS_CONFIG_FILE', '/nonexistent/tweetlake/config');
+    vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/nonexistent/tweetlake/credentials');
+    const store = new S3ObjectStore('s3://lake/x', {
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    const err = await store.head('k').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(S3RegionMissing);
+    expect((err as Error).message).toContain('AWS_REGION');
+    expect(store.stats.requests).toBe(0);
+    store.close();
   });
 });
