@@ -37,6 +37,21 @@ export class S3AccessDenied extends TweetlakeError {
   }
 }
 
+/** No credentials anywhere in the AWS chain. */
+export class S3CredentialsMissing extends TweetlakeError {
+  constructor(
+    readonly location: string,
+    cause: unknown,
+  ) {
+    super(
+      'S3_NO_CREDENTIALS',
+      `no AWS credentials found for ${location}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ` +
+        'AWS_PROFILE naming a profile in ~/.aws/credentials or ~/.aws/config (SSO: run aws sso login first)',
+      { domain: 'user', cause },
+    );
+  }
+}
+
 /** The bucket does not exist at the endpoint. */
 export class S3BucketNotFound extends TweetlakeError {
   constructor(
@@ -149,6 +164,8 @@ export interface S3ErrorContext {
 export function typedS3Error(g: GaveUp, ctx: S3ErrorContext): TweetlakeError {
   const { failure: f, attempts } = g;
   if (f.code === 'NoSuchBucket') return new S3BucketNotFound(ctx.bucket, ctx.endpoint);
+  // the SDK's credential chain found nothing (its error class is not exported by the S3 client)
+  if (f.code === 'CredentialsProviderError') return new S3CredentialsMissing(ctx.where, g.error);
   if (f.status === 403 || ACCESS_CODES.has(f.code))
     return new S3AccessDenied(ctx.where, f.code, ctx.credentialSource);
   if (f.network) return new S3EndpointUnreachable(ctx.endpoint, f.code, attempts, g.error);

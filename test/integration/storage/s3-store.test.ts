@@ -5,12 +5,13 @@
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ObjectExists } from '../../../src/storage/index.js';
 import {
   RemoteStoreHasNoLocalPath,
   S3AccessDenied,
   S3BucketNotFound,
+  S3CredentialsMissing,
   S3EndpointUnreachable,
 } from '../../../src/storage/s3-errors.js';
 import { S3ObjectStore, type S3StoreOptions } from '../../../src/storage/s3-store.js';
@@ -77,6 +78,44 @@ describe('S3ObjectStore on a real server', () => {
     const top = store({}, bucket);
     expect((await top.list('nested/')).map((m) => m.path)).toEqual(['nested/prefix/a.json']);
     expect(() => s.localPath('a.json')).toThrow(RemoteStoreHasNoLocalPath);
+    expect(await s.rootStatus()).toEqual({ kind: 'ok' });
+  });
+
+  it('takes credentials, region and endpoint from AWS_PROFILE and AWS_ENDPOINT_URL alone', async () => {
+    const dir = dirs.make();
+    const { accessKeyId, secretAccessKey } = server.credentials;
+    await fs.writeFile(
+      nodePath.join(dir, 'credentials'),
+      `[team]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secretAccessKey}\n`,
+    );
+    await fs.writeFile(nodePath.join(dir, 'config'), '[profile team]\nregion = us-east-1\n');
+    for (const name of [
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+      'AWS_REGION',
+      'AWS_DEFAULT_REGION',
+    ])
+      vi.stubEnv(name, undefined);
+    vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', nodePath.join(dir, 'credentials'));
+    vi.stubEnv('AWS_CONFIG_FILE', nodePath.join(dir, 'config'));
+    vi.stubEnv('AWS_PROFILE', 'team');
+    vi.stubEnv('AWS_ENDPOINT_URL', server.endpoint);
+    try {
+      const s = new S3ObjectStore(`${bucket}/from-env`);
+      stores.push(s);
+      await s.put('k', 'v');
+      expect(new TextDecoder().decode(await s.get('k'))).toBe('v');
+      // a profile that is not there: a typed error that says where credentials are looked for
+      vi.stubEnv('AWS_PROFILE', 'nobody');
+      const none = new S3ObjectStore(`${bucket}/from-env`);
+      stores.push(none);
+      const err = await rejection(none.get('k'));
+      expect(err).toBeInstanceOf(S3CredentialsMissing);
+      expect(err.message).toMatch(/AWS_ACCESS_KEY_ID.*AWS_PROFILE/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('lists past 1,000 keys: 1,003 keys in pages of 100, sorted, and listFrom pages too', async () => {
