@@ -6,6 +6,7 @@
  */
 import { errorMessage } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { StoreIOError } from '../storage/store-errors.js';
 import { decodeActionPath, parseActions, type CommitInfo } from './actions.js';
 import { DataFileNotFound, DataFileUnreadable, type FileGoneReason } from './errors.js';
 import { listCommits } from './log-segment.js';
@@ -43,9 +44,8 @@ export async function fileProblem(
     }
     return undefined;
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-    if (code === 'EISDIR') return 'a folder, not a file';
+    if (err instanceof StoreIOError && err.accessDenied) return 'permission denied';
+    if (err instanceof StoreIOError && err.isFolder) return 'a folder, not a file';
     return errorMessage(err);
   }
 }

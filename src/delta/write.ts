@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as nodePath from 'node:path';
 import type { DuckSession } from '../duck/session.js';
 import { readerFiles } from '../duck/files.js';
 import { literal } from '../duck/session.js';
+import { tempStaging } from '../storage/local-files.js';
 import type { Metadata, Protocol } from './actions.js';
 import { SchemaMismatch, TableAlreadyExists } from './errors.js';
 import { checkWriteSupported } from './features.js';
@@ -64,10 +62,15 @@ export async function sourceSql(
   source: DataSource,
 ): Promise<{ sql: string; dispose: () => Promise<void> }> {
   if ('sql' in source) return { sql: source.sql, dispose: async () => {} };
-  const dir = await fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-rows-'));
-  const file = nodePath.join(dir, 'rows.json');
-  await fs.writeFile(file, source.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  const dispose = () => fs.rm(dir, { recursive: true, force: true });
+  const staging = await tempStaging('tweetlake-rows-');
+  const out = await staging.create('rows.json');
+  try {
+    await out.write(source.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  } finally {
+    await out.close();
+  }
+  const file = out.path;
+  const dispose = () => staging.dispose();
   if (source.schema) {
     const columns = source.schema.fields
       .map((f) => `${literal(f.name)}: ${literal(toDuckType(f.type))}`)

@@ -262,7 +262,7 @@ export class StreamingQuery {
     triggerStart = this.clock.now(),
   ): Promise<void> {
     const max = this.options.maxBatchAttempts ?? 3;
-    const file = this.checkpoint.store.localPath(`failures/${batchId}`);
+    const file = this.checkpoint.store.location(`failures/${batchId}`);
     let failed = await this.checkpoint.readFailures(batchId);
     if (failed && this.options.retryFailedBatches) {
       await this.checkpoint.clearFailures(batchId);
