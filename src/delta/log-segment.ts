@@ -7,6 +7,8 @@ export interface CommitFile {
   version: number;
   path: string;
   lastModified: number;
+  /** Bytes of the file, when listed. */
+  size?: number;
 }
 
 /** The checkpoint a snapshot starts from: one file, or every part of a multi-part checkpoint. */
@@ -144,7 +146,7 @@ function segmentFrom(
         `the log of ${location} is missing commit ${v} (needed to rebuild version ${version})`,
       );
     }
-    segCommits.push({ version: v, path: meta.path, lastModified: meta.lastModified });
+    segCommits.push({ version: v, path: meta.path, lastModified: meta.lastModified, size: meta.size });
   }
   const last = segCommits.at(-1) ?? commits.get(version);
   const lastModified = last ? last.lastModified : 0;
@@ -158,7 +160,7 @@ export async function listCommits(store: ObjectStore): Promise<CommitFile[]> {
   for (const entry of entries) {
     const f = parseLogFileName(baseName(entry.path));
     if (f.kind === 'commit' && !entry.path.slice(LOG_DIR.length + 1).includes('/')) {
-      out.push({ version: f.version, path: entry.path, lastModified: entry.lastModified });
+      out.push({ version: f.version, path: entry.path, lastModified: entry.lastModified, size: entry.size });
     }
   }
   return out.sort((a, b) => a.version - b.version);

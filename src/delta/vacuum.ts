@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { TweetlakeError } from '../errors.js';
 import { STAGING_DIR } from '../storage/local-store.js';
 import type { ObjectMeta } from '../storage/object-store.js';
-import { decodeActionPath, parseActions, type DeletionVectorDescriptor } from './actions.js';
+import { decodeActionPath, type DeletionVectorDescriptor } from './actions.js';
 import { deletionVectorPath } from './deletion-vectors.js';
 import { checkWriteSupported } from './features.js';
 import { LOG_DIR } from './log-files.js';
-import { listCommits } from './log-segment.js';
+import { logReaderOf } from './log-reader.js';
 import { Snapshot, type TableContext } from './snapshot.js';
 import { parseInterval } from './table-properties.js';
 import { Transaction } from './transaction.js';
@@ -100,10 +100,8 @@ function neededBy(snapshot: Snapshot, cutoff: number): Set<string> {
 /** Every file (and deletion vector file) that a commit after `version` adds, up to the latest commit. */
 async function addedSince(ctx: TableContext, version: number): Promise<Set<string>> {
   const added = new Set<string>();
-  for (const commit of await listCommits(ctx.store)) {
-    if (commit.version <= version) continue;
-    const actions = parseActions(new TextDecoder().decode(await ctx.store.get(commit.path)), commit.path);
-    for (const a of actions) {
+  for await (const commit of logReaderOf(ctx.store).commitRange(version + 1)) {
+    for (const a of commit.actions) {
       if (!('add' in a)) continue;
       added.add(decodeActionPath(a.add.path));
       const dv = a.add.deletionVector;

@@ -16,7 +16,7 @@ import {
   usesType,
   type StructType,
 } from './schema.js';
-import { Snapshot, type TableContext } from './snapshot.js';
+import { numRecordsOf, Snapshot, type TableContext } from './snapshot.js';
 import { commitOrDiscard, retryAfterVacuum, Transaction } from './transaction.js';
 import { writeDataFiles } from './writer.js';
 
@@ -263,7 +263,7 @@ async function writeOnce(ctx: TableContext, source: DataSource, options: WriteOp
     if (options.txn) txn.setTransaction(options.txn.appId, options.txn.version);
     txn.addFiles(adds);
     const result = await commitOrDiscard(txn, adds);
-    const numRows = adds.reduce((n, a) => n + Number(JSON.parse(a.stats ?? '{}').numRecords ?? 0), 0);
+    const numRows = adds.reduce((n, a) => n + (numRecordsOf(a) ?? 0), 0);
     return { version: result.version, skipped: false, numFiles: adds.length, numRows };
   } finally {
     await src.dispose();
