@@ -4,7 +4,7 @@ import { readerFiles } from '../duck/files.js';
 import { literal } from '../duck/session.js';
 import { tempStaging } from '../storage/local-files.js';
 import type { Metadata, Protocol } from './actions.js';
-import { SchemaMismatch, TableAlreadyExists } from './errors.js';
+import { CommitConflict, SchemaMismatch, TableAlreadyExists, TableNotFound } from './errors.js';
 import { checkWriteSupported } from './features.js';
 import {
   canWiden,
@@ -156,7 +156,7 @@ export async function createTable(
   try {
     return (await txn.commit()).version;
   } catch (err) {
-    if ((err as { kind?: string }).kind === 'TableCreatedConcurrently')
+    if (err instanceof CommitConflict && err.kind === 'TableCreatedConcurrently')
       throw new TableAlreadyExists(ctx.store.root);
     throw err;
   }
@@ -167,7 +167,7 @@ async function currentSnapshot(ctx: TableContext, given?: Snapshot): Promise<Sna
   try {
     return await Snapshot.load(ctx);
   } catch (err) {
-    if ((err as { code?: string }).code === 'DELTA_TABLE_NOT_FOUND') return undefined;
+    if (err instanceof TableNotFound) return undefined;
     throw err;
   }
 }

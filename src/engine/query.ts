@@ -33,8 +33,13 @@ export interface StreamingQueryOptions {
   onWarning?: (message: string) => void;
   /** Failed attempts after which a batch is given up on, across restarts (default 3). */
   maxBatchAttempts?: number;
-  /** Wait before retrying a batch after a retryable error; doubled on each attempt (default 1 s). */
+  /**
+   * Wait before retrying a batch after a retryable error; doubled on each attempt, at most
+   * `retryMaxBackoffMs`, plus up to 20% of random jitter from the clock (default 1 s).
+   */
   retryBackoffMs?: number;
+  /** The longest wait between two attempts of a batch (default 60 s). */
+  retryMaxBackoffMs?: number;
   /** Try again a batch that had failed maxBatchAttempts times (after its cause was fixed). */
   retryFailedBatches?: boolean;
 }
@@ -279,16 +284,26 @@ export class StreamingQuery {
         failed = await this.checkpoint.recordFailure(batchId, errorMessage(err), retryable);
         if (failed.attempts >= max) throw new BatchFailedRepeatedly(this.name, failed, file, err);
         if (!retryable || this.stopping) throw err;
-        const backoff = (this.options.retryBackoffMs ?? 1000) * 2 ** (failed.attempts - 1);
+        const backoff = this.backoffMs(failed.attempts);
         this.status = {
           message: `Retrying batch ${batchId} in ${backoff} ms after: ${errorMessage(err)}`,
           isDataAvailable: true,
           isTriggerActive: true,
         };
-        await this.clock.sleep(Math.min(backoff, 60_000), this.abort.signal);
+        await this.clock.sleep(backoff, this.abort.signal);
         if (this.stopping) throw err;
       }
     }
+  }
+
+  /**
+   * The wait before attempt `attempts + 1`: exponential (base retryBackoffMs, doubled per attempt,
+   * capped) plus jitter of up to a fifth of it when the clock gives randomness.
+   */
+  private backoffMs(attempts: number): number {
+    const base = this.options.retryBackoffMs ?? 1000;
+    const wait = Math.min(base * 2 ** (attempts - 1), this.options.retryMaxBackoffMs ?? 60_000);
+    return Math.round(wait + wait * 0.2 * (this.clock.random?.() ?? 0));
   }
 
   private async runBatch(
