@@ -65,6 +65,8 @@ async function countRows(session: DuckSession, sql: string): Promise<number> {
  */
 export class DeltaTablesSink<T extends string> implements Sink {
   readonly tables: readonly string[];
+  /** The tables once they exist, each with its latest snapshot (moved forward batch by batch). */
+  private readonly opened = new Map<T, { table: DeltaTable; snapshot: Snapshot }>();
 
   constructor(
     readonly description: string,
@@ -80,12 +82,28 @@ export class DeltaTablesSink<T extends string> implements Sink {
     return Object.keys(this.targets) as T[];
   }
 
+  /** The table's latest snapshot, creating the table when `create` is set; undefined when it does not exist. */
+  private async latest(name: T, session: DuckSession, create: boolean): Promise<Snapshot | undefined> {
+    const known = this.opened.get(name);
+    if (known) {
+      known.snapshot = await known.snapshot.update();
+      return known.snapshot;
+    }
+    const target = this.targets[name];
+    const table = create
+      ? await ensureTable(target.path, target.schema, session)
+      : await DeltaTable.forPath(target.path, session);
+    if (!create && !(await table.exists())) return undefined;
+    const snapshot = await table.snapshot();
+    this.opened.set(name, { table, snapshot });
+    return snapshot;
+  }
+
   /** Whether every table already committed this query's batch (a replay): their txn says so. */
   async holdsBatch(ctx: BatchContext): Promise<boolean> {
     for (const name of this.names) {
-      const table = await DeltaTable.forPath(this.targets[name].path, ctx.session);
-      if (!(await table.exists())) return false;
-      if (((await table.snapshot()).txnVersion(ctx.queryId) ?? -1) < ctx.batchId) return false;
+      const snapshot = await this.latest(name, ctx.session, false);
+      if ((snapshot?.txnVersion(ctx.queryId) ?? -1) < ctx.batchId) return false;
     }
     return true;
   }
@@ -94,8 +112,8 @@ export class DeltaTablesSink<T extends string> implements Sink {
     const tables = {} as Record<T, DeltaTable>;
     const snapshots = {} as Record<T, Snapshot>;
     for (const name of this.names) {
-      tables[name] = await ensureTable(this.targets[name].path, this.targets[name].schema, ctx.session);
-      snapshots[name] = await tables[name].snapshot();
+      snapshots[name] = (await this.latest(name, ctx.session, true))!;
+      tables[name] = this.opened.get(name)!.table;
     }
     const out = await this.transform(batch, { ...ctx, snapshot: (name) => snapshots[name] });
     try {
