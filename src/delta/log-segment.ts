@@ -1,4 +1,4 @@
-import type { ObjectMeta, ObjectStore } from '../storage/object-store.js';
+import { ObjectNotFound, type ObjectMeta, type ObjectStore } from '../storage/object-store.js';
 import { CorruptLog, TableNotFound, VersionNotFound } from './errors.js';
 import { baseName, LAST_CHECKPOINT, LOG_DIR, pad20, parseLogFileName } from './log-files.js';
 
@@ -37,15 +37,27 @@ export interface LastCheckpoint {
   numOfAddFiles?: number;
 }
 
-/** Reads the `_last_checkpoint` hint; a missing or unreadable one is just no hint. */
+/**
+ * Reads the `_last_checkpoint` hint; a missing or damaged one (not JSON, no version) is just no hint,
+ * as in Spark. A store that fails to read it (permission denied, I/O error) fails the read.
+ */
 export async function readLastCheckpoint(store: ObjectStore): Promise<LastCheckpoint | undefined> {
+  let text: string;
   try {
-    const text = new TextDecoder().decode(await store.get(LAST_CHECKPOINT));
-    const parsed = JSON.parse(text) as LastCheckpoint;
-    return typeof parsed.version === 'number' ? parsed : undefined;
-  } catch {
-    return undefined;
+    text = new TextDecoder().decode(await store.get(LAST_CHECKPOINT));
+  } catch (err) {
+    if (err instanceof ObjectNotFound) return undefined;
+    throw err;
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+  const hint = parsed as LastCheckpoint | null;
+  return typeof hint?.version === 'number' ? hint : undefined;
 }
 
 interface Listing {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
-import type { ObjectStore } from './object-store.js';
+import { ObjectNotFound, type ObjectStore } from './object-store.js';
 
 /** Local files a local engine (DuckDB) can open, until they are released. */
 export interface OpenedFiles {
@@ -141,11 +141,11 @@ export class DownloadCache implements LocalFiles {
 
   private async download(path: string, file: string): Promise<number> {
     const meta = await this.store.head(path);
+    if (!meta) throw new ObjectNotFound(path);
     const handle = await fs.open(file, 'wx');
     let offset = 0;
     try {
-      const size = meta?.size ?? 0;
-      if (!meta) await this.store.get(path); // throws ObjectNotFound
+      const size = meta.size;
       while (offset < size) {
         const chunk = await this.store.getRange(path, offset, Math.min(DOWNLOAD_CHUNK, size - offset));
         if (chunk.length === 0) break;

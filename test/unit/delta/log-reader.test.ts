@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DeltaTable, LogReader } from '../../../src/delta/index.js';
 import { commitPath } from '../../../src/delta/log-files.js';
 import { sharedSession } from '../../../src/duck/session.js';
-import { LocalObjectStore } from '../../../src/storage/index.js';
+import { LocalObjectStore, StoreIOError } from '../../../src/storage/index.js';
 import { tempDirs } from '../../helpers/delta.js';
 import { HookedStore } from '../../helpers/hooked-store.js';
 
@@ -68,5 +68,27 @@ describe('LogReader', () => {
     const after = await reader.readCommit(1);
     expect(JSON.stringify(after?.actions)).not.toBe(JSON.stringify(before?.actions));
     expect(after?.actions.find((a) => 'add' in a)).toBeDefined();
+  });
+});
+
+describe('only a missing log file is absent', () => {
+  it('a _last_checkpoint the store cannot read fails the read instead of being ignored', async () => {
+    const dir = dirs.make();
+    await tableWithCommits(dir, 2);
+    const table = await DeltaTable.forPath(dir, await sharedSession());
+    await table.checkpoint();
+    const denied = new HookedStore(new LocalObjectStore(dir), (op, path) => {
+      if (op === 'get' && path === '_delta_log/_last_checkpoint')
+        throw new StoreIOError('reading', path, 'EACCES', new Error('EACCES: permission denied'));
+    });
+    const err = await new DeltaTable(denied, table.session).snapshot().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StoreIOError);
+    expect((err as StoreIOError).accessDenied).toBe(true);
+    // a damaged hint is no hint, as in Spark
+    await fs.writeFile(nodePath.join(dir, '_delta_log', '_last_checkpoint'), '{"vers');
+    expect((await (await DeltaTable.forPath(dir, table.session)).snapshot()).version).toBe(1);
   });
 });
