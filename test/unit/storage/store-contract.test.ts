@@ -22,8 +22,8 @@ describe('LocalObjectStore failures', () => {
     const store = new LocalObjectStore(dirs.make());
     await store.put('keep', 'x');
     await fs.symlink('loop', nodePath.join(store.root, 'loop'));
-    for (const listing of [store.list('loop/'), store.listFrom('loop', 'loop/')]) {
-      const err = await listing.then(
+    for (const listing of [() => store.list('loop/'), () => store.listFrom('loop', 'loop/')]) {
+      const err = await listing().then(
         () => undefined,
         (e: unknown) => e,
       );
