@@ -215,6 +215,8 @@ export async function runPipeline(
     allowOverwrites: config.allowOverwrites,
     maxRecordBytes: config.maxRecordBytes,
     ...(options.retryFailedBatches ? { retryFailedBatches: true } : {}),
+    maxBatchAttempts: config.maxBatchAttempts,
+    retryBackoffMs: config.retryBackoffMs,
     dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
     schemaEvolution: config.schemaEvolution,
     inferenceBatchSize: 1024,

@@ -1,4 +1,5 @@
 /** The actions of the Delta log (PROTOCOL.md "Actions"), as plain JSON-shaped values. */
+import { CorruptLog } from './errors.js';
 
 export interface Protocol {
   minReaderVersion: number;
@@ -148,10 +149,10 @@ export function parseActions(text: string, source: string): Action[] {
     try {
       obj = JSON.parse(trimmed);
     } catch (err) {
-      throw new Error(`${source}:${lineNo}: not a JSON action: ${(err as Error).message}`, { cause: err });
+      throw new CorruptLog(`${source}:${lineNo}: not a JSON action: ${(err as Error).message}`, err);
     }
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-      throw new Error(`${source}:${lineNo}: an action must be a JSON object`);
+      throw new CorruptLog(`${source}:${lineNo}: an action must be a JSON object`);
     }
     const action = actionFromObject(obj as Record<string, unknown>);
     if (action) out.push(action);

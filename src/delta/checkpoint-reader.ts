@@ -1,6 +1,7 @@
 import type { DuckSession } from '../duck/session.js';
 import { readerFiles } from '../duck/files.js';
 import { ident } from '../duck/session.js';
+import { localFilesOf } from '../storage/local-files.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { actionFromObject, parseActions, type Action } from './actions.js';
 import { errorMessage } from '../errors.js';
@@ -48,7 +49,25 @@ async function* readParquetActions(
   session: DuckSession,
   paths: string[],
 ): AsyncGenerator<Action[]> {
-  const files = readerFiles(paths.map((p) => store.localPath(p)));
+  let opened;
+  try {
+    opened = await localFilesOf(store).open(paths);
+  } catch (err) {
+    throw await checkpointUnreadable(store, paths, err);
+  }
+  try {
+    yield* readOpenedActions(store, session, paths, readerFiles(opened.files));
+  } finally {
+    await opened.release();
+  }
+}
+
+async function* readOpenedActions(
+  store: ObjectStore,
+  session: DuckSession,
+  paths: string[],
+  files: string,
+): AsyncGenerator<Action[]> {
   let columns: string[];
   try {
     const described = await session.describe(`SELECT * FROM read_parquet(${files}, union_by_name=true)`);

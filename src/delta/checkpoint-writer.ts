@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as nodePath from 'node:path';
 import { copyTarget, readerFiles } from '../duck/files.js';
 import { ident, literal } from '../duck/session.js';
 import { errorMessage, TweetlakeError } from '../errors.js';
+import { tempStaging, type StagingDir } from '../storage/local-files.js';
 import { ObjectExists } from '../storage/object-store.js';
 import type { Action } from './actions.js';
 import { UnsupportedWriterFeature } from './errors.js';
@@ -71,14 +69,14 @@ const WRITE_CHUNK = 1 << 20;
 const MIN_OBJECT_SIZE = 16 << 20;
 
 /**
- * Writes the checkpoint's actions as JSON lines to `file`, a chunk at a time, and returns how many
- * there were, how many are adds, and the longest line in bytes.
+ * Writes the checkpoint's actions as JSON lines to a file of `staging`, a chunk at a time, and
+ * returns its path, how many actions there were, how many are adds, and the longest line in bytes.
  */
 async function writeActionLines(
   snapshot: Snapshot,
-  file: string,
-): Promise<{ size: number; adds: number; longest: number }> {
-  const handle = await fs.open(file, 'w');
+  staging: StagingDir,
+): Promise<{ file: string; size: number; adds: number; longest: number }> {
+  const handle = await staging.create('actions.json');
   let size = 0;
   let adds = 0;
   let longest = 0;
@@ -103,7 +101,7 @@ async function writeActionLines(
   } finally {
     await handle.close();
   }
-  return { size, adds, longest };
+  return { file: handle.path, size, adds, longest };
 }
 
 /**
@@ -123,11 +121,10 @@ export async function writeCheckpoint(ctx: TableContext, snapshot: Snapshot): Pr
       'tweetlake writes only V1 (classic) checkpoints',
     );
   }
-  const dir = await fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-checkpoint-'));
+  const staging = await tempStaging('tweetlake-checkpoint-');
   try {
-    const json = nodePath.join(dir, 'actions.json');
-    const parquet = nodePath.join(dir, `${randomUUID()}.parquet`);
-    const { size, adds, longest } = await writeActionLines(snapshot, json);
+    const parquet = staging.file(`${randomUUID()}.parquet`);
+    const { file: json, size, adds, longest } = await writeActionLines(snapshot, staging);
     const columns = Object.entries(CHECKPOINT_COLUMNS)
       .map(([name, type]) => `${name}: ${literal(type)}`)
       .join(', ');
@@ -138,14 +135,15 @@ export async function writeCheckpoint(ctx: TableContext, snapshot: Snapshot): Pr
         `columns={${columns}}, maximum_object_size=${objectSize})) ` +
         `TO ${copyTarget(parquet)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${CHECKPOINT_ROW_GROUP})`,
     );
-    const sizeInBytes = (await fs.stat(parquet)).size;
+    const path = classicCheckpointPath(snapshot.version);
     try {
-      await ctx.store.putFileIfAbsent(classicCheckpointPath(snapshot.version), parquet);
+      await ctx.store.putFileIfAbsent(path, parquet);
     } catch (err) {
       // Another writer checkpointed this version first: its file stands, and it points the hint at it.
       if (err instanceof ObjectExists) return;
       throw err;
     }
+    const sizeInBytes = (await ctx.store.head(path))?.size;
     const current = await readLastCheckpoint(ctx.store);
     if (!current || current.version < snapshot.version) {
       const last: LastCheckpoint = { version: snapshot.version, size, sizeInBytes, numOfAddFiles: adds };
@@ -154,6 +152,6 @@ export async function writeCheckpoint(ctx: TableContext, snapshot: Snapshot): Pr
   } catch (err) {
     throw new CheckpointFailed(snapshot.version, ctx.store.root, err);
   } finally {
-    await fs.rm(dir, { recursive: true, force: true });
+    await staging.dispose();
   }
 }

@@ -163,3 +163,16 @@ export class DataFileUnreadable extends TweetlakeError {
     );
   }
 }
+
+/** A table property has a value tweetlake cannot read (e.g. an interval that is not one). */
+export class InvalidTableProperty extends TweetlakeError {
+  constructor(message: string) {
+    super(
+      'DELTA_INVALID_TABLE_PROPERTY',
+      `${message}: set the property to a valid value (ALTER TABLE ... SET TBLPROPERTIES)`,
+      {
+        domain: 'user',
+      },
+    );
+  }
+}

@@ -6,9 +6,10 @@
  */
 import { errorMessage } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { decodeActionPath, parseActions, type CommitInfo } from './actions.js';
+import { StoreIOError } from '../storage/store-errors.js';
+import { decodeActionPath } from './actions.js';
 import { DataFileNotFound, DataFileUnreadable, type FileGoneReason } from './errors.js';
-import { listCommits } from './log-segment.js';
+import { commitInfoOf, logReaderOf } from './log-reader.js';
 import type { Snapshot, TableContext } from './snapshot.js';
 
 const PARQUET_MAGIC = 'PAR1';
@@ -43,9 +44,8 @@ export async function fileProblem(
     }
     return undefined;
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-    if (code === 'EISDIR') return 'a folder, not a file';
+    if (err instanceof StoreIOError && err.accessDenied) return 'permission denied';
+    if (err instanceof StoreIOError && err.isFolder) return 'a folder, not a file';
     return errorMessage(err);
   }
 }
@@ -57,16 +57,15 @@ export async function fileGoneReason(
   path: string,
 ): Promise<FileGoneReason> {
   const reason: FileGoneReason = {};
-  for (const commit of await listCommits(ctx.store)) {
-    if (commit.version <= version) continue;
-    const actions = parseActions(new TextDecoder().decode(await ctx.store.get(commit.path)), commit.path);
+  for await (const commit of logReaderOf(ctx.store).commitRange(version + 1)) {
+    const actions = commit.actions;
     if (reason.removedIn === undefined) {
       if (actions.some((a) => 'remove' in a && decodeActionPath(a.remove.path) === path)) {
         reason.removedIn = commit.version;
       }
       continue;
     }
-    const info = actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
+    const info = commitInfoOf(actions);
     if (info?.operation === 'VACUUM START') {
       reason.vacuumedIn = commit.version;
       break;

@@ -1,4 +1,5 @@
-import { parseActions, type CommitInfo } from './actions.js';
+import type { CommitInfo } from './actions.js';
+import { commitInfoOf, logReaderOf } from './log-reader.js';
 import { listCommits } from './log-segment.js';
 import type { TableContext } from './snapshot.js';
 
@@ -22,10 +23,9 @@ export async function tableHistory(ctx: TableContext, limit?: number): Promise<H
   const commits = (await listCommits(ctx.store)).reverse();
   const selected = limit === undefined ? commits : commits.slice(0, limit);
   const out: HistoryEntry[] = [];
-  for (const c of selected) {
-    const actions = parseActions(new TextDecoder().decode(await ctx.store.get(c.path)), c.path);
-    const info: CommitInfo =
-      actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo ?? {};
+  for await (const commit of logReaderOf(ctx.store).commitsOf(selected)) {
+    const c = commit;
+    const info: CommitInfo = commitInfoOf(commit.actions) ?? {};
     out.push({
       version: c.version,
       timestamp: Number(info.inCommitTimestamp ?? info.timestamp ?? c.lastModified),

@@ -1,7 +1,15 @@
 export * from './actions.js';
 export * from './errors.js';
 export * from './schema.js';
-export { Snapshot, fileStats, type TableContext, type FileStats } from './snapshot.js';
+export {
+  Snapshot,
+  fileStats,
+  numRecordsOf,
+  liveRecordsOf,
+  type TableContext,
+  type FileStats,
+} from './snapshot.js';
+export { LogReader, logReaderOf, commitInfoOf, type Commit } from './log-reader.js';
 export { DeltaTable, commitTimestamps, type SnapshotSpec } from './table.js';
 export { Transaction, type CommitResult, type TransactionOptions } from './transaction.js';
 export {

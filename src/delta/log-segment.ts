@@ -1,4 +1,4 @@
-import type { ObjectMeta, ObjectStore } from '../storage/object-store.js';
+import { ObjectNotFound, type ObjectMeta, type ObjectStore } from '../storage/object-store.js';
 import { CorruptLog, TableNotFound, VersionNotFound } from './errors.js';
 import { baseName, LAST_CHECKPOINT, LOG_DIR, pad20, parseLogFileName } from './log-files.js';
 
@@ -7,6 +7,8 @@ export interface CommitFile {
   version: number;
   path: string;
   lastModified: number;
+  /** Bytes of the file, when listed. */
+  size?: number;
 }
 
 /** The checkpoint a snapshot starts from: one file, or every part of a multi-part checkpoint. */
@@ -35,15 +37,27 @@ export interface LastCheckpoint {
   numOfAddFiles?: number;
 }
 
-/** Reads the `_last_checkpoint` hint; a missing or unreadable one is just no hint. */
+/**
+ * Reads the `_last_checkpoint` hint; a missing or damaged one (not JSON, no version) is just no hint,
+ * as in Spark. A store that fails to read it (permission denied, I/O error) fails the read.
+ */
 export async function readLastCheckpoint(store: ObjectStore): Promise<LastCheckpoint | undefined> {
+  let text: string;
   try {
-    const text = new TextDecoder().decode(await store.get(LAST_CHECKPOINT));
-    const parsed = JSON.parse(text) as LastCheckpoint;
-    return typeof parsed.version === 'number' ? parsed : undefined;
-  } catch {
-    return undefined;
+    text = new TextDecoder().decode(await store.get(LAST_CHECKPOINT));
+  } catch (err) {
+    if (err instanceof ObjectNotFound) return undefined;
+    throw err;
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+  const hint = parsed as LastCheckpoint | null;
+  return typeof hint?.version === 'number' ? hint : undefined;
 }
 
 interface Listing {
@@ -144,7 +158,7 @@ function segmentFrom(
         `the log of ${location} is missing commit ${v} (needed to rebuild version ${version})`,
       );
     }
-    segCommits.push({ version: v, path: meta.path, lastModified: meta.lastModified });
+    segCommits.push({ version: v, path: meta.path, lastModified: meta.lastModified, size: meta.size });
   }
   const last = segCommits.at(-1) ?? commits.get(version);
   const lastModified = last ? last.lastModified : 0;
@@ -158,7 +172,7 @@ export async function listCommits(store: ObjectStore): Promise<CommitFile[]> {
   for (const entry of entries) {
     const f = parseLogFileName(baseName(entry.path));
     if (f.kind === 'commit' && !entry.path.slice(LOG_DIR.length + 1).includes('/')) {
-      out.push({ version: f.version, path: entry.path, lastModified: entry.lastModified });
+      out.push({ version: f.version, path: entry.path, lastModified: entry.lastModified, size: entry.size });
     }
   }
   return out.sort((a, b) => a.version - b.version);

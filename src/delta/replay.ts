@@ -40,7 +40,7 @@ export function cloneState(state: TableState): TableState {
 }
 
 /** Applies the actions of one commit (or checkpoint batch) in log order. */
-export function applyActions(state: TableState, actions: Action[]): void {
+export function applyActions(state: TableState, actions: readonly Action[]): void {
   for (const action of actions) {
     if ('add' in action) {
       const add = normaliseAdd(action.add);

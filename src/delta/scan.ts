@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readerFiles } from '../duck/files.js';
 import { ident, literal, SCRATCH_SCHEMA } from '../duck/session.js';
+import { localFilesOf } from '../storage/local-files.js';
 import { decodeActionPath, type AddFile } from './actions.js';
 import { deletionVectorPath, readDeletionVector } from './deletion-vectors.js';
 import { UnsupportedReaderFeature } from './errors.js';
@@ -57,14 +58,19 @@ export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): P
     const cols = fields.map((f) => `CAST(NULL AS ${toDuckType(f.type)}) AS ${ident(f.name)}`).join(', ');
     return { sql: `SELECT ${cols || '1 AS __empty'}${extra} WHERE false`, columns, dispose: async () => {} };
   }
-  const dvTable = await deletionVectorTable(snapshot, files);
+  const opened = await openDataFiles(snapshot, files);
+  let dvTable: string | undefined;
   const dispose = async () => {
     if (dvTable) await session.run(`DROP TABLE IF EXISTS ${dvTable}`);
+    await opened.release();
   };
   try {
+    dvTable = await deletionVectorTable(snapshot, files, opened.local);
     const parts: string[] = [];
     for (const group of groupFiles(snapshot, files, fields, options.withFileRow ?? false)) {
-      parts.push(await groupSql(snapshot, group, fields, options.withFileRow ?? false, dvTable));
+      parts.push(
+        await groupSql(snapshot, group, fields, options.withFileRow ?? false, dvTable, opened.local),
+      );
     }
     const sql = parts.length === 1 ? parts[0]! : parts.map((p) => `(${p})`).join(' UNION ALL ');
     return { sql, columns, dispose };
@@ -72,6 +78,27 @@ export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): P
     await dispose();
     throw err;
   }
+}
+
+/** The data files as local files DuckDB can read (the one way a scan reaches them), by action path. */
+async function openDataFiles(
+  snapshot: Snapshot,
+  files: AddFile[],
+): Promise<{ local: (f: AddFile) => string; release: () => Promise<void> }> {
+  const { store } = snapshot.context;
+  const paths = [...new Set(files.map((f) => decodeActionPath(f.path)))];
+  let opened;
+  try {
+    opened = await localFilesOf(store).open(paths);
+  } catch (err) {
+    throw await explainReadFailure(
+      snapshot,
+      files.map((f) => ({ path: decodeActionPath(f.path), size: f.size })),
+      err,
+    );
+  }
+  const byPath = new Map(paths.map((p, i) => [p, opened.files[i]!]));
+  return { local: (f) => byPath.get(decodeActionPath(f.path))!, release: () => opened.release() };
 }
 
 /** Groups files by partition values and by whether they carry a deletion vector. */
@@ -99,7 +126,11 @@ function groupFiles(
 }
 
 /** A scratch table of (file, row index) pairs the files' deletion vectors remove, or undefined if none has one. */
-async function deletionVectorTable(snapshot: Snapshot, files: AddFile[]): Promise<string | undefined> {
+async function deletionVectorTable(
+  snapshot: Snapshot,
+  files: AddFile[],
+  local: (f: AddFile) => string,
+): Promise<string | undefined> {
   const { store, session } = snapshot.context;
   const withDv = files.filter((f) => f.deletionVector);
   if (withDv.length === 0) return undefined;
@@ -115,7 +146,7 @@ async function deletionVectorTable(snapshot: Snapshot, files: AddFile[]): Promis
         const dvFile = dv.storageType === 'i' ? [] : [{ path: deletionVectorPath(dv) }];
         throw await explainReadFailure(snapshot, dvFile, err, false);
       }
-      const file = literal(store.localPath(decodeActionPath(f.path)));
+      const file = literal(local(f));
       for (let i = 0; i < rows.length; i += 10_000) {
         const values = rows
           .slice(i, i + 10_000)
@@ -142,11 +173,12 @@ async function groupSql(
   fields: StructField[],
   withFileRow: boolean,
   dvTable: string | undefined,
+  local: (f: AddFile) => string,
 ): Promise<string> {
-  const { store, session } = snapshot.context;
+  const { session } = snapshot.context;
   const mode = snapshot.columnMappingMode;
   const partitionCols = new Set(snapshot.partitionColumns);
-  const paths = group.files.map((f) => store.localPath(decodeActionPath(f.path)));
+  const paths = group.files.map(local);
   const reader = `read_parquet(${readerFiles(paths)}, union_by_name=true${
     group.dv ? `, filename='__tl_file', file_row_number=true` : ''
   })`;

@@ -1,12 +1,11 @@
 import type { DuckSession } from '../duck/session.js';
-import { ObjectNotFound, type ObjectStore } from '../storage/object-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import type { AddFile, CommitInfo, DomainMetadata, Metadata, Protocol, RemoveFile } from './actions.js';
-import { parseActions } from './actions.js';
 import { readCheckpoint } from './checkpoint-reader.js';
 import { CorruptLog } from './errors.js';
 import { checkReadSupported } from './features.js';
 import { buildLogSegment, type CommitFile, type LogSegment } from './log-segment.js';
-import { commitPath } from './log-files.js';
+import { commitInfoOf, logReaderOf } from './log-reader.js';
 import { applyActions, cloneState, emptyState, type TableState } from './replay.js';
 import { parseSchema, type ColumnMappingMode, type StructType } from './schema.js';
 
@@ -33,6 +32,17 @@ export function fileStats(add: { stats?: string | null }): FileStats | undefined
   } catch {
     return undefined;
   }
+}
+
+/** Rows of a data file from its statistics (`numRecords`), or undefined when it has none. */
+export function numRecordsOf(add: { stats?: string | null }): number | undefined {
+  const n = fileStats(add)?.numRecords;
+  return n === undefined ? undefined : Number(n);
+}
+
+/** Rows a data file holds now: its `numRecords` less the rows its deletion vector removes (0 without stats). */
+export function liveRecordsOf(add: AddFile): number {
+  return (numRecordsOf(add) ?? 0) - (add.deletionVector?.cardinality ?? 0);
 }
 
 /**
@@ -82,13 +92,18 @@ export class Snapshot {
     return snapshot;
   }
 
-  /** A snapshot at the newest version, reading only the commits after this one. */
-  async update(): Promise<Snapshot> {
-    const segment = await buildLogSegment(this.context.store);
+  /**
+   * A snapshot at the newest version (or at `version`, when given), reading only the commits after
+   * this one when it is older.
+   */
+  async update(version?: number): Promise<Snapshot> {
+    if (version === this.version) return this;
+    if (version !== undefined && version < this.version) return Snapshot.load(this.context, version);
+    const segment = await buildLogSegment(this.context.store, version);
     if (segment.version === this.version) return this;
     const first = segment.commits[0];
     if (segment.version < this.version || !first || first.version > this.version + 1) {
-      return Snapshot.load(this.context); // a newer checkpoint covers our version: start from it
+      return Snapshot.load(this.context, version); // a newer checkpoint covers our version: start from it
     }
     const state = cloneState(this.state);
     await replayCommits(
@@ -165,7 +180,7 @@ export class Snapshot {
   get numRecords(): number | undefined {
     let total = 0;
     for (const f of this.state.files.values()) {
-      const n = fileStats(f)?.numRecords;
+      const n = numRecordsOf(f);
       if (n === undefined) return undefined;
       total += n - (f.deletionVector?.cardinality ?? 0);
     }
@@ -182,40 +197,27 @@ export class Snapshot {
 
 /** The commitInfo of the commit at `version`, or undefined when the commit is gone or has none. */
 async function commitInfoAt(store: ObjectStore, version: number): Promise<CommitInfo | undefined> {
-  const path = commitPath(version);
-  let bytes: Uint8Array;
-  try {
-    bytes = await store.get(path);
-  } catch (err) {
-    if (err instanceof ObjectNotFound) return undefined; // log cleaned up: only the file time is left
-    throw err;
-  }
-  const actions = parseActions(new TextDecoder().decode(bytes), path);
-  return actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
+  const commit = await logReaderOf(store).readCommit(version); // gone (log cleaned up): only the file time is left
+  return commit && commitInfoOf(commit.actions);
 }
 
 async function replayCommits(store: ObjectStore, state: TableState, commits: CommitFile[]): Promise<void> {
-  for (const commit of commits) {
-    const path = commit.path || commitPath(commit.version);
-    let text: string;
+  const reader = logReaderOf(store);
+  for (const file of commits) {
+    let commit;
     try {
-      text = new TextDecoder().decode(await store.get(path));
+      commit = await reader.readCommit(file.version, file);
     } catch (err) {
+      const message = (err as Error).message;
       throw new CorruptLog(
-        `cannot read commit ${commit.version} of ${store.root}: ${(err as Error).message}`,
+        err instanceof CorruptLog
+          ? `commit ${file.version} of ${store.root} is not valid: ${message}`
+          : `cannot read commit ${file.version} of ${store.root}: ${message}`,
         err,
       );
     }
-    let actions;
-    try {
-      actions = parseActions(text, path);
-    } catch (err) {
-      throw new CorruptLog(
-        `commit ${commit.version} of ${store.root} is not valid: ${(err as Error).message}`,
-        err,
-      );
-    }
+    if (!commit) throw new CorruptLog(`cannot read commit ${file.version} of ${store.root}: it is gone`);
     state.commitInfo = undefined;
-    applyActions(state, actions);
+    applyActions(state, commit.actions);
   }
 }

@@ -3,7 +3,7 @@ import { sharedSession, type DuckSession } from '../duck/session.js';
 import { LocalObjectStore } from '../storage/local-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { VersionNotFound } from './errors.js';
-import { listCommits } from './log-segment.js';
+import { commitInfoOf, logReaderOf } from './log-reader.js';
 import { LOG_DIR } from './log-files.js';
 import { writeCheckpoint } from './checkpoint-writer.js';
 import { tableHistory, type HistoryEntry } from './history.js';
@@ -126,15 +126,11 @@ export class DeltaTable implements TableContext {
 export async function commitTimestamps(
   table: TableContext,
 ): Promise<{ version: number; timestamp: number }[]> {
-  const commits = await listCommits(table.store);
   const out: { version: number; timestamp: number }[] = [];
   let prev = -Infinity;
-  for (const c of commits) {
-    let ts = c.lastModified;
-    const text = new TextDecoder().decode(await table.store.getRange(c.path, 0, 4096));
-    const first = text.split('\n')[0] ?? '';
-    const m = /"inCommitTimestamp"\s*:\s*(\d+)/.exec(first);
-    if (m && first.includes('"commitInfo"')) ts = Number(m[1]);
+  for await (const c of logReaderOf(table.store).commitRange(0)) {
+    const ict = commitInfoOf(c.actions)?.inCommitTimestamp;
+    let ts = typeof ict === 'number' ? ict : c.lastModified;
     if (ts <= prev) ts = prev + 1;
     prev = ts;
     out.push({ version: c.version, timestamp: ts });

@@ -3,7 +3,6 @@ import { ObjectExists } from '../storage/object-store.js';
 import {
   decodeActionPath,
   logicalFileKey,
-  parseActions,
   serializeActions,
   type Action,
   type AddFile,
@@ -18,7 +17,8 @@ import { CheckpointFailed, writeCheckpoint } from './checkpoint-writer.js';
 import { CommitConflict, ProtocolViolation } from './errors.js';
 import { hasFeature } from './features.js';
 import { commitPath } from './log-files.js';
-import { Snapshot, type TableContext } from './snapshot.js';
+import { commitInfoOf, logReaderOf } from './log-reader.js';
+import { numRecordsOf, Snapshot, type TableContext } from './snapshot.js';
 import { ENGINE_INFO } from './version.js';
 
 /** Options of a transaction. */
@@ -191,7 +191,7 @@ export class Transaction {
   }
 
   private metrics(): Record<string, string> {
-    const addedRows = this.adds.reduce((n, a) => n + statRecords(a), 0);
+    const addedRows = this.adds.reduce((n, a) => n + (numRecordsOf(a) ?? 0), 0);
     return {
       numFiles: String(this.adds.length),
       numAddedFiles: String(this.adds.length),
@@ -230,13 +230,12 @@ export class Transaction {
 
   /** Throws if the commit that won version `version` conflicts with this transaction. */
   private async checkConflicts(version: number): Promise<void> {
-    const path = commitPath(version);
-    const winning = parseActions(new TextDecoder().decode(await this.context.store.get(path)), path);
+    const winning = (await logReaderOf(this.context.store).requireCommit(version)).actions;
     const conflict = (kind: ConstructorParameters<typeof CommitConflict>[0], detail: string) =>
       new CommitConflict(kind, version, version, detail);
     if (!this.readSnapshot)
       throw conflict('TableCreatedConcurrently', 'another writer created the table first');
-    const info = winning.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
+    const info = commitInfoOf(winning);
     if (info?.operation === 'VACUUM START' && this.adds.length > 0) {
       // The VACUUM listed the table before this commit and may delete the files this transaction
       // wrote before it started: they must be written again (writeTable and OPTIMIZE do so).
@@ -300,23 +299,14 @@ export class Transaction {
   }
 }
 
-function statRecords(add: AddFile): number {
-  if (!add.stats) return 0;
-  try {
-    return Number((JSON.parse(add.stats) as { numRecords?: number }).numRecords ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
+/**
+ * The in-commit timestamp of the commit at `version` (the floor of the next one's), or undefined when
+ * it has none or its JSON is gone (log clean-up). Any other failure to read it fails the commit.
+ */
 async function previousInCommitTimestamp(ctx: TableContext, version: number): Promise<number | undefined> {
-  try {
-    const text = new TextDecoder().decode(await ctx.store.get(commitPath(version)));
-    const m = /"inCommitTimestamp"\s*:\s*(\d+)/.exec(text.split('\n')[0] ?? '');
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
+  const commit = await logReaderOf(ctx.store).readCommit(version);
+  const ict = commit && commitInfoOf(commit.actions)?.inCommitTimestamp;
+  return typeof ict === 'number' ? ict : undefined;
 }
 
 /** How many times a write is redone after a concurrent VACUUM started (ConcurrentVacuum). */

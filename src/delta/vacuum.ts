@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as nodePath from 'node:path';
 import { TweetlakeError } from '../errors.js';
+import { STAGING_DIR } from '../storage/local-store.js';
 import type { ObjectMeta } from '../storage/object-store.js';
-import { decodeActionPath, parseActions, type DeletionVectorDescriptor } from './actions.js';
+import { decodeActionPath, type DeletionVectorDescriptor } from './actions.js';
 import { deletionVectorPath } from './deletion-vectors.js';
 import { checkWriteSupported } from './features.js';
 import { LOG_DIR } from './log-files.js';
-import { listCommits } from './log-segment.js';
+import { logReaderOf } from './log-reader.js';
 import { Snapshot, type TableContext } from './snapshot.js';
 import { parseInterval } from './table-properties.js';
 import { Transaction } from './transaction.js';
@@ -45,7 +44,7 @@ export class RetentionTooShort extends TweetlakeError {
 
 /** Leftovers of killed writers under `_tweetlake_staging/` go only once this old: a running write is never that slow. */
 const STAGING_MIN_AGE_MS = 24 * 3_600_000;
-const STAGING = '_tweetlake_staging/';
+const STAGING = `${STAGING_DIR}/`;
 
 function isHidden(relative: string): boolean {
   return relative
@@ -101,10 +100,8 @@ function neededBy(snapshot: Snapshot, cutoff: number): Set<string> {
 /** Every file (and deletion vector file) that a commit after `version` adds, up to the latest commit. */
 async function addedSince(ctx: TableContext, version: number): Promise<Set<string>> {
   const added = new Set<string>();
-  for (const commit of await listCommits(ctx.store)) {
-    if (commit.version <= version) continue;
-    const actions = parseActions(new TextDecoder().decode(await ctx.store.get(commit.path)), commit.path);
-    for (const a of actions) {
+  for await (const commit of logReaderOf(ctx.store).commitRange(version + 1)) {
+    for (const a of commit.actions) {
       if (!('add' in a)) continue;
       added.add(decodeActionPath(a.add.path));
       const dv = a.add.deletionVector;
@@ -181,10 +178,7 @@ export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}
   const committed = await addedSince(ctx, snapshot.version);
   const doomed = candidates.filter((f) => !committed.has(f.path));
   for (const f of doomed) await ctx.store.delete(f.path);
-  await removeEmptyDirs(
-    ctx.store.root,
-    doomed.map((f) => f.path),
-  );
+  await ctx.store.removeEmptyFolders?.(doomed.map((f) => f.path));
   const end = new Transaction(ctx, await Snapshot.load(ctx, started.version), {
     operation: 'VACUUM END',
     operationParameters: { status: 'COMPLETED' },
@@ -192,22 +186,4 @@ export async function vacuumTable(ctx: TableContext, options: VacuumOptions = {}
   });
   await end.commit();
   return { files: doomed.map((f) => f.path), bytes: doomed.reduce((n, f) => n + f.size, 0), dryRun: false };
-}
-
-async function removeEmptyDirs(root: string, deleted: string[]): Promise<void> {
-  const dirs = new Set<string>();
-  for (const p of deleted) {
-    let d = nodePath.posix.dirname(p);
-    while (d !== '.' && d !== '') {
-      dirs.add(d);
-      d = nodePath.posix.dirname(d);
-    }
-  }
-  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
-    try {
-      await fs.rmdir(nodePath.join(root, d));
-    } catch {
-      // not empty: keep it
-    }
-  }
 }

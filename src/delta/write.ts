@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as nodePath from 'node:path';
 import type { DuckSession } from '../duck/session.js';
 import { readerFiles } from '../duck/files.js';
 import { literal } from '../duck/session.js';
+import { tempStaging } from '../storage/local-files.js';
 import type { Metadata, Protocol } from './actions.js';
-import { SchemaMismatch, TableAlreadyExists } from './errors.js';
+import { CommitConflict, SchemaMismatch, TableAlreadyExists, TableNotFound } from './errors.js';
 import { checkWriteSupported } from './features.js';
 import {
   canWiden,
@@ -18,7 +16,7 @@ import {
   usesType,
   type StructType,
 } from './schema.js';
-import { Snapshot, type TableContext } from './snapshot.js';
+import { numRecordsOf, Snapshot, type TableContext } from './snapshot.js';
 import { commitOrDiscard, retryAfterVacuum, Transaction } from './transaction.js';
 import { writeDataFiles } from './writer.js';
 
@@ -64,10 +62,15 @@ export async function sourceSql(
   source: DataSource,
 ): Promise<{ sql: string; dispose: () => Promise<void> }> {
   if ('sql' in source) return { sql: source.sql, dispose: async () => {} };
-  const dir = await fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-rows-'));
-  const file = nodePath.join(dir, 'rows.json');
-  await fs.writeFile(file, source.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  const dispose = () => fs.rm(dir, { recursive: true, force: true });
+  const staging = await tempStaging('tweetlake-rows-');
+  const out = await staging.create('rows.json');
+  try {
+    await out.write(source.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  } finally {
+    await out.close();
+  }
+  const file = out.path;
+  const dispose = () => staging.dispose();
   if (source.schema) {
     const columns = source.schema.fields
       .map((f) => `${literal(f.name)}: ${literal(toDuckType(f.type))}`)
@@ -153,7 +156,7 @@ export async function createTable(
   try {
     return (await txn.commit()).version;
   } catch (err) {
-    if ((err as { kind?: string }).kind === 'TableCreatedConcurrently')
+    if (err instanceof CommitConflict && err.kind === 'TableCreatedConcurrently')
       throw new TableAlreadyExists(ctx.store.root);
     throw err;
   }
@@ -164,7 +167,7 @@ async function currentSnapshot(ctx: TableContext, given?: Snapshot): Promise<Sna
   try {
     return await Snapshot.load(ctx);
   } catch (err) {
-    if ((err as { code?: string }).code === 'DELTA_TABLE_NOT_FOUND') return undefined;
+    if (err instanceof TableNotFound) return undefined;
     throw err;
   }
 }
@@ -260,7 +263,7 @@ async function writeOnce(ctx: TableContext, source: DataSource, options: WriteOp
     if (options.txn) txn.setTransaction(options.txn.appId, options.txn.version);
     txn.addFiles(adds);
     const result = await commitOrDiscard(txn, adds);
-    const numRows = adds.reduce((n, a) => n + Number(JSON.parse(a.stats ?? '{}').numRecords ?? 0), 0);
+    const numRows = adds.reduce((n, a) => n + (numRecordsOf(a) ?? 0), 0);
     return { version: result.version, skipped: false, numFiles: adds.length, numRows };
   } finally {
     await src.dispose();

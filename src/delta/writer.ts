@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as nodePath from 'node:path';
 import { copyTarget } from '../duck/files.js';
 import { ident } from '../duck/session.js';
+import { localFilesOf } from '../storage/local-files.js';
 import { encodeActionPath, type AddFile } from './actions.js';
 import { ProtocolViolation, SchemaMismatch } from './errors.js';
 import { partitionDir, partitionTextSql, serializePartitionValue } from './partition-values.js';
@@ -73,13 +72,12 @@ export async function writeDataFiles(
     "FILENAME_PATTERN 'part-{uuid}'",
     'RETURN_FILES true',
   ].join(', ');
-  const staging = store.localPath(`_tweetlake_staging/${randomUUID()}`);
-  await fs.mkdir(staging, { recursive: true });
+  const staging = await localFilesOf(store).staging();
   const written: { file: string; partitionValues: Record<string, string | null> }[] = [];
   try {
     if (partitionCols.length === 0) {
       const [res] = await session.all(
-        `COPY (SELECT ${projection || '1 AS __empty'} FROM (${sourceSql})) TO ${copyTarget(`${staging}/all`)} (${copyOptions})`,
+        `COPY (SELECT ${projection || '1 AS __empty'} FROM (${sourceSql})) TO ${copyTarget(staging.file('all'))} (${copyOptions})`,
       );
       for (const f of (res?.Files as string[]) ?? []) written.push({ file: f, partitionValues: {} });
     } else {
@@ -104,7 +102,7 @@ export async function writeDataFiles(
           });
           const [res] = await session.all(
             `COPY (SELECT ${projection || '1 AS __empty'} FROM ${temp} WHERE __tl_pid = ${Number(part.__tl_pid)}) ` +
-              `TO ${copyTarget(`${staging}/${part.__tl_pid}`)} (${copyOptions})`,
+              `TO ${copyTarget(staging.file(String(part.__tl_pid)))} (${copyOptions})`,
           );
           for (const f of (res?.Files as string[]) ?? []) written.push({ file: f, partitionValues: values });
         }
@@ -114,12 +112,11 @@ export async function writeDataFiles(
     }
     return await placeFiles(ctx, written, options);
   } finally {
-    await fs.rm(staging, { recursive: true, force: true });
-    await fs.rmdir(nodePath.dirname(staging)).catch(() => undefined); // only if no other write is staging
+    await staging.dispose();
   }
 }
 
-/** Moves staged files to their final, Spark-style names and describes them as add actions. */
+/** Moves (or uploads) staged files to their final, Spark-style names and describes them as add actions. */
 async function placeFiles(
   ctx: TableContext,
   written: { file: string; partitionValues: Record<string, string | null> }[],
@@ -139,15 +136,14 @@ async function placeFiles(
     const dir = options.partitionColumns.map((p) => partitionDir(p, w.partitionValues[p] ?? null)).join('/');
     const name = `part-${String(index++).padStart(5, '0')}-${randomUUID()}-c000.${codec}.parquet`;
     const relative = dir ? `${dir}/${name}` : name;
-    const target = ctx.store.localPath(relative);
-    await fs.mkdir(nodePath.dirname(target), { recursive: true });
-    await fs.rename(w.file, target);
-    const st = await fs.stat(target);
+    await ctx.store.putFile(relative, w.file);
+    const meta = await ctx.store.head(relative);
+    if (!meta) throw new ProtocolViolation(`data file ${relative} vanished right after it was written`);
     adds.push({
       path: encodeActionPath(relative),
       partitionValues: w.partitionValues,
-      size: st.size,
-      modificationTime: Math.floor(st.mtimeMs),
+      size: meta.size,
+      modificationTime: meta.lastModified,
       dataChange: options.dataChange,
       stats: s.stats,
     });

@@ -37,13 +37,18 @@ export function parseLogEntry<T>(bytes: Uint8Array, file: string): T {
     }
     json = text.slice(firstLine[0].length);
   }
+  let value: unknown;
+  let why: string | undefined;
   try {
-    const value = JSON.parse(json) as unknown;
-    if (value === null || typeof value !== 'object') throw new Error('not a JSON object');
-    return value as T;
+    value = JSON.parse(json) as unknown;
   } catch (err) {
-    const why =
-      text.trim() === '' ? 'it is empty' : `it is truncated or not JSON (${(err as Error).message})`;
+    why = `it is truncated or not JSON (${(err as Error).message})`;
+  }
+  if (why === undefined && (value === null || typeof value !== 'object'))
+    why = 'it is truncated or not JSON (not a JSON object)';
+  if (why !== undefined) {
+    if (text.trim() === '') why = 'it is empty';
     throw new CheckpointError(`checkpoint file ${file} is damaged: ${why}; ${RECOVERY_HINT}`);
   }
+  return value as T;
 }

@@ -35,7 +35,7 @@ export class StreamCheckpoint {
   constructor(readonly store: ObjectStore) {}
 
   private file(path: string): string {
-    return this.store.localPath(path);
+    return this.store.location(path);
   }
 
   private async read<T>(path: string): Promise<T> {

@@ -3,10 +3,16 @@ export interface Clock {
   now(): number;
   /** Resolves after `ms`, or earlier when `signal` aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * A number in [0, 1) that spreads retry waits (jitter), so that queries failing together do not
+   * retry together. Clocks without it (test clocks) wait exactly the exponential backoff.
+   */
+  random?(): number;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  random: () => Math.random(),
   sleep: (ms, signal) =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve();

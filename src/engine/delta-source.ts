@@ -1,9 +1,9 @@
 import type { DuckSession, JsonValue } from '../duck/session.js';
-import { parseActions, type AddFile } from '../delta/actions.js';
+import type { AddFile } from '../delta/actions.js';
 import { TweetlakeError } from '../errors.js';
-import { commitPath } from '../delta/log-files.js';
+import { logReaderOf } from '../delta/log-reader.js';
 import { planScan } from '../delta/scan.js';
-import { fileStats, Snapshot } from '../delta/snapshot.js';
+import { liveRecordsOf, numRecordsOf, Snapshot } from '../delta/snapshot.js';
 import { DeltaTable } from '../delta/table.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { AdmissionLimits, Source, SourceBatch } from './source.js';
@@ -58,6 +58,8 @@ export class DeltaSource implements Source {
   readonly description: string;
   private table!: DeltaTable;
   private snapshot?: Snapshot;
+  /** The snapshot batches are planned on, moved forward from batch to batch (never rebuilt from the log). */
+  private batchSnapshot?: Snapshot;
   private cap?: number;
   private initial?: { version: number; order: InitialOrder; files: AddFile[] };
 
@@ -124,7 +126,7 @@ export class DeltaSource implements Source {
     let end = index;
     let rows = 0;
     while (end < files.length && end - index < Math.max(1, maxFiles)) {
-      const r = numRecords(files[end]!);
+      const r = numRecordsOf(files[end]!) ?? 0;
       if (limits.maxRowsPerTrigger !== undefined && end > index && rows + r > limits.maxRowsPerTrigger) break;
       rows += r;
       end++;
@@ -140,7 +142,7 @@ export class DeltaSource implements Source {
     let end = after;
     for (let v = after + 1; v <= latest; v++) {
       const adds = await this.changes(v);
-      const r = adds.reduce((n, a) => n + numRecords(a), 0);
+      const r = adds.reduce((n, a) => n + (numRecordsOf(a) ?? 0), 0);
       if (
         limits.maxFilesPerTrigger !== undefined &&
         end > after &&
@@ -157,8 +159,7 @@ export class DeltaSource implements Source {
 
   /** Files a version appended; throws when it removed data (unless told to skip such commits). */
   private async changes(version: number): Promise<AddFile[]> {
-    const path = commitPath(version);
-    const actions = parseActions(new TextDecoder().decode(await this.table.store.get(path)), path);
+    const { actions } = await logReaderOf(this.table.store).requireCommit(version);
     const removes = actions.some((a) => 'remove' in a && a.remove.dataChange);
     if (removes) {
       if (this.options.skipChangeCommits) return [];
@@ -170,7 +171,7 @@ export class DeltaSource implements Source {
   async getBatch(start: JsonValue | undefined, end: JsonValue): Promise<SourceBatch> {
     const to = asOffset(end)!;
     const from = asOffset(start);
-    const snapshot = await this.table.snapshot({ version: to.version });
+    const snapshot = await this.snapshotAt(to.version);
     let files: AddFile[];
     if (to.initial) {
       const all = await this.initialFiles(to.version, orderOf(to));
@@ -182,10 +183,7 @@ export class DeltaSource implements Source {
       for (let v = first; v <= to.version; v++) files.push(...(await this.changes(v)));
     }
     const plan = await planScan(snapshot, { files });
-    const rows = files.reduce(
-      (n, f) => n + (fileStats(f)?.numRecords ?? 0) - (f.deletionVector?.cardinality ?? 0),
-      0,
-    );
+    const rows = files.reduce((n, f) => n + liveRecordsOf(f), 0);
     return {
       sql: plan.sql,
       description: to.initial
@@ -194,6 +192,14 @@ export class DeltaSource implements Source {
       dispose: plan.dispose,
       numRows: rows,
     };
+  }
+
+  /** The table at `version`: the batch snapshot (or the latest one) moved forward to it. */
+  private async snapshotAt(version: number): Promise<Snapshot> {
+    const base =
+      this.batchSnapshot ?? (this.snapshot && this.snapshot.version <= version ? this.snapshot : undefined);
+    this.batchSnapshot = base ? await base.update(version) : await this.table.snapshot({ version });
+    return this.batchSnapshot;
   }
 
   /** Files not yet read after `start` (0 when the stream has caught up with the table). */
@@ -213,14 +219,5 @@ export class DeltaSource implements Source {
   /** The newest version of the source table (undefined while it does not exist). */
   async latestVersion(): Promise<number | undefined> {
     return (await this.latest())?.version;
-  }
-}
-
-/** Rows of a data file from its statistics (0 when it has none). */
-function numRecords(a: AddFile): number {
-  try {
-    return Number((JSON.parse(a.stats ?? '{}') as { numRecords?: number }).numRecords ?? 0);
-  } catch {
-    return 0;
   }
 }

@@ -63,7 +63,7 @@ export class FileSourceLog {
   }
 
   private file(path: string): string {
-    return this.store.localPath(path);
+    return this.store.location(path);
   }
 
   /** The ranges of one batch (also from the `{files: [...]}` entries older tweetlake wrote). */

@@ -226,7 +226,7 @@ export class FileSource implements Source {
       for (const m of waiting) {
         cap.files.delete(m.path);
         this.context.warn(
-          `${this.store.localPath(m.path)} is still changing: left for the next run (a file is read once it ` +
+          `${this.store.location(m.path)} is still changing: left for the next run (a file is read once it ` +
             `has not changed for ${this.settleMs} ms)`,
         );
       }
@@ -277,7 +277,7 @@ export class FileSource implements Source {
     const gzip = isGzipName(m.path);
     return {
       key: m.path,
-      path: this.store.localPath(m.path),
+      path: this.store.location(m.path),
       start: 0,
       end: 0,
       line: 1,

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { ObjectStore } from '../storage/object-store.js';
+import { TweetlakeError } from '../errors.js';
 import { FileTruncated } from './range-errors.js';
 
 /** Compressed bytes [0, size) of an object, in chunks of at most `chunkBytes`. */
@@ -55,7 +56,11 @@ export class GzipCursor {
 
   /** Decompressed chunks from `start` on (`start` must not be behind the cursor). */
   async *chunks(start: number): AsyncGenerator<Uint8Array> {
-    if (start < this.position) throw new Error(`gzip cursor at ${this.position} cannot go back to ${start}`);
+    if (start < this.position)
+      throw new TweetlakeError(
+        'INTERNAL_GZIP_CURSOR',
+        `gzip cursor at ${this.position} cannot go back to ${start} (a bug of tweetlake: please report it)`,
+      );
     for (;;) {
       const chunk = this.leftover.shift() ?? (await this.pull());
       if (!chunk) return;

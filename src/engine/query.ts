@@ -33,8 +33,13 @@ export interface StreamingQueryOptions {
   onWarning?: (message: string) => void;
   /** Failed attempts after which a batch is given up on, across restarts (default 3). */
   maxBatchAttempts?: number;
-  /** Wait before retrying a batch after a retryable error; doubled on each attempt (default 1 s). */
+  /**
+   * Wait before retrying a batch after a retryable error; doubled on each attempt, at most
+   * `retryMaxBackoffMs`, plus up to 20% of random jitter from the clock (default 1 s).
+   */
   retryBackoffMs?: number;
+  /** The longest wait between two attempts of a batch (default 60 s). */
+  retryMaxBackoffMs?: number;
   /** Try again a batch that had failed maxBatchAttempts times (after its cause was fixed). */
   retryFailedBatches?: boolean;
 }
@@ -262,7 +267,7 @@ export class StreamingQuery {
     triggerStart = this.clock.now(),
   ): Promise<void> {
     const max = this.options.maxBatchAttempts ?? 3;
-    const file = this.checkpoint.store.localPath(`failures/${batchId}`);
+    const file = this.checkpoint.store.location(`failures/${batchId}`);
     let failed = await this.checkpoint.readFailures(batchId);
     if (failed && this.options.retryFailedBatches) {
       await this.checkpoint.clearFailures(batchId);
@@ -279,16 +284,26 @@ export class StreamingQuery {
         failed = await this.checkpoint.recordFailure(batchId, errorMessage(err), retryable);
         if (failed.attempts >= max) throw new BatchFailedRepeatedly(this.name, failed, file, err);
         if (!retryable || this.stopping) throw err;
-        const backoff = (this.options.retryBackoffMs ?? 1000) * 2 ** (failed.attempts - 1);
+        const backoff = this.backoffMs(failed.attempts);
         this.status = {
           message: `Retrying batch ${batchId} in ${backoff} ms after: ${errorMessage(err)}`,
           isDataAvailable: true,
           isTriggerActive: true,
         };
-        await this.clock.sleep(Math.min(backoff, 60_000), this.abort.signal);
+        await this.clock.sleep(backoff, this.abort.signal);
         if (this.stopping) throw err;
       }
     }
+  }
+
+  /**
+   * The wait before attempt `attempts + 1`: exponential (base retryBackoffMs, doubled per attempt,
+   * capped) plus jitter of up to a fifth of it when the clock gives randomness.
+   */
+  private backoffMs(attempts: number): number {
+    const base = this.options.retryBackoffMs ?? 1000;
+    const wait = Math.min(base * 2 ** (attempts - 1), this.options.retryMaxBackoffMs ?? 60_000);
+    return Math.round(wait + wait * 0.2 * (this.clock.random?.() ?? 0));
   }
 
   private async runBatch(
@@ -307,9 +322,16 @@ export class StreamingQuery {
     let result: BatchResult;
     const t1 = this.clock.now();
     let output = input;
+    const ctx = { batchId, queryId: this.id, queryName: this.name, session };
     try {
-      output = transform ? await transform(input, session) : input;
-      result = await sink.addBatch(output, { batchId, queryId: this.id, queryName: this.name, session });
+      // The txn is checked once, here: a batch every table holds is neither transformed nor written.
+      // (The source still reads it: a file source learns from the read where its next batch starts.)
+      if (await sink.holdsBatch?.(ctx)) {
+        result = { numInputRows: input.numRows ?? 0, numOutputRows: 0 };
+      } else {
+        output = transform ? await transform(input, session) : input;
+        result = await sink.addBatch(output, ctx);
+      }
     } finally {
       if (output !== input) await output.dispose();
       await input.dispose();

@@ -186,7 +186,7 @@ export async function loadRawRecords(
         const meta = await store.head(key);
         const range = {
           key,
-          path: store.localPath(key),
+          path: store.location(key),
           start: 0,
           end: Number.MAX_SAFE_INTEGER,
           line: 1,

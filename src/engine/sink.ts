@@ -31,6 +31,12 @@ export interface Sink {
    * them holds as committed, and refuses a checkpoint that lost what they hold.
    */
   readonly tables?: readonly string[];
+  /**
+   * Whether every table of the sink already holds this batch (txn of the query at this batch id or
+   * later). The engine asks once before it runs a batch and skips one that is fully held: a replay
+   * after a crash that came between the tables' commits and the commits log.
+   */
+  holdsBatch?(ctx: BatchContext): Promise<boolean>;
 }
 
 /**
@@ -50,6 +56,12 @@ export class DeltaSink implements Sink {
   ) {
     this.description = `DeltaSink[${path}]`;
     this.tables = [path];
+  }
+
+  async holdsBatch(ctx: BatchContext): Promise<boolean> {
+    const table = await DeltaTable.forPath(this.path, ctx.session);
+    if (!(await table.exists())) return false;
+    return ((await table.snapshot()).txnVersion(ctx.queryId) ?? -1) >= ctx.batchId;
   }
 
   async addBatch(batch: SourceBatch, ctx: BatchContext): Promise<BatchResult> {

@@ -10,6 +10,7 @@ import {
   type ModelVersionInfo,
   type RegisteredModelInfo,
 } from './registry.js';
+import { writeFileAtomic } from '../storage/atomic-write.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\- ]*$/;
 
@@ -30,13 +31,6 @@ async function readYaml(path: string): Promise<Record<string, unknown> | undefin
     if ((err as { code?: string }).code === 'ENOENT') return undefined;
     throw err;
   }
-}
-
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  await fs.mkdir(nodePath.dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await fs.writeFile(tmp, text);
-  await fs.rename(tmp, path);
 }
 
 /**

@@ -26,6 +26,10 @@ export interface TweetlakeConfig {
   maxRecordBytes: number;
   dropTweetsWithoutMentions: boolean;
   schemaEvolution: boolean;
+  /** Failed attempts of a batch (retryable errors are retried at once, with backoff) before it is given up on. */
+  maxBatchAttempts: number;
+  /** First wait before retrying a batch (ms); doubled on each attempt, with jitter. */
+  retryBackoffMs: number;
   model: {
     /** A registered model, a folder, or a model server (`mlflow+http(s)://…`, `oip+http(s)://…/v2/models/NAME`). */
     uri: string;
@@ -66,6 +70,8 @@ export function defaultConfig(): TweetlakeConfig {
     maxRecordBytes: 10 << 20,
     dropTweetsWithoutMentions: false,
     schemaEvolution: false,
+    maxBatchAttempts: 3,
+    retryBackoffMs: 1000,
     model: { uri: DEFAULT_MODEL_URI, batchSize: 32, cache: true },
     // DuckDB keeps freed buffers up to its limit (80% of RAM by default); a limit keeps memory flat,
     // and DuckDB spills to disk past it (docs/BENCHMARKS.md).
@@ -117,6 +123,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial2<Tw
     source: env.TWEETLAKE_SOURCE,
     maxFilesPerTrigger: num(env.TWEETLAKE_MAX_FILES_PER_TRIGGER, 'TWEETLAKE_MAX_FILES_PER_TRIGGER'),
     maxBytesPerTrigger: num(env.TWEETLAKE_MAX_BYTES_PER_TRIGGER, 'TWEETLAKE_MAX_BYTES_PER_TRIGGER'),
+    maxBatchAttempts: num(env.TWEETLAKE_MAX_BATCH_ATTEMPTS, 'TWEETLAKE_MAX_BATCH_ATTEMPTS'),
+    retryBackoffMs: num(env.TWEETLAKE_RETRY_BACKOFF_MS, 'TWEETLAKE_RETRY_BACKOFF_MS'),
     model: {
       uri: env.TWEETLAKE_MODEL_URI,
       workers: num(env.TWEETLAKE_INFERENCE_WORKERS, 'TWEETLAKE_INFERENCE_WORKERS'),
@@ -156,6 +164,16 @@ export function loadConfig(flags: Partial2<TweetlakeConfig> = {}, configFile?: s
   }
   if (!['available-now', 'continuous'].includes(config.trigger)) {
     throw new ConfigError(`trigger must be available-now or continuous, got '${config.trigger}'`);
+  }
+  if (!Number.isInteger(config.maxBatchAttempts) || config.maxBatchAttempts < 1) {
+    throw new ConfigError(
+      `maxBatchAttempts must be a whole number of at least 1, got ${JSON.stringify(config.maxBatchAttempts)}`,
+    );
+  }
+  if (typeof config.retryBackoffMs !== 'number' || !(config.retryBackoffMs >= 0)) {
+    throw new ConfigError(
+      `retryBackoffMs must be a number of milliseconds, got ${JSON.stringify(config.retryBackoffMs)}`,
+    );
   }
   if (typeof config.model.cache !== 'boolean') {
     throw new ConfigError(`model.cache must be true or false, got ${JSON.stringify(config.model.cache)}`);

@@ -2,9 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import type { DuckSession } from '../duck/session.js';
-import { parseActions } from '../delta/actions.js';
-import { commitPath } from '../delta/log-files.js';
 import { DeltaTable } from '../delta/table.js';
+import { commitInfoOf, logReaderOf } from '../delta/log-reader.js';
 import { TWEETLAKE_VERSION } from '../delta/version.js';
 import { TweetlakeError } from '../errors.js';
 import { confusionMatrixChart } from '../analytics/charts.js';
@@ -40,13 +39,7 @@ export async function silverVersionOf(
   goldVersion: number,
 ): Promise<number | undefined> {
   for (let v = goldVersion; v >= 0; v--) {
-    const actions = parseActions(
-      new TextDecoder().decode(await gold.store.get(commitPath(v))),
-      commitPath(v),
-    );
-    const info = actions.find(
-      (a): a is { commitInfo: Record<string, unknown> } => 'commitInfo' in a,
-    )?.commitInfo;
+    const info = commitInfoOf((await logReaderOf(gold.store).requireCommit(v)).actions);
     const epoch = (info?.operationParameters as Record<string, unknown> | undefined)?.epochId;
     if (epoch === undefined) continue;
     try {

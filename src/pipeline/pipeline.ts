@@ -41,6 +41,10 @@ export interface PipelineOptions extends Omit<StageOptions, 'paths'> {
   onWarning?: (stream: StreamName, message: string) => void;
   /** Try again batches that had failed too often (after their cause was fixed). */
   retryFailedBatches?: boolean;
+  /** Failed attempts after which a batch is given up on (default 3; see StreamingQueryOptions). */
+  maxBatchAttempts?: number;
+  /** First wait before a batch is retried after a retryable error (ms, default 1000). */
+  retryBackoffMs?: number;
 }
 
 /** What bronze read in a run, and where it went: records = bronze + quarantined. */
@@ -198,6 +202,10 @@ export class Pipeline {
       ...base,
       trigger,
       ...(this.options.retryFailedBatches ? { retryFailedBatches: true } : {}),
+      ...(this.options.maxBatchAttempts !== undefined
+        ? { maxBatchAttempts: this.options.maxBatchAttempts }
+        : {}),
+      ...(this.options.retryBackoffMs !== undefined ? { retryBackoffMs: this.options.retryBackoffMs } : {}),
       onWarning: (message) => {
         this.warnings.push(`${name}: ${message}`);
         this.options.onWarning?.(name, message);

@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { SCRATCH_SCHEMA, type DuckSession } from '../duck/session.js';
 
-import type { StructType } from '../delta/schema.js';
-import type { Snapshot } from '../delta/snapshot.js';
-import { DeltaTable } from '../delta/table.js';
+import { planScan } from '../delta/scan.js';
 import { DeltaSource } from '../engine/delta-source.js';
 import { FileSource } from '../engine/file-source.js';
 import type { StreamingQueryOptions } from '../engine/query.js';
-import { ForeachBatchSink, type BatchContext, type BatchResult } from '../engine/sink.js';
-import type { SourceBatch } from '../engine/source.js';
+import { DeltaTablesSink, type StageTransform } from '../engine/delta-tables-sink.js';
+import type { Sink } from '../engine/sink.js';
 import type { Classifier } from '../model/classifier.js';
 import { cacheKeyOf, PredictionCache } from '../model/prediction-cache.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -55,81 +53,53 @@ export interface StageOptions {
 /** Rows per batch of the stages that read a Delta table (bounds memory whatever the upstream file sizes). */
 const DELTA_MAX_ROWS_PER_TRIGGER = 200_000;
 
-async function ensureTable(path: string, schema: StructType, session: DuckSession): Promise<DeltaTable> {
-  const table = await DeltaTable.forPath(path, session);
-  if (!(await table.exists())) {
-    try {
-      await table.create(schema);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'DELTA_TABLE_EXISTS') throw err;
-    }
-  }
-  return table;
-}
-
 async function countRows(session: DuckSession, sql: string): Promise<number> {
   const [row] = await session.all(`SELECT count(*) AS n FROM (${sql})`);
   return Number(row?.n ?? 0);
 }
 
-/** Whether the table already committed this query's batch (a replay after a crash): its txn says so. */
-async function holdsBatch(table: DeltaTable, ctx: BatchContext, snapshot?: Snapshot): Promise<boolean> {
-  return ((snapshot ?? (await table.snapshot())).txnVersion(ctx.queryId) ?? -1) >= ctx.batchId;
-}
+type BronzeTables = 'bronze' | 'quarantine';
 
-/** Writes one batch to a table exactly once (txn = query id + batch id); undefined when the table held it already. */
-async function appendOnce(
-  table: DeltaTable,
-  sql: string,
-  ctx: BatchContext,
-  mergeSchema = false,
-): Promise<number | undefined> {
-  const result = await table.write(
-    { sql },
-    {
-      mode: 'append',
-      mergeSchema,
-      txn: { appId: ctx.queryId, version: ctx.batchId },
-      operation: 'STREAMING UPDATE',
-      operationParameters: {
-        outputMode: 'Append',
-        queryName: ctx.queryName,
-        queryId: ctx.queryId,
-        epochId: String(ctx.batchId),
-      },
-    },
-  );
-  return result.skipped ? undefined : result.numRows;
-}
-
-/** The bronze and quarantine rows of one batch of raw records, written exactly once; their counts. */
-async function writeBronzeBatch(
-  o: StageOptions,
-  raw: string,
-  ctx: BatchContext,
-): Promise<{ bronzeRows: number; quarantinedRows: number }> {
-  const bronze = await ensureTable(o.paths.tables.bronze, BRONZE_SCHEMA, o.session);
-  const quarantine = await ensureTable(o.paths.tables.quarantine, QUARANTINE_SCHEMA, o.session);
-  const now = new Date().toISOString();
-  const snapshot = await bronze.snapshot();
-  let columns = snapshot.schema.fields
-    .map((f) => f.name)
-    .filter((n) => !['_rescued_data', 'source_file', 'processing_time'].includes(n));
-  let evolved = false;
-  if (o.schemaEvolution) {
-    const added = (await o.session.all(newKeysSql(raw, columns))).map((r) => String(r.k));
-    if (added.length) {
-      columns = [...columns, ...added];
-      evolved = true;
+/** bronze_stream's transform: raw records -> bronze rows (JSON objects) + quarantine rows (everything else). */
+function bronzeTransform(o: StageOptions): StageTransform<BronzeTables> {
+  return async (batch, ctx) => {
+    // The batch is read several times: the file source's table of records, or a copy of it.
+    const copy = batch.table ? undefined : `${SCRATCH_SCHEMA}.raw_${randomUUID().replace(/-/g, '')}`;
+    if (copy) await o.session.run(`CREATE TABLE ${copy} AS ${batch.sql}`);
+    const dispose = async () => {
+      if (copy) await o.session.run(`DROP TABLE IF EXISTS ${copy}`);
+    };
+    try {
+      const raw = batch.table ?? copy!;
+      const input = batch.numRows ?? (await countRows(o.session, `SELECT * FROM ${raw}`));
+      const now = new Date().toISOString();
+      let columns = ctx
+        .snapshot('bronze')
+        .schema.fields.map((f) => f.name)
+        .filter((n) => !['_rescued_data', 'source_file', 'processing_time'].includes(n));
+      let evolved = false;
+      if (o.schemaEvolution) {
+        const added = (await o.session.all(newKeysSql(raw, columns))).map((r) => String(r.k));
+        if (added.length) {
+          columns = [...columns, ...added];
+          evolved = true;
+        }
+      }
+      return {
+        rows: {
+          bronze: { sql: bronzeRowsSql(raw, columns, now), mergeSchema: evolved },
+          // mergeSchema: a quarantine table of an older tweetlake gains byte_offset and raw_bytes.
+          quarantine: { sql: quarantineRowsSql(raw, ctx.queryName, now), mergeSchema: true },
+        },
+        numInputRows: input,
+        metrics: (w) => ({ inputRecords: input, bronzeRows: w.bronze, quarantinedRows: w.quarantine }),
+        dispose,
+      };
+    } catch (err) {
+      await dispose();
+      throw err;
     }
-  }
-  const good = bronzeRowsSql(raw, columns, now);
-  const bad = quarantineRowsSql(raw, ctx.queryName, now);
-  // A replay finds its txn in the table and writes nothing: count what the batch holds instead.
-  const bronzeRows = (await appendOnce(bronze, good, ctx, evolved)) ?? (await countRows(o.session, good));
-  // mergeSchema: a quarantine table of an older tweetlake gains byte_offset and raw_bytes.
-  const quarantinedRows = (await appendOnce(quarantine, bad, ctx, true)) ?? (await countRows(o.session, bad));
-  return { bronzeRows, quarantinedRows };
+  };
 }
 
 /**
@@ -149,26 +119,13 @@ export function bronzeQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
     checkpointLocation: o.paths.checkpoints.bronze_stream,
     limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxBytesPerTrigger: o.maxBytesPerTrigger },
     session: o.session,
-    sink: new ForeachBatchSink(
+    sink: new DeltaTablesSink(
       'bronze + quarantine',
-      async (batch: SourceBatch, ctx): Promise<BatchResult> => {
-        // The batch is read several times: the file source's table of records, or a copy of it.
-        const copy = batch.table ? undefined : `${SCRATCH_SCHEMA}.raw_${randomUUID().replace(/-/g, '')}`;
-        if (copy) await o.session.run(`CREATE TABLE ${copy} AS ${batch.sql}`);
-        const raw = batch.table ?? copy!;
-        try {
-          const input = batch.numRows ?? (await countRows(o.session, `SELECT * FROM ${raw}`));
-          const { bronzeRows, quarantinedRows } = await writeBronzeBatch(o, raw, ctx);
-          return {
-            numInputRows: input,
-            numOutputRows: bronzeRows,
-            metrics: { inputRecords: input, bronzeRows, quarantinedRows },
-          };
-        } finally {
-          if (copy) await o.session.run(`DROP TABLE IF EXISTS ${copy}`);
-        }
+      {
+        bronze: { path: o.paths.tables.bronze, schema: BRONZE_SCHEMA },
+        quarantine: { path: o.paths.tables.quarantine, schema: QUARANTINE_SCHEMA },
       },
-      [o.paths.tables.bronze, o.paths.tables.quarantine],
+      bronzeTransform(o),
     ),
   };
 }
@@ -178,7 +135,7 @@ function deltaStage(
   o: StageOptions,
   name: StreamName,
   from: 'bronze' | 'silver' | 'gold',
-  sink: ForeachBatchSink,
+  sink: Sink,
 ): Omit<StreamingQueryOptions, 'trigger'> {
   return {
     name,
@@ -196,18 +153,15 @@ export function silverQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigg
     o,
     'silver_stream',
     'bronze',
-    new ForeachBatchSink(
+    new DeltaTablesSink(
       'silver',
-      async (batch, ctx) => {
-        const silver = await ensureTable(o.paths.tables.silver, SILVER_SCHEMA, o.session);
-        const written = await appendOnce(
-          silver,
-          silverRowsSql(batch.sql, { dropWithoutMentions: o.dropTweetsWithoutMentions }),
-          ctx,
-        );
-        return { numInputRows: batch.numRows ?? 0, numOutputRows: written ?? 0 };
-      },
-      [o.paths.tables.silver],
+      { silver: { path: o.paths.tables.silver, schema: SILVER_SCHEMA } },
+      async (batch) => ({
+        rows: {
+          silver: { sql: silverRowsSql(batch.sql, { dropWithoutMentions: o.dropTweetsWithoutMentions }) },
+        },
+        numInputRows: batch.numRows ?? 0,
+      }),
     ),
   );
 }
@@ -218,49 +172,54 @@ export function goldQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger
     o,
     'gold_stream',
     'silver',
-    new ForeachBatchSink(
+    new DeltaTablesSink(
       'gold',
-      async (batch, ctx) => {
-        const gold = await ensureTable(o.paths.tables.gold, GOLD_SCHEMA, o.session);
-        if (await holdsBatch(gold, ctx)) return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 }; // no need to score again
-        const classifier = await o.classifier();
-        const before = classifier.stats
-          ? {
-              ...classifier.stats,
-              lengths: classifier.stats.sequenceLengths.length,
-              sizes: classifier.stats.batchSizes.length,
-            }
-          : undefined;
-        const cache = batchCache(o, classifier);
-        const scored = await scoreBatch(batch, o.session, classifier, {
-          chunkSize: o.inferenceBatchSize,
-          onChunk: o.onInference,
-          ...(cache ? { cache } : {}),
-        });
-        try {
-          // the cache first: a crash before the gold commit then replays the batch from the cache
-          if (cache && scored.metrics.cachedTexts < scored.metrics.distinctTexts)
-            await cache.cache.append(cache.key, scored.newScores, {
-              appId: ctx.queryId,
-              version: ctx.batchId,
-              queryName: ctx.queryName,
-            });
-          const written = await appendOnce(gold, scored.batch.sql, ctx);
-          return {
-            numInputRows: batch.numRows ?? scored.metrics.texts,
-            numOutputRows: written ?? 0,
-            metrics: {
-              ...goldMetrics(scored.metrics, cache !== undefined),
-              ...inferenceDeltas(before, classifier.stats),
-            },
-          };
-        } finally {
-          await scored.batch.dispose();
-        }
-      },
-      [o.paths.tables.gold],
+      { gold: { path: o.paths.tables.gold, schema: GOLD_SCHEMA } },
+      goldTransform(o),
     ),
   );
+}
+
+/** gold_stream's transform: silver rows -> scored rows (from the prediction cache, else the model). */
+function goldTransform(o: StageOptions): StageTransform<'gold'> {
+  return async (batch, ctx) => {
+    const classifier = await o.classifier();
+    const before = classifier.stats
+      ? {
+          ...classifier.stats,
+          lengths: classifier.stats.sequenceLengths.length,
+          sizes: classifier.stats.batchSizes.length,
+        }
+      : undefined;
+    const cache = batchCache(o, classifier);
+    const scored = await scoreBatch(batch, o.session, classifier, {
+      chunkSize: o.inferenceBatchSize,
+      onChunk: o.onInference,
+      ...(cache ? { cache } : {}),
+    });
+    try {
+      // the cache first: a crash before the gold commit then replays the batch from the cache
+      if (cache && scored.metrics.cachedTexts < scored.metrics.distinctTexts)
+        await cache.cache.append(cache.key, scored.newScores, {
+          appId: ctx.queryId,
+          version: ctx.batchId,
+          queryName: ctx.queryName,
+        });
+    } catch (err) {
+      await scored.batch.dispose();
+      throw err;
+    }
+    const metrics = {
+      ...goldMetrics(scored.metrics, cache !== undefined),
+      ...inferenceDeltas(before, classifier.stats),
+    };
+    return {
+      rows: { gold: { sql: scored.batch.sql } },
+      numInputRows: batch.numRows ?? scored.metrics.texts,
+      metrics: () => metrics,
+      dispose: () => scored.batch.dispose(),
+    };
+  };
 }
 
 /** The prediction cache for a classifier, unless it is off or the model has no registry version. */
@@ -311,37 +270,20 @@ export function applicationQuery(o: StageOptions): Omit<StreamingQueryOptions, '
     o,
     'application_stream',
     'gold',
-    new ForeachBatchSink(
+    new DeltaTablesSink(
       'application',
-      async (batch, ctx) => {
-        const app = await ensureTable(o.paths.tables.application, APPLICATION_SCHEMA, o.session);
-        const snapshot = await app.snapshot();
-        if (await holdsBatch(app, ctx, snapshot))
-          return { numInputRows: batch.numRows ?? 0, numOutputRows: 0 };
-        const current = await app.scan(snapshot);
-        try {
-          const merged = mergeAggregatesSql(current.sql, mentionAggregatesSql(batch.sql));
-          const result = await app.write(
-            { sql: merged },
-            {
-              mode: 'overwrite',
-              snapshot,
-              txn: { appId: ctx.queryId, version: ctx.batchId },
-              operation: 'STREAMING UPDATE',
-              operationParameters: {
-                outputMode: 'Complete',
-                queryName: ctx.queryName,
-                queryId: ctx.queryId,
-                epochId: String(ctx.batchId),
-              },
-            },
-          );
-          return { numInputRows: batch.numRows ?? 0, numOutputRows: result.numRows };
-        } finally {
-          await current.dispose();
-        }
+      {
+        application: { path: o.paths.tables.application, schema: APPLICATION_SCHEMA, outputMode: 'complete' },
       },
-      [o.paths.tables.application],
+      async (batch, ctx) => {
+        // complete output mode: the table's counts merged with the batch's replace the table
+        const current = await planScan(ctx.snapshot('application'));
+        return {
+          rows: { application: { sql: mergeAggregatesSql(current.sql, mentionAggregatesSql(batch.sql)) } },
+          numInputRows: batch.numRows ?? 0,
+          dispose: () => current.dispose(),
+        };
+      },
     ),
   );
 }

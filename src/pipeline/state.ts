@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { QueryProgress, QueryStatus } from '../engine/progress.js';
+import { writeFileAtomic as writeAtomic } from '../storage/atomic-write.js';
 
 /** One finished batch, as kept for charts and the performance report. */
 export interface BatchRecord {
@@ -40,13 +40,6 @@ export interface StreamState {
   /** Input rows per batch, recent batches (for rate charts). */
   history: BatchRecord[];
   error?: string;
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  await fs.mkdir(nodePath.dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
-  await fs.writeFile(tmp, text);
-  await fs.rename(tmp, path);
 }
 
 /** The `_state` folder of a lakehouse: stream states and stop requests. */

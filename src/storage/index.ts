@@ -1,5 +1,17 @@
 export * from './object-store.js';
-export { LocalObjectStore, compareBytes, listLocalFiles } from './local-store.js';
+export { LocalObjectStore, STAGING_DIR, compareBytes, listLocalFiles } from './local-store.js';
+export { MemoryObjectStore } from './memory-store.js';
+export {
+  DownloadCache,
+  localFilesOf,
+  stagingAt,
+  tempStaging,
+  type LocalFiles,
+  type OpenedFiles,
+  type StagingDir,
+} from './local-files.js';
+export { writeFileAtomic, moveFileAtomic } from './atomic-write.js';
+export { StoreIOError, osCode } from './store-errors.js';
 export {
   Lease,
   LeaseHeld,

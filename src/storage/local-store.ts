@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
+import { linkTempNoReplace, moveFileAtomic, writeFileAtomic, writeTemp } from './atomic-write.js';
+import { stagingAt, type LocalFiles, type OpenedFiles, type StagingDir } from './local-files.js';
 import {
   ObjectExists,
   ObjectNotFound,
@@ -8,25 +10,52 @@ import {
   type ObjectStore,
   type RootStatus,
 } from './object-store.js';
+import { osCode, StoreIOError } from './store-errors.js';
 
-function isCode(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
-}
+/** Folder of a table (or any store) where DuckDB stages files before they are moved in (VACUUM cleans leftovers). */
+export const STAGING_DIR = '_tweetlake_staging';
 
 /**
- * Object store over a local directory. Writes go to a temporary file that is fsynced first, then
- * become visible in one step: `link` for put-if-absent (fails with EEXIST if the name is taken, and
- * never exposes a partly written file) and `rename` for put.
+ * Object store over a local directory. Writes go through the one atomic write (src/storage/atomic-write.ts):
+ * a temporary file, fsynced, then visible in one step: `link` for put-if-absent (fails with EEXIST if
+ * the name is taken, and never exposes a partly written file) and `rename` for put.
  */
 export class LocalObjectStore implements ObjectStore {
   readonly root: string;
+  readonly localFiles: LocalFiles;
 
   constructor(root: string) {
     this.root = nodePath.resolve(root);
+    this.localFiles = {
+      open: async (paths): Promise<OpenedFiles> => ({
+        files: paths.map((p) => this.fsPath(p)),
+        release: async () => {},
+      }),
+      // Inside the store, so that putFile is a rename on the same disk.
+      staging: async (): Promise<StagingDir> => {
+        const staging = await stagingAt(this.fsPath(`${STAGING_DIR}/${randomUUID()}`));
+        return {
+          ...staging,
+          dispose: async () => {
+            await staging.dispose();
+            await this.removeEmptyFolders([`${STAGING_DIR}/x`]); // only if no other write is staging
+          },
+        };
+      },
+    };
   }
 
-  localPath(path: string): string {
+  /** The file of an object. */
+  private fsPath(path: string): string {
     return nodePath.join(this.root, ...path.split('/'));
+  }
+
+  location(path: string): string {
+    return this.fsPath(path);
+  }
+
+  private failed(operation: string, path: string, err: unknown): StoreIOError {
+    return new StoreIOError(operation, this.fsPath(path), osCode(err), err);
   }
 
   async rootStatus(): Promise<RootStatus> {
@@ -36,35 +65,37 @@ export class LocalObjectStore implements ObjectStore {
       await fs.readdir(this.root);
       return { kind: 'ok' };
     } catch (err) {
-      if (isCode(err, 'ENOENT')) return { kind: 'missing' };
-      if (isCode(err, 'ENOTDIR')) return { kind: 'not-a-folder' };
-      if (isCode(err, 'EACCES') || isCode(err, 'EPERM'))
-        return { kind: 'unreadable', reason: 'permission denied' };
-      throw err;
+      const code = osCode(err);
+      if (code === 'ENOENT') return { kind: 'missing' };
+      if (code === 'ENOTDIR') return { kind: 'not-a-folder' };
+      if (code === 'EACCES' || code === 'EPERM') return { kind: 'unreadable', reason: 'permission denied' };
+      throw this.failed('reading', '', err);
     }
   }
 
   async get(path: string): Promise<Uint8Array> {
     try {
-      return await fs.readFile(this.localPath(path));
+      return await fs.readFile(this.fsPath(path));
     } catch (err) {
-      if (isCode(err, 'ENOENT')) throw new ObjectNotFound(path);
-      throw err;
+      if (osCode(err) === 'ENOENT') throw new ObjectNotFound(path);
+      throw this.failed('reading', path, err);
     }
   }
 
   async getRange(path: string, start: number, length: number): Promise<Uint8Array> {
     let handle;
     try {
-      handle = await fs.open(this.localPath(path), 'r');
+      handle = await fs.open(this.fsPath(path), 'r');
     } catch (err) {
-      if (isCode(err, 'ENOENT')) throw new ObjectNotFound(path);
-      throw err;
+      if (osCode(err) === 'ENOENT') throw new ObjectNotFound(path);
+      throw this.failed('reading', path, err);
     }
     try {
       const buf = Buffer.alloc(length);
       const { bytesRead } = await handle.read(buf, 0, length, start);
       return buf.subarray(0, bytesRead);
+    } catch (err) {
+      throw this.failed('reading', path, err);
     } finally {
       await handle.close();
     }
@@ -72,70 +103,76 @@ export class LocalObjectStore implements ObjectStore {
 
   async head(path: string): Promise<ObjectMeta | undefined> {
     try {
-      const st = await fs.stat(this.localPath(path));
+      const st = await fs.stat(this.fsPath(path));
       if (!st.isFile()) return undefined;
       return { path, size: st.size, lastModified: Math.floor(st.mtimeMs) };
     } catch (err) {
-      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined;
-      throw err;
+      // ENOTDIR: a folder on the way is a file, so no object has this path.
+      if (osCode(err) === 'ENOENT' || osCode(err) === 'ENOTDIR') return undefined;
+      throw this.failed('reading', path, err);
     }
-  }
-
-  /** Writes a temporary file beside `path` (its contents: `data`, or a copy of the local file `from`), fsynced. */
-  private async writeTemp(path: string, data: Uint8Array | string | { from: string }): Promise<string> {
-    const target = this.localPath(path);
-    const dir = nodePath.dirname(target);
-    await fs.mkdir(dir, { recursive: true });
-    const tmp = nodePath.join(dir, `.${nodePath.basename(target)}.${randomUUID()}.tmp`);
-    const from = typeof data === 'object' && 'from' in data ? data.from : undefined;
-    try {
-      if (from !== undefined) await fs.copyFile(from, tmp, fs.constants.COPYFILE_EXCL);
-      const handle = await fs.open(tmp, from === undefined ? 'wx' : 'r+');
-      try {
-        if (from === undefined) await handle.writeFile(data as Uint8Array | string);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } catch (err) {
-      await fs.rm(tmp, { force: true });
-      throw err;
-    }
-    return tmp;
   }
 
   async put(path: string, data: Uint8Array | string): Promise<void> {
-    const tmp = await this.writeTemp(path, data);
     try {
-      await fs.rename(tmp, this.localPath(path));
+      await writeFileAtomic(this.fsPath(path), data);
     } catch (err) {
-      await fs.rm(tmp, { force: true });
-      throw err;
+      throw this.failed('writing', path, err);
+    }
+  }
+
+  async putFile(path: string, file: string): Promise<void> {
+    try {
+      await moveFileAtomic(file, this.fsPath(path));
+    } catch (err) {
+      throw this.failed('writing', path, err);
     }
   }
 
   async putIfAbsent(path: string, data: Uint8Array | string): Promise<void> {
-    await this.linkTemp(path, await this.writeTemp(path, data));
+    await this.createFrom(path, data);
   }
 
   async putFileIfAbsent(path: string, file: string): Promise<void> {
-    await this.linkTemp(path, await this.writeTemp(path, { from: file }));
+    await this.createFrom(path, { copyOf: file });
   }
 
-  /** Makes the temporary file `tmp` visible as `path` unless `path` exists (link fails with EEXIST). */
-  private async linkTemp(path: string, tmp: string): Promise<void> {
+  private async createFrom(path: string, data: Uint8Array | string | { copyOf: string }): Promise<void> {
+    const target = this.fsPath(path);
     try {
-      await fs.link(tmp, this.localPath(path));
+      await linkTempNoReplace(await writeTemp(target, data), target);
     } catch (err) {
-      if (isCode(err, 'EEXIST')) throw new ObjectExists(path);
-      throw err;
-    } finally {
-      await fs.rm(tmp, { force: true });
+      if (osCode(err) === 'EEXIST') throw new ObjectExists(path);
+      // The caller's local file is missing: its own error, not the store's.
+      if (typeof data === 'object' && 'copyOf' in data && (err as { path?: string }).path === data.copyOf)
+        throw err;
+      throw this.failed('writing', path, err);
     }
   }
 
   async delete(path: string): Promise<void> {
-    await fs.rm(this.localPath(path), { force: true });
+    try {
+      await fs.rm(this.fsPath(path), { force: true });
+    } catch (err) {
+      throw this.failed('deleting', path, err);
+    }
+  }
+
+  async removeEmptyFolders(deleted: string[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const p of deleted) {
+      for (let d = nodePath.posix.dirname(p); d !== '.' && d !== ''; d = nodePath.posix.dirname(d))
+        dirs.add(d);
+    }
+    for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+      try {
+        await fs.rmdir(this.fsPath(d));
+      } catch (err) {
+        // not empty (or already gone): keep it
+        if (!['ENOTEMPTY', 'EEXIST', 'ENOENT'].includes(osCode(err) ?? ''))
+          throw this.failed('deleting', d, err);
+      }
+    }
   }
 
   async list(prefix: string): Promise<ObjectMeta[]> {
@@ -151,10 +188,10 @@ export class LocalObjectStore implements ObjectStore {
     const dir = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
     let names: string[];
     try {
-      names = await fs.readdir(this.localPath(dir));
+      names = await fs.readdir(this.fsPath(dir));
     } catch (err) {
-      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return [];
-      throw err;
+      if (osCode(err) === 'ENOENT' || osCode(err) === 'ENOTDIR') return [];
+      throw this.failed('listing', dir, err);
     }
     const out: ObjectMeta[] = [];
     for (const name of names) {
@@ -168,7 +205,13 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   private async walk(dir: string, out: ObjectMeta[]): Promise<void> {
-    for (const rel of await listLocalFiles(this.localPath(dir))) {
+    let files;
+    try {
+      files = await listLocalFiles(this.fsPath(dir));
+    } catch (err) {
+      throw this.failed('listing', dir, err);
+    }
+    for (const rel of files) {
       if (/(^|\/)\.[^/]*\.tmp$/.test(rel)) continue;
       const meta = await this.head(dir === '' ? rel : `${dir}/${rel}`);
       if (meta) out.push(meta);
@@ -178,7 +221,8 @@ export class LocalObjectStore implements ObjectStore {
 
 /**
  * Paths, relative to `dir` with '/' separators, of every regular file below it, in byte order;
- * none when `dir` does not exist. Shared by the object store, the tracking store and artifact uploads.
+ * none when `dir` does not exist (ENOENT, or ENOTDIR: it is a file). Other failures throw.
+ * Shared by the object store, the tracking store and artifact uploads.
  */
 export async function listLocalFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -187,7 +231,7 @@ export async function listLocalFiles(dir: string): Promise<string[]> {
     try {
       entries = await fs.readdir(rel ? nodePath.join(dir, ...rel.split('/')) : dir, { withFileTypes: true });
     } catch (err) {
-      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return;
+      if (osCode(err) === 'ENOENT' || osCode(err) === 'ENOTDIR') return;
       throw err;
     }
     for (const entry of entries) {

@@ -6,20 +6,6 @@ import { isRetryable, type GaveUp } from './s3-retry.js';
  * never a credential's value.
  */
 
-/** A store that lives on S3 has no path a local engine can open: read through the file cache. */
-export class RemoteStoreHasNoLocalPath extends TweetlakeError {
-  constructor(
-    readonly root: string,
-    readonly path: string,
-  ) {
-    super(
-      'STORE_NO_LOCAL_PATH',
-      `${root}/${path} is on object storage and has no local path: read it through the local file cache`,
-      { domain: 'internal' },
-    );
-  }
-}
-
 /** The credentials were refused (403 AccessDenied, unknown key id, bad signature, expired token). */
 export class S3AccessDenied extends TweetlakeError {
   constructor(

@@ -21,12 +21,7 @@ import {
   type RootStatus,
 } from './object-store.js';
 import { resolveS3Connection, type S3ConnectionOptions } from './s3-config.js';
-import {
-  RemoteObjectChanged,
-  RemoteStoreHasNoLocalPath,
-  S3RegionMissing,
-  typedS3Error,
-} from './s3-errors.js';
+import { RemoteObjectChanged, S3RegionMissing, typedS3Error } from './s3-errors.js';
 import { uploadMultipart } from './s3-multipart.js';
 import { DEFAULT_RETRY, GaveUp, withRetry, type RetryPolicy } from './s3-retry.js';
 import { formatS3Url, parseS3Url, type S3Location } from './s3-url.js';
@@ -66,7 +61,8 @@ const MiB = 1024 * 1024;
  */
 export class S3ObjectStore implements ObjectStore {
   readonly root: string;
-  readonly location: S3Location;
+  /** The bucket and key prefix of the store root. */
+  readonly target: S3Location;
   readonly client: S3Client;
   readonly stats: S3StoreStats = { requests: 0, retries: 0, bytesSent: 0, bytesReceived: 0 };
   private readonly endpointLabel: string;
@@ -79,8 +75,8 @@ export class S3ObjectStore implements ObjectStore {
   private regionChecked: Promise<void> | undefined;
 
   constructor(url: string, options: S3StoreOptions = {}) {
-    this.location = parseS3Url(url);
-    this.root = formatS3Url(this.location);
+    this.target = parseS3Url(url);
+    this.root = formatS3Url(this.target);
     const connection = resolveS3Connection(options);
     this.client = new S3Client(connection.config);
     this.endpointLabel = connection.endpointLabel;
@@ -93,7 +89,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private key(path: string): string {
-    return this.location.prefix + path;
+    return this.target.prefix + path;
   }
 
   /** Runs one request with retries; throws `GaveUp` for the caller to map. */
@@ -127,7 +123,7 @@ export class S3ObjectStore implements ObjectStore {
     return typedS3Error(err, {
       operation,
       where: `${this.root}/${path}`,
-      bucket: this.location.bucket,
+      bucket: this.target.bucket,
       endpoint: this.endpointLabel,
       credentialSource: this.credentialSource,
     });
@@ -152,8 +148,9 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  localPath(path: string): string {
-    throw new RemoteStoreHasNoLocalPath(this.root, path);
+  /** The object's `s3://` URI (for messages and records such as `source_file`). */
+  location(path: string): string {
+    return `${this.root}/${path}`;
   }
 
   async rootStatus(): Promise<RootStatus> {
@@ -161,7 +158,7 @@ export class S3ObjectStore implements ObjectStore {
       'HeadBucket',
       '',
       async () => {
-        await this.client.send(new HeadBucketCommand({ Bucket: this.location.bucket }));
+        await this.client.send(new HeadBucketCommand({ Bucket: this.target.bucket }));
         return { kind: 'ok' };
       },
       (g) => (g.failure.status === 404 ? { kind: 'missing' } : undefined),
@@ -179,7 +176,7 @@ export class S3ObjectStore implements ObjectStore {
       path,
       async () => {
         const out = await this.client.send(
-          new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(path) }),
+          new GetObjectCommand({ Bucket: this.target.bucket, Key: this.key(path) }),
         );
         return out.Body!.transformToByteArray();
       },
@@ -197,7 +194,7 @@ export class S3ObjectStore implements ObjectStore {
       async () => {
         const out = await this.client.send(
           new GetObjectCommand({
-            Bucket: this.location.bucket,
+            Bucket: this.target.bucket,
             Key: this.key(path),
             Range: `bytes=${start}-${start + length - 1}`,
           }),
@@ -220,7 +217,7 @@ export class S3ObjectStore implements ObjectStore {
       path,
       async () => {
         const out = await this.client.send(
-          new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.key(path) }),
+          new HeadObjectCommand({ Bucket: this.target.bucket, Key: this.key(path) }),
         );
         return {
           path,
@@ -251,7 +248,7 @@ export class S3ObjectStore implements ObjectStore {
       async () => {
         await this.client.send(
           new PutObjectCommand({
-            Bucket: this.location.bucket,
+            Bucket: this.target.bucket,
             Key: this.key(path),
             Body: body,
             ContentLength: body.length,
@@ -290,7 +287,7 @@ export class S3ObjectStore implements ObjectStore {
     // a big file that would lose the race anyway is not uploaded at all
     if (ifAbsent && (await this.head(path))) throw new ObjectExists(path);
     const upload = {
-      ...{ client: this.client, bucket: this.location.bucket, key: this.key(path), file, size },
+      ...{ client: this.client, bucket: this.target.bucket, key: this.key(path), file, size },
       ...{ partSize: this.partSize, concurrency: this.partConcurrency, ifAbsent },
     };
     try {
@@ -310,7 +307,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(path: string): Promise<void> {
     await this.request('DeleteObject', path, () =>
-      this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.key(path) })),
+      this.client.send(new DeleteObjectCommand({ Bucket: this.target.bucket, Key: this.key(path) })),
     );
   }
 
@@ -336,7 +333,7 @@ export class S3ObjectStore implements ObjectStore {
         this.client.send(
           new ListObjectsV2Command({
             ...input,
-            Bucket: this.location.bucket,
+            Bucket: this.target.bucket,
             MaxKeys: this.listPageSize,
             ...(token ? { ContinuationToken: token } : {}),
           }),
@@ -345,7 +342,7 @@ export class S3ObjectStore implements ObjectStore {
       for (const o of page.Contents ?? []) {
         if (!o.Key || o.Key.endsWith('/')) continue;
         out.push({
-          path: o.Key.slice(this.location.prefix.length),
+          path: o.Key.slice(this.target.prefix.length),
           size: o.Size ?? 0,
           lastModified: o.LastModified?.getTime() ?? 0,
           etag: o.ETag ?? '',
@@ -367,7 +364,7 @@ export class S3ObjectStore implements ObjectStore {
       async () => {
         const out = await this.client.send(
           new GetObjectCommand({
-            Bucket: this.location.bucket,
+            Bucket: this.target.bucket,
             Key: this.key(path),
             ...(etag ? { IfMatch: etag } : {}),
           }),

@@ -1,10 +1,11 @@
 /** Reading and writing MLflow's file-store layout: YAML meta files, key files, ids, metric lines. */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { parse, stringify } from 'yaml';
 import { listLocalFiles } from '../storage/local-store.js';
 import type { Metric, RunStatus } from './tracking-store.js';
+import { writeFileAtomic } from '../storage/atomic-write.js';
 
 /** MLflow's RunStatus enum as its file store persists it. */
 export const STATUS_CODE: Record<RunStatus, number> = {
@@ -36,9 +37,7 @@ export async function readYaml(path: string): Promise<Yaml | undefined> {
 
 /** Writes a YAML file atomically (temp file + rename). */
 export async function writeYaml(path: string, value: Yaml): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-  await fs.writeFile(tmp, stringify(value));
-  await fs.rename(tmp, path);
+  await writeFileAtomic(path, stringify(value));
 }
 
 /** Names of the folders directly in `dir` ([] when it is missing). */

@@ -5,7 +5,7 @@
 import type { ObjectMeta, ObjectStore } from '../../src/storage/object-store.js';
 
 export type StoreOp =
-  'get' | 'head' | 'put' | 'putIfAbsent' | 'putFileIfAbsent' | 'delete' | 'list' | 'listFrom';
+  'get' | 'head' | 'put' | 'putIfAbsent' | 'putFile' | 'putFileIfAbsent' | 'delete' | 'list' | 'listFrom';
 
 /** Runs before every call; may wait (the operation waits with it). */
 export type StoreHook = (op: StoreOp, path: string) => Promise<void> | void;
@@ -20,8 +20,16 @@ export class HookedStore implements ObjectStore {
     return this.inner.root;
   }
 
-  localPath(path: string): string {
-    return this.inner.localPath(path);
+  location(path: string): string {
+    return this.inner.location(path);
+  }
+
+  get localFiles(): ObjectStore['localFiles'] {
+    return this.inner.localFiles;
+  }
+
+  async removeEmptyFolders(deleted: string[]): Promise<void> {
+    await this.inner.removeEmptyFolders?.(deleted);
   }
 
   async get(path: string): Promise<Uint8Array> {
@@ -47,6 +55,11 @@ export class HookedStore implements ObjectStore {
   async putIfAbsent(path: string, data: Uint8Array | string): Promise<void> {
     await this.hook('putIfAbsent', path);
     return this.inner.putIfAbsent(path, data);
+  }
+
+  async putFile(path: string, file: string): Promise<void> {
+    await this.hook('putFile', path);
+    return this.inner.putFile(path, file);
   }
 
   async putFileIfAbsent(path: string, file: string): Promise<void> {

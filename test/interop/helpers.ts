@@ -282,7 +282,7 @@ export async function tweetlakeRows(table: DeltaTable, snapshot: Snapshot): Prom
 export function dataFilesPresent(table: DeltaTable, snapshot: Snapshot): boolean {
   return snapshot.files.every((f) => {
     const p = decodeActionPath(f.path);
-    return nodePath.isAbsolute(p) ? existsSync(p) : existsSync(table.store.localPath(p));
+    return nodePath.isAbsolute(p) ? existsSync(p) : existsSync(table.store.location(p));
   });
 }
 

@@ -8,7 +8,6 @@ import { ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sd
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ObjectExists } from '../../../src/storage/index.js';
 import {
-  RemoteStoreHasNoLocalPath,
   S3AccessDenied,
   S3BucketNotFound,
   S3CredentialsMissing,
@@ -17,6 +16,7 @@ import {
 import { S3ObjectStore, type S3StoreOptions } from '../../../src/storage/s3-store.js';
 import { rejection, tempDirs } from '../../helpers/delta.js';
 import { storeContractCases } from '../../helpers/s3-contract-cases.js';
+import { storeContract } from '../../helpers/store-contract.js';
 import { startFaultProxy } from '../../helpers/s3-fault-proxy.js';
 import { freePort, startS3Server, type S3TestServer } from '../../helpers/s3-server.js';
 
@@ -70,6 +70,9 @@ describe('S3ObjectStore: the store contract', () => {
   );
 });
 
+// the contract every ObjectStore keeps (the same cases as the local and in-memory stores)
+storeContract('S3 (versitygw)', () => store());
+
 describe('S3ObjectStore on a real server', () => {
   it('parses its URL: the root is canonical and paths live below the prefix', async () => {
     const s = store({}, `${bucket}//nested/prefix/`);
@@ -77,7 +80,7 @@ describe('S3ObjectStore on a real server', () => {
     await s.put('a.json', '{}');
     const top = store({}, bucket);
     expect((await top.list('nested/')).map((m) => m.path)).toEqual(['nested/prefix/a.json']);
-    expect(() => s.localPath('a.json')).toThrow(RemoteStoreHasNoLocalPath);
+    expect(s.location('a.json')).toBe('s3://lake/nested/prefix/a.json');
     expect(await s.rootStatus()).toEqual({ kind: 'ok' });
   });
 

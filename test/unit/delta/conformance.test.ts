@@ -112,7 +112,7 @@ describe('Delta conformance tables', () => {
       const snapshot = await table.snapshot();
       expect(snapshot.version).toBeGreaterThanOrEqual(0);
       expect(snapshot.schema.type).toBe('struct');
-      const local = snapshot.files.map((f) => table.store.localPath(decodeActionPath(f.path)));
+      const local = snapshot.files.map((f) => table.store.location(decodeActionPath(f.path)));
       const present = local.filter((p) => existsSync(p));
 
       if (outcome === 'read, log only') {

@@ -138,7 +138,7 @@ describe('LocalObjectStore', () => {
     await store.delete('x/y');
     await store.delete('x/y');
     expect(await store.head('x/y')).toBeUndefined();
-    expect(store.localPath('x/y')).toBe(nodePath.join(store.root, 'x', 'y'));
+    expect(store.location('x/y')).toBe(nodePath.join(store.root, 'x', 'y'));
   });
 
   it('compareBytes orders by UTF-8 bytes, not locale', () => {
