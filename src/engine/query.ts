@@ -55,10 +55,14 @@ export class BatchFailedRepeatedly extends TweetlakeError {
     super(
       'STREAM_BATCH_FAILED_REPEATEDLY',
       `batch ${failures.batchId} of streaming query '${queryName}' has failed ${failures.attempts} times in a row ` +
-        `(last error: ${failures.lastError}). It reads the same data on every attempt, so it fails the same way ` +
-        `until the cause is fixed: fix it (for a DuckDB out-of-memory error, raise duckdb.memoryLimit), then run ` +
-        `again with --retry-failed (the attempts are counted in ${file}); or rebuild everything with ` +
-        `\`tweetlake run --clear\``,
+        `(last error: ${failures.lastError}). ` +
+        (failures.retryable
+          ? `It was retried with backoff; once the cause is fixed (the server or store answers again), run ` +
+            `again: the batch is tried afresh, nothing of it was written twice`
+          : `It reads the same data on every attempt, so it fails the same way until the cause is fixed: fix ` +
+            `it (for a DuckDB out-of-memory error, raise duckdb.memoryLimit), then run again with ` +
+            `--retry-failed (the attempts are counted in ${file}); or rebuild everything with ` +
+            `\`tweetlake run --clear\``),
       { domain: cause instanceof TweetlakeError ? cause.domain : 'user', cause },
     );
   }
@@ -269,7 +273,9 @@ export class StreamingQuery {
     const max = this.options.maxBatchAttempts ?? 3;
     const file = this.checkpoint.store.location(`failures/${batchId}`);
     let failed = await this.checkpoint.readFailures(batchId);
-    if (failed && this.options.retryFailedBatches) {
+    // A batch whose last failure was retryable (a server down, a busy store) was given up on for this
+    // run only: a later run tries it afresh. One that failed for a lasting cause waits for --retry-failed.
+    if (failed && (this.options.retryFailedBatches || failed.retryable)) {
       await this.checkpoint.clearFailures(batchId);
       failed = undefined;
     }

@@ -12,7 +12,7 @@ import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaTable } from '../../src/delta/index.js';
 import { DuckSession } from '../../src/duck/session.js';
-import { StreamingQueryException } from '../../src/engine/query.js';
+import { BatchFailedRepeatedly, StreamingQueryException } from '../../src/engine/query.js';
 import { bundledModelDir, DEFAULT_MODEL_NAME } from '../../src/model/bundled.js';
 import type { Classifier } from '../../src/model/classifier.js';
 import { loadClassifier } from '../../src/model/load.js';
@@ -357,8 +357,11 @@ describe('gold through model servers', () => {
     const err = await runPipeline(root, failing, () => {
       if (++chunks === 2) void serve.kill();
     }).catch((e: unknown) => e);
+    // the engine retried the batch (3 attempts) before giving up: the cause names the server
     expect(err).toBeInstanceOf(StreamingQueryException);
-    expect((err as Error).cause).toBeInstanceOf(ModelServerUnreachable);
+    const gaveUp = (err as Error).cause;
+    expect(gaveUp).toBeInstanceOf(BatchFailedRepeatedly);
+    expect((gaveUp as Error).cause).toBeInstanceOf(ModelServerUnreachable);
     expect((err as Error).message).toMatch(
       /gold_stream.*cannot reach the model server mlflow\+http:\/\/127\.0\.0\.1:\d+ after 3 tries/,
     );
