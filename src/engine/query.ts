@@ -57,7 +57,7 @@ export class BatchFailedRepeatedly extends TweetlakeError {
       `batch ${failures.batchId} of streaming query '${queryName}' has failed ${failures.attempts} times in a row ` +
         `(last error: ${failures.lastError}). ` +
         (failures.retryable
-          ? `It was retried with backoff; once the cause is fixed (the server or store answers again), run ` +
+          ? `The error is a passing one (retried with backoff); once the cause is fixed (the server or store answers again), run ` +
             `again: the batch is tried afresh, nothing of it was written twice`
           : `It reads the same data on every attempt, so it fails the same way until the cause is fixed: fix ` +
             `it (for a DuckDB out-of-memory error, raise duckdb.memoryLimit), then run again with ` +

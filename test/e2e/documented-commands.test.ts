@@ -71,6 +71,28 @@ interface Check {
 const rowsOf = (out: string, table: string) =>
   Number(new RegExp(`^${table}\\s+\\d+\\s+(\\d+)`, 'm').exec(out)?.[1]);
 
+/**
+ * Runs a `tweetlake run --model <server>` line with a config that tries the server once (the line's
+ * own --config, or the one the CLI reads from the working folder): exit 3 and a message naming the
+ * server; the lakehouse is left for the next command, which completes gold.
+ */
+async function unreachableModelServer(ctx: Ctx, line: string): Promise<void> {
+  const config = nodePath.join(ctx.dir, 'tweetlake.config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({ maxBatchAttempts: 1, model: { server: { maxAttempts: 1, timeoutMs: 5000 } } }),
+  );
+  try {
+    const r = ctx.sh(line);
+    const server = /--model (\S+)/.exec(line)![1]!;
+    expect(r.status, `${line}\n${r.out}`).toBe(3);
+    expect(r.out).toContain(server.replace(/\/v2\/models\/.*$/, ''));
+    expect(r.out).toMatch(/model server/i);
+  } finally {
+    rmSync(config, { force: true });
+  }
+}
+
 const CHECKS: Record<string, Check> = {
   'npm ci && npx tweetlake run': {
     run: 'npx tweetlake run', // npm ci from a fresh clone: test/e2e/readme.test.ts
@@ -159,6 +181,16 @@ const CHECKS: Record<string, Check> = {
       const describe = JSON.parse(ctx.sh('npx tweetlake table describe lakehouse/silver').out);
       expect(describe.numFiles).toBe(1);
     },
+  },
+  // The model-server recipes need a server (Python) that npm test does not start: test/interop/
+  // model-serving.test.ts runs gold through mlflow models serve and MLServer. Here, with nothing
+  // listening at the documented address, each stops with a clear error naming the server.
+  'tweetlake run --model mlflow+http://127.0.0.1:5001': { server: unreachableModelServer },
+  'tweetlake run --model oip+http://127.0.0.1:8080/v2/models/hf-tweet-sentiment': {
+    server: unreachableModelServer,
+  },
+  'tweetlake run --model mlflow+http://gpu-host:5001 --config tweetlake.config.json': {
+    server: unreachableModelServer,
   },
   'npx tweetlake dashboard': {
     server: async (ctx, line) => {
