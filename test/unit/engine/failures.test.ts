@@ -119,7 +119,9 @@ describe('a retryable error', () => {
     expect(sink.calls).toBe(3);
     expect(q.exception?.cause).toBeInstanceOf(BatchFailedRepeatedly);
     expect(q.exception?.message).toMatch(/has failed 3 times in a row \(last error: the store is busy\)/);
-    expect(q.exception?.message).toMatch(/passing one \(retried with backoff\); once the cause is fixed .*run again/);
+    expect(q.exception?.message).toMatch(
+      /passing one \(retried with backoff\); once the cause is fixed .*run again/,
+    );
 
     // The next run (the store answers again) tries the batch afresh, without --retry-failed: a server
     // that was down is not a batch that cannot succeed.
