@@ -57,6 +57,22 @@ function source(name: string, files: number, lines: number): string {
   return path;
 }
 
+/** `files` source files of `lines` tweets each, every text made distinct by a suffix (none scored twice). */
+function distinctSource(name: string, files: number, lines: number): string {
+  const path = nodePath.join(dir, name);
+  mkdirSync(path);
+  const tweets = readFileSync(nodePath.join(SAMPLE, 'tweets-001.json'), 'utf8').split('\n').filter(Boolean);
+  for (let f = 0; f < files; f++) {
+    const out: string[] = [];
+    for (let i = 0; i < lines; i++) {
+      const t = JSON.parse(tweets[(f * lines + i) % tweets.length]!) as { text: string };
+      out.push(JSON.stringify({ ...t, text: `${t.text} (${f}.${i})` }));
+    }
+    writeFileSync(nodePath.join(path, `f${String(f).padStart(2, '0')}.json`), `${out.join('\n')}\n`);
+  }
+  return path;
+}
+
 /** The CLI in the background. `exited` is the status a shell reports (128 + n when killed by signal n). */
 function start(
   args: string[],
@@ -344,7 +360,9 @@ describe('Ctrl-C', () => {
 
   it('a second Ctrl-C aborts at once (exit 130); the next run resumes exactly once', async () => {
     const lake = nodePath.join(dir, 'lakehouse-abort');
-    const run = start(['run', '--root', lake, '--source', source('abort', 2, 200)]);
+    // 2 files of 2,000 distinct texts: a gold batch long enough (seconds, even on a fast machine) that
+    // the second Ctrl-C lands inside it
+    const run = start(['run', '--root', lake, '--source', distinctSource('abort', 2, 2000)]);
     await expect.poll(() => run.output(), { timeout: 90_000 }).toMatch(/gold_stream: scored/);
     run.child.kill('SIGINT');
     await expect.poll(() => run.output(), { timeout: 10_000 }).toMatch(/stopping after the current batch/);
