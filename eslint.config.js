@@ -31,6 +31,20 @@ export default tseslint.config(
     },
   },
   {
+    // Every error tweetlake throws is a TweetlakeError subclass (code, domain, retryable, what to do).
+    files: ['src/**/*.ts'],
+    ignores: ['src/storage/**', 'src/duck/**', 'src/delta/**', 'src/engine/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ThrowStatement > NewExpression[callee.name='Error']",
+          message: 'throw a TweetlakeError subclass (src/errors.ts) whose message says what to do',
+        },
+      ],
+    },
+  },
+  {
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

@@ -18,14 +18,16 @@ import { configFor, defaultDashboardPort, lakehouseOptions, positiveInt, tcpPort
 import { ProgressView } from './progress-view.js';
 import { evaluate, mlflowUiUrl } from './ui-commands.js';
 import { DashboardServer } from '../ui/server.js';
+import { isNotFound } from '../errors.js';
 
 function countFiles(dir: string): number {
   try {
     return readdirSync(dir, { recursive: true, withFileTypes: true }).filter(
       (e) => e.isFile() && !e.name.startsWith('.'),
     ).length;
-  } catch {
-    return 0;
+  } catch (err) {
+    if (isNotFound(err)) return 0;
+    throw err;
   }
 }
 

@@ -11,6 +11,8 @@ import { confusionMatrixChart } from '../analytics/charts.js';
 import { renderPng } from '../analytics/render.js';
 import { StreamCheckpoint } from '../engine/checkpoint.js';
 import { LocalObjectStore } from '../storage/local-store.js';
+import { ObjectNotFound } from '../storage/object-store.js';
+import { logFor } from '../log.js';
 import { binaryReport, classificationReport, type EvaluationSummary } from '../tracking/metrics.js';
 import type { TrackingStore } from '../tracking/tracking-store.js';
 import type { LakehousePaths } from './paths.js';
@@ -55,8 +57,9 @@ export async function silverVersionOf(
       ).readOffsets(Number(epoch));
       const end = offsets.sources[0] as { version?: number } | undefined;
       return end?.version;
-    } catch {
-      return undefined; // the offsets of that batch were purged
+    } catch (err) {
+      if (err instanceof ObjectNotFound) return undefined; // the offsets of that batch were purged
+      throw err;
     }
   }
   return undefined;
@@ -168,7 +171,15 @@ export async function evaluateGold(
     await tracking.logArtifact(run.runId, json);
     await tracking.endRun(run.runId, 'FINISHED');
   } catch (err) {
-    await tracking.endRun(run.runId, 'FAILED').catch(() => undefined);
+    // The evaluation's own failure is what the user must see; a failure to mark the run is logged.
+    await tracking
+      .endRun(run.runId, 'FAILED')
+      .catch((endErr: unknown) =>
+        logFor('evaluate').warn(
+          { runId: run.runId, err: endErr },
+          'could not mark the evaluation run FAILED',
+        ),
+      );
     throw err;
   } finally {
     await rm(dir, { recursive: true, force: true });

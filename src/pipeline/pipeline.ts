@@ -23,6 +23,9 @@ import {
 } from './paths.js';
 import { stageQueries, type StageOptions } from './stages.js';
 import { StateStore, type StreamState } from './state.js';
+import { logFor } from '../log.js';
+
+const log = logFor('pipeline');
 
 export type Orchestration = 'sequential' | 'concurrent';
 export type TriggerMode = 'available-now' | 'continuous';
@@ -223,7 +226,10 @@ export class Pipeline {
         if (history.length > 200) history.shift();
         this.histories.set(name, history);
         this.options.onProgress?.(name, p);
-        void this.publish(query).catch(() => undefined); // state is advisory; the next batch publishes again
+        // State is advisory (the next batch publishes again): a failure is a warning, not the stream's end.
+        void this.publish(query).catch((err: unknown) =>
+          log.warn({ stream: name, err }, 'could not publish the stream state'),
+        );
       },
     });
     await this.publish(query);
@@ -259,7 +265,11 @@ export class Pipeline {
       const m = process.memoryUsage();
       rss = Math.max(rss, m.rss);
       heap = Math.max(heap, m.heapUsed);
-      spill = Math.max(spill, await this.session.spilledBytes().catch(() => 0));
+      const spilled = await this.session.spilledBytes().catch((err: unknown) => {
+        log.warn({ err }, 'could not read DuckDB spill size');
+        return 0;
+      });
+      spill = Math.max(spill, spilled);
       for (const q of this.manager.all) await this.publish(q); // statuses change between batches too
       await this.state.publishProcess({
         pid: process.pid,
@@ -272,7 +282,10 @@ export class Pipeline {
       });
     };
     await sample();
-    const timer = setInterval(() => void sample().catch(() => undefined), 500);
+    const timer = setInterval(
+      () => void sample().catch((err: unknown) => log.warn({ err }, 'could not sample memory use')),
+      500,
+    );
     timer.unref();
     return {
       close: async () => {
@@ -285,12 +298,17 @@ export class Pipeline {
   /** Polls stop requests written by `tweetlake stop`. */
   private watchStopRequests(): { close(): void } {
     const timer = setInterval(() => {
-      void this.state.takeStopRequests().then(async (names) => {
-        for (const n of names) {
-          if (n === '_all') await this.stop();
-          else await this.manager.stop(n);
-        }
-      });
+      void this.state
+        .takeStopRequests()
+        .then(async (names) => {
+          for (const n of names) {
+            log.info({ stream: n === '_all' ? 'all' : n }, 'stop requested');
+            if (n === '_all') await this.stop();
+            else await this.manager.stop(n);
+          }
+        })
+        // The next poll tries again; an operator sees why `tweetlake stop` is not obeyed.
+        .catch((err: unknown) => log.error({ err }, 'could not read or act on stop requests'));
     }, 300);
     timer.unref();
     return { close: () => clearInterval(timer) };

@@ -20,6 +20,7 @@ import { lakehousePaths, TABLE_NAMES, type LakehousePaths } from '../pipeline/pa
 import { StateStore, type ProcessState, type StreamState } from '../pipeline/state.js';
 import { DeltaViews } from '../sql/views.js';
 import type { EvaluationSummary } from '../tracking/metrics.js';
+import { isNotFound } from '../errors.js';
 
 export interface TableState {
   name: string;
@@ -82,8 +83,9 @@ function sourceFileSizes(dir: string | undefined): number[] {
     return readdirSync(dir)
       .filter((f) => !f.startsWith('.') && !f.startsWith('_'))
       .map((f) => statSync(nodePath.join(dir, f)).size);
-  } catch {
-    return [];
+  } catch (err) {
+    if (isNotFound(err)) return []; // the source folder is gone: the lakehouse is still shown
+    throw err;
   }
 }
 
