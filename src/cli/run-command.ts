@@ -7,7 +7,7 @@ import { openRegistry } from '../model/registry-factory.js';
 import { loadClassifier } from '../model/load.js';
 import { resolveModel } from '../model/resolve.js';
 import type { TweetlakeConfig } from '../pipeline/config.js';
-import { NothingToEvaluate } from '../pipeline/evaluate.js';
+import { NothingToEvaluate } from '../analytics/evaluate.js';
 import { Pipeline, type PipelineSummary } from '../pipeline/pipeline.js';
 import { lakehousePaths, STREAM_NAMES, TABLE_NAMES, type StreamName } from '../pipeline/paths.js';
 import { redactSecrets } from '../redact.js';

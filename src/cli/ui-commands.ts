@@ -10,7 +10,7 @@ import { ensureBundledModelRegistered } from '../model/bundled.js';
 import { openRegistry } from '../model/registry-factory.js';
 import { resolveModel } from '../model/resolve.js';
 import type { TweetlakeConfig } from '../pipeline/config.js';
-import { evaluateGold } from '../pipeline/evaluate.js';
+import { evaluateGold } from '../analytics/evaluate.js';
 import { lakehousePaths } from '../pipeline/paths.js';
 import { openTrackingStore } from '../tracking/tracking-factory.js';
 import { withoutUserInfo } from '../redact.js';

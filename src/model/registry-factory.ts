@@ -1,6 +1,6 @@
-import { mlflowLocation, type MlflowLocation } from './artifact-repo.js';
+import { mlflowLocation, type MlflowLocation } from '../mlflow/artifact-repo.js';
 import { FileModelRegistry } from './file-registry.js';
-import { MlflowHttpClient, mlflowHttpOptionsFromEnv } from './mlflow-http.js';
+import { MlflowHttpClient, mlflowHttpOptionsFromEnv } from '../mlflow/http-client.js';
 import type { ModelRegistry } from './registry.js';
 import { RestModelRegistry } from './rest-registry.js';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { openArtifactRepo } from '../model/artifact-repo.js';
-import type { ArtifactEntry } from '../model/mlflow-http.js';
+import { openArtifactRepo } from '../mlflow/artifact-repo.js';
+import type { ArtifactEntry } from '../mlflow/http-client.js';
 import {
   InvalidTrackingInput,
   TrackingNotFound,

@@ -1,5 +1,5 @@
-import { mlflowLocation, type MlflowLocation } from '../model/artifact-repo.js';
-import { MlflowHttpClient, mlflowHttpOptionsFromEnv } from '../model/mlflow-http.js';
+import { mlflowLocation, type MlflowLocation } from '../mlflow/artifact-repo.js';
+import { MlflowHttpClient, mlflowHttpOptionsFromEnv } from '../mlflow/http-client.js';
 import { FileTrackingStore } from './file-tracking-store.js';
 import { RestTrackingStore } from './rest-tracking-store.js';
 import type { TrackingStore } from './tracking-store.js';

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileModelRegistry } from '../../../src/model/file-registry.js';
-import { openArtifactRepo } from '../../../src/model/artifact-repo.js';
+import { openArtifactRepo } from '../../../src/mlflow/artifact-repo.js';
 import { ScheduleHistory, ScheduleHistoryCorrupt } from '../../../src/pipeline/schedule.js';
 import { StateFileCorrupt, StateStore } from '../../../src/pipeline/state.js';
 import { subdirs } from '../../../src/tracking/file-store-layout.js';

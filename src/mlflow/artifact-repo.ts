@@ -8,7 +8,7 @@ import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TweetlakeError, isNotFound } from '../errors.js';
 import { listLocalFiles } from '../storage/local-store.js';
-import { artifactProxyPath, isHttpUri, type ArtifactEntry, type MlflowHttpClient } from './mlflow-http.js';
+import { artifactProxyPath, isHttpUri, type ArtifactEntry, type MlflowHttpClient } from './http-client.js';
 
 /** An artifact location: list, upload into it, download from it. Paths are '/'-separated and relative to its root. */
 export interface ArtifactRepo {
