@@ -3,7 +3,7 @@ import * as nodePath from 'node:path';
 import { withoutSqlExcerpt } from '../duck/error-text.js';
 import { TweetlakeError, errorMessage, isNotFound } from '../errors.js';
 import { redactSecrets } from '../redact.js';
-import { nextRun, parseCron } from './cron.js';
+import { nextRun, type CronSchedule } from './cron.js';
 
 /** One run of a scheduled job, as kept in the schedule's history. */
 export interface ScheduledRun {
@@ -125,11 +125,11 @@ export async function runJob(
 }
 
 /**
- * Fires the job on a cron expression until `signal` aborts. Runs never overlap: the next firing time
+ * Fires the job on a cron schedule until `signal` aborts. Runs never overlap: the next firing time
  * is computed after a run ends, so firings that fall inside a long run are not made up for.
  */
 export async function runSchedule(
-  expression: string,
+  schedule: CronSchedule,
   job: string,
   tasks: ScheduleTask[],
   history: ScheduleHistory,
@@ -140,7 +140,6 @@ export async function runSchedule(
     now?: () => Date;
   },
 ): Promise<void> {
-  const schedule = parseCron(expression);
   const now = options.now ?? (() => new Date());
   while (!options.signal.aborted) {
     const next = nextRun(schedule, now());
