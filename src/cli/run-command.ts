@@ -189,8 +189,48 @@ export async function runPipeline(
   const log = (line: string) => out.write(`${redactSecrets(line)}\n`);
   const classifier = lazyClassifier(config, log);
   const view = new ProgressView(out, { sourceFiles: countFiles(config.source) });
+  const pipeline = buildPipeline(config, session, classifier, view, log, options.retryFailedBatches);
+  if (options.clear) log(`clearing the tables and checkpoints of ${config.root} first`);
+  log(`tweetlake run: ${config.source} -> ${config.root} (${config.orchestration}, ${config.trigger})`);
+  let dashboard: DashboardServer | undefined;
+  const interrupts = new InterruptHandler(out, () => void pipeline.stop());
+  try {
+    if (options.dashboardPort) dashboard = await startDashboard(config, options.dashboardPort, log);
+    const summary = await pipeline.run({ clear: options.clear });
+    view.stop();
+    printSummary(summary, out);
+    if (interrupts.signal) {
+      log(
+        `stopped by ${interrupts.signal} after the current batch: \`tweetlake run\` again continues from there`,
+      );
+      throw new Interrupted(interrupts.signal, `interrupted by ${interrupts.signal}: the run did not finish`);
+    }
+    await evaluateFinishedRun(session, config, summary, classifier, log);
+    if (dashboard && out.isTTY) {
+      interrupts.dispose();
+      log(`the dashboard stays up at ${dashboard.url}: Ctrl-C to stop`);
+      await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+    }
+  } finally {
+    view.stop();
+    interrupts.dispose();
+    await classifier.close();
+    await dashboard?.stop();
+    session.close();
+  }
+}
+
+/** The pipeline of a `tweetlake run`, its progress shown in `view`. */
+function buildPipeline(
+  config: TweetlakeConfig,
+  session: DuckSession,
+  classifier: ReturnType<typeof lazyClassifier>,
+  view: ProgressView,
+  log: (line: string) => void,
+  retryFailedBatches: boolean | undefined,
+): Pipeline {
   const produced = new Map<StreamName, number>();
-  const pipeline = new Pipeline({
+  const pipeline: Pipeline = new Pipeline({
     root: config.root,
     source: config.source,
     session,
@@ -202,7 +242,7 @@ export async function runPipeline(
     fileSettleMs: config.fileSettleMs,
     allowOverwrites: config.allowOverwrites,
     maxRecordBytes: config.maxRecordBytes,
-    ...(options.retryFailedBatches ? { retryFailedBatches: true } : {}),
+    ...(retryFailedBatches ? { retryFailedBatches: true } : {}),
     dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
     schemaEvolution: config.schemaEvolution,
     inferenceBatchSize: 1024,
@@ -218,45 +258,36 @@ export async function runPipeline(
       view.update(s, p, pipeline.sourceFilesAdmitted(), upstream ? produced.get(upstream) : undefined);
     },
   });
-  if (options.clear) log(`clearing the tables and checkpoints of ${config.root} first`);
-  log(`tweetlake run: ${config.source} -> ${config.root} (${config.orchestration}, ${config.trigger})`);
-  let dashboard: DashboardServer | undefined;
-  const interrupts = new InterruptHandler(out, () => void pipeline.stop());
-  try {
-    if (options.dashboardPort) {
-      const mlflowUrl = mlflowUiUrl();
-      dashboard = new DashboardServer({
-        root: config.root,
-        source: config.source,
-        port: options.dashboardPort,
-        ...(mlflowUrl ? { mlflowUrl } : {}),
-      });
-      log(`dashboard: ${await dashboard.start()}`);
-    }
-    const summary = await pipeline.run({ clear: options.clear });
-    view.stop();
-    printSummary(summary, out);
-    if (interrupts.signal) {
-      log(
-        `stopped by ${interrupts.signal} after the current batch: \`tweetlake run\` again continues from there`,
-      );
-      throw new Interrupted(interrupts.signal, `interrupted by ${interrupts.signal}: the run did not finish`);
-    }
-    const model = classifier.loaded();
-    const partial = summary.stopped && config.trigger !== 'continuous';
-    if (partial) log('stopped on request before the source was done: no evaluation of a partial run');
-    else if (model && summary.tables.gold.version !== null)
-      await reportEvaluation(session, config, model, log);
-    if (dashboard && out.isTTY) {
-      interrupts.dispose();
-      log(`the dashboard stays up at ${dashboard.url}: Ctrl-C to stop`);
-      await new Promise<void>((resolve) => process.once('SIGINT', resolve));
-    }
-  } finally {
-    view.stop();
-    interrupts.dispose();
-    await classifier.close();
-    await dashboard?.stop();
-    session.close();
-  }
+  return pipeline;
+}
+
+/** Starts the live dashboard of a run (`--dashboard`) and prints its address. */
+async function startDashboard(
+  config: TweetlakeConfig,
+  port: number,
+  log: (line: string) => void,
+): Promise<DashboardServer> {
+  const mlflowUrl = mlflowUiUrl();
+  const dashboard = new DashboardServer({
+    root: config.root,
+    source: config.source,
+    port,
+    ...(mlflowUrl ? { mlflowUrl } : {}),
+  });
+  log(`dashboard: ${await dashboard.start()}`);
+  return dashboard;
+}
+
+/** Evaluates gold after a run that read its source to the end with the model loaded. */
+async function evaluateFinishedRun(
+  session: DuckSession,
+  config: TweetlakeConfig,
+  summary: PipelineSummary,
+  classifier: ReturnType<typeof lazyClassifier>,
+  log: (line: string) => void,
+): Promise<void> {
+  const model = classifier.loaded();
+  const partial = summary.stopped && config.trigger !== 'continuous';
+  if (partial) log('stopped on request before the source was done: no evaluation of a partial run');
+  else if (model && summary.tables.gold.version !== null) await reportEvaluation(session, config, model, log);
 }
