@@ -135,6 +135,10 @@ export async function evaluateGold(
     params,
   };
   await new StateStore(paths.state).putDocument('evaluation', summary);
+  logFor('evaluate').info(
+    { runId: run.runId, goldVersion: snapshot.version, rows: report.total, accuracy: report.accuracy },
+    'evaluation run logged',
+  );
   return summary;
 }
 

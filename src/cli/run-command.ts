@@ -19,6 +19,7 @@ import { ProgressView } from './progress-view.js';
 import { evaluate, mlflowUiUrl } from './ui-commands.js';
 import { DashboardServer } from '../ui/server.js';
 import { isNotFound } from '../errors.js';
+import { logFor } from '../log.js';
 
 function countFiles(dir: string): number {
   try {
@@ -56,9 +57,15 @@ export function lazyClassifier(
           ...(config.model.threadsPerWorker ? { threadsPerWorker: config.model.threadsPerWorker } : {}),
           batchSize: config.model.batchSize,
         });
+        const ms = Math.round(performance.now() - t0);
+        const workers = (classifier as { workerCount?: number }).workerCount ?? 1;
         log(
           `model ${model.uri} -> ${model.name}${model.version ? ` version ${model.version}` : ''} loaded in ` +
-            `${Math.round(performance.now() - t0)} ms (${(classifier as { workerCount?: number }).workerCount ?? 1} worker(s))`,
+            `${ms} ms (${workers} worker(s))`,
+        );
+        logFor('model').info(
+          { uri: model.uri, name: model.name, version: model.version ?? null, ms, workers },
+          'model loaded',
         );
         ready = classifier;
         return classifier;
@@ -66,6 +73,7 @@ export function lazyClassifier(
       return loading;
     },
     close: async () => {
+      // A failed load was thrown to the gold stage already; there is nothing to close then.
       if (loading) await (await loading.catch(() => undefined))?.close();
     },
   };

@@ -10,6 +10,9 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { redactSecrets } from '../redact.js';
 import { TweetlakeError, errorMessage } from '../errors.js';
+import { logFor } from '../log.js';
+
+const log = logFor('mlflow');
 
 /** How to reach an MLflow server. */
 export interface MlflowHttpOptions {
@@ -218,7 +221,12 @@ export class MlflowHttpClient {
         });
       } catch (err) {
         if (attempt < this.maxRetries) {
-          await sleep(this.delay(attempt));
+          const delayMs = this.delay(attempt);
+          log.warn(
+            { method, url, attempt: attempt + 1, delayMs, err },
+            'MLflow server unreachable; retrying',
+          );
+          await sleep(delayMs);
           continue;
         }
         throw new MlflowUnreachable(this.baseUrl, err);
@@ -228,9 +236,13 @@ export class MlflowHttpClient {
       if (retry && attempt < this.maxRetries) {
         await res.body?.cancel();
         const after = Number(res.headers.get('retry-after'));
-        await sleep(
-          Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 60_000) : this.delay(attempt),
+        const delayMs =
+          Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 60_000) : this.delay(attempt);
+        log.warn(
+          { method, url, status: res.status, attempt: attempt + 1, delayMs },
+          'MLflow server answered with a retryable status; retrying',
         );
+        await sleep(delayMs);
         continue;
       }
       throw await this.errorOf(res, endpoint);

@@ -182,7 +182,16 @@ export class Pipeline {
       await monitor.close();
       stopWatcher.close();
       await this.manager.stopAll();
-      for (const q of this.manager.all) await this.publish(q);
+      for (const q of this.manager.all) {
+        await this.publish(q);
+        const stopped = {
+          stream: q.name,
+          status: q.status.message,
+          batches: this.batches[q.name as StreamName],
+        };
+        if (q.exception) log.error({ ...stopped, err: q.exception }, 'stream failed');
+        else log.info(stopped, 'stream stopped');
+      }
     }
     const failed = this.manager.all.find((q) => q.exception);
     if (failed) throw failed.exception;
@@ -197,16 +206,28 @@ export class Pipeline {
     // The recent batches of earlier runs stay on show (a run with nothing new has none of its own).
     this.histories.set(name, [...(this.prior.get(name)?.history ?? [])]);
     this.options.onStreamStart?.(name);
+    log.info({ stream: name, trigger: trigger.kind }, 'stream starting');
     const query = await this.manager.start({
       ...base,
       trigger,
       ...(this.options.retryFailedBatches ? { retryFailedBatches: true } : {}),
       onWarning: (message) => {
+        log.warn({ stream: name }, message);
         this.warnings.push(`${name}: ${message}`);
         this.options.onWarning?.(name, message);
       },
       onProgress: (p) => {
         this.batches[name]++;
+        log.info(
+          {
+            stream: name,
+            batchId: p.batchId,
+            inputRows: p.numInputRows,
+            outputRows: p.sink.numOutputRows,
+            ms: p.durationMs.triggerExecution,
+          },
+          'batch committed',
+        );
         if (name === 'bronze_stream') {
           this.ingest.inputRecords += p.metrics.inputRecords ?? 0;
           this.ingest.bronzeRows += p.metrics.bronzeRows ?? 0;
