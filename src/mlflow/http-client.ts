@@ -255,6 +255,7 @@ export class MlflowHttpClient {
   }
 
   private async errorOf(res: Response, endpoint: string): Promise<MlflowHttpError> {
+    // The status is the error; a body cut off mid-read only loses its detail (statusText is used).
     const text = await res.text().catch(() => '');
     let code = `HTTP_${res.status}`;
     let message = text.slice(0, 500) || res.statusText;
