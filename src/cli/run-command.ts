@@ -27,7 +27,8 @@ function countFiles(dir: string): number {
       (e) => e.isFile() && !e.name.startsWith('.'),
     ).length;
   } catch (err) {
-    if (isNotFound(err)) return 0;
+    // A source that is missing or not a folder: the file source says so (SOURCE_PATH) when it starts.
+    if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return 0;
     throw err;
   }
 }

@@ -184,13 +184,16 @@ export class Pipeline {
       await this.manager.stopAll();
       for (const q of this.manager.all) {
         await this.publish(q);
-        const stopped = {
-          stream: q.name,
-          status: q.status.message,
-          batches: this.batches[q.name as StreamName],
-        };
-        if (q.exception) log.error({ ...stopped, err: q.exception }, 'stream failed');
-        else log.info(stopped, 'stream stopped');
+        // A failure is the run's error, which the CLI prints; the log records it with the stop.
+        log.info(
+          {
+            stream: q.name,
+            status: q.status.message,
+            batches: this.batches[q.name as StreamName],
+            ...(q.exception ? { failed: q.exception.code } : {}),
+          },
+          'stream stopped',
+        );
       }
     }
     const failed = this.manager.all.find((q) => q.exception);
@@ -212,7 +215,8 @@ export class Pipeline {
       trigger,
       ...(this.options.retryFailedBatches ? { retryFailedBatches: true } : {}),
       onWarning: (message) => {
-        log.warn({ stream: name }, message);
+        // At info: the CLI prints every warning to the user already (the default level is warn).
+        log.info({ stream: name, warning: message }, 'source warning');
         this.warnings.push(`${name}: ${message}`);
         this.options.onWarning?.(name, message);
       },
