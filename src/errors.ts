@@ -24,3 +24,8 @@ export class TweetlakeError extends Error {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** True when a file-system call failed because the path does not exist: the only failure that means "absent". */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === 'ENOENT';
+}

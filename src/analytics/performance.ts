@@ -40,6 +40,8 @@ function metric(history: BatchRecord[], key: string): number {
   return sum(history.map((b) => b.metrics?.[key] ?? 0));
 }
 
+type History = (n: StreamName) => BatchRecord[];
+
 /** The five S's of the last run (Spark UI style), from measured figures only. */
 export async function performanceReport(
   session: DuckSession,
@@ -49,12 +51,25 @@ export async function performanceReport(
   sourceFileSizes: number[],
 ): Promise<PerformanceReport> {
   const byName = new Map(streams.map((s) => [s.name as StreamName, s]));
-  const history = (n: StreamName) => byName.get(n)?.history ?? [];
+  const history: History = (n) => byName.get(n)?.history ?? [];
   const stageSeconds = Object.fromEntries(
     STREAM_NAMES.map((n) => [n, sum(history(n).map((b) => b.durationMs)) / 1000]),
   );
+  return {
+    headline: headline(stageSeconds, history),
+    stageSeconds,
+    sections: [
+      spillSection(process),
+      skewSection(history, sourceFileSizes),
+      shuffleSection(history),
+      await storageSection(session, paths),
+      serializationSection(history),
+    ],
+  };
+}
 
-  // Spill
+/** Spill: bytes DuckDB wrote to disk past its memory limit, against the process's peak memory. */
+function spillSection(process: ProcessState | undefined): PerformanceSection {
   const spill = process?.duckdbSpillHighWaterBytes ?? 0;
   const spillSection: PerformanceSection = {
     name: 'spill',
@@ -69,8 +84,11 @@ export async function performanceReport(
       duckdbMemoryLimit: process?.duckdbMemoryLimit ?? 'n/a',
     },
   };
+  return spillSection;
+}
 
-  // Skew
+/** Skew: how uneven the batches of each stream and the source files are. */
+function skewSection(history: History, sourceFileSizes: number[]): PerformanceSection {
   const skewRows = STREAM_NAMES.map((n) => {
     const s = stats(history(n).map((b) => b.numInputRows));
     return { stream: n, batches: history(n).length, minRows: s.min, medianRows: s.median, maxRows: s.max };
@@ -109,8 +127,11 @@ export async function performanceReport(
     },
     rows: skewRows,
   };
+  return skewSection;
+}
 
-  // Shuffle: where rows are regrouped
+/** Shuffle: where rows are regrouped (explode, dedupe before the model, group by mention). */
+function shuffleSection(history: History): PerformanceSection {
   const bronzeRows = sum(history('bronze_stream').map((b) => b.numOutputRows));
   const silverRows = sum(history('silver_stream').map((b) => b.numOutputRows));
   const goldIn = sum(history('gold_stream').map((b) => b.numInputRows));
@@ -133,8 +154,11 @@ export async function performanceReport(
       mentions: appOut,
     },
   };
+  return shuffleSection;
+}
 
-  // Storage
+/** Storage: the tables' files, how many are small, and what OPTIMIZE would merge. */
+async function storageSection(session: DuckSession, paths: LakehousePaths): Promise<PerformanceSection> {
   const storageRows: Record<string, number | string>[] = [];
   for (const t of TABLE_NAMES as readonly TableName[]) {
     const table = await DeltaTable.forPath(paths.tables[t], session);
@@ -170,8 +194,11 @@ export async function performanceReport(
     },
     rows: storageRows,
   };
+  return storageSection;
+}
 
-  // Serialization: rows to and from the inference workers
+/** Serialization: moving texts to the inference workers and probabilities back, against model compute. */
+function serializationSection(history: History): PerformanceSection {
   const gold = history('gold_stream');
   const transferMs = metric(gold, 'workerTransferMs');
   const computeMs = metric(gold, 'modelComputeMs');
@@ -194,19 +221,20 @@ export async function performanceReport(
       goldStageMs: goldMs,
     },
   };
+  return serializationSection;
+}
 
+/** What drives the run's speed, in a sentence: the stream that took longest. */
+function headline(stageSeconds: Record<string, number>, history: History): string {
+  const gold = history('gold_stream');
+  const computeMs = metric(gold, 'modelComputeMs');
+  const distinct = metric(gold, 'distinctTexts');
   const slowest = Object.entries(stageSeconds).sort((a, b) => b[1] - a[1])[0];
   const total = sum(Object.values(stageSeconds));
-  const headline =
-    !slowest || total === 0
-      ? 'no batches have run yet'
-      : slowest[0] === 'gold_stream'
-        ? `model inference drives the run: gold_stream took ${slowest[1].toFixed(1)} s of ${total.toFixed(1)} s of stream time ` +
-          `(${(computeMs / 1000).toFixed(1)} worker-seconds of model compute on ${distinct} distinct texts, workers in parallel)`
-        : `${slowest[0]} drives the run: ${slowest[1].toFixed(1)} s of ${total.toFixed(1)} s of stream time`;
-  return {
-    headline,
-    stageSeconds,
-    sections: [spillSection, skewSection, shuffleSection, storageSection, serializationSection],
-  };
+  return !slowest || total === 0
+    ? 'no batches have run yet'
+    : slowest[0] === 'gold_stream'
+      ? `model inference drives the run: gold_stream took ${slowest[1].toFixed(1)} s of ${total.toFixed(1)} s of stream time ` +
+        `(${(computeMs / 1000).toFixed(1)} worker-seconds of model compute on ${distinct} distinct texts, workers in parallel)`
+      : `${slowest[0]} drives the run: ${slowest[1].toFixed(1)} s of ${total.toFixed(1)} s of stream time`;
 }

@@ -25,10 +25,22 @@ export class UsageError extends TweetlakeError {
   }
 }
 
+/**
+ * Who is at fault for a DuckDB failure, from the kind DuckDB names: running out of memory or failing
+ * to read or write a file is outside us (external); anything else is a mistake in the SQL, which is
+ * the user's when they wrote it and ours otherwise.
+ */
+export function sqlFailureDomain(message: string, sqlBy: 'user' | 'tweetlake'): ErrorDomain {
+  const type = duckErrorType(message);
+  if (type === 'Out of Memory' || type === 'IO') return 'external';
+  return sqlBy === 'user' ? 'user' : 'internal';
+}
+
 /** The user's own SQL failed: DuckDB's message, which quotes only what the user wrote. */
 export class QueryError extends TweetlakeError {
   constructor(message: string, cause?: unknown) {
-    super('SQL_QUERY', message, { domain: 'user', cause });
+    const duck = cause instanceof Error ? cause.message : message;
+    super('SQL_QUERY', message, { domain: sqlFailureDomain(duck, 'user'), cause });
   }
 }
 
@@ -82,7 +94,12 @@ export function presentError(err: unknown): PresentedError {
   if (err instanceof CommanderError)
     return { code: err.code, domain: 'user', message: err.message, exitCode: EXIT_CODES.user };
   if (err instanceof QueryError)
-    return { code: err.code, domain: 'user', message: redactSecrets(err.message), exitCode: EXIT_CODES.user };
+    return {
+      code: err.code,
+      domain: err.domain,
+      message: redactSecrets(err.message),
+      exitCode: EXIT_CODES[err.domain],
+    };
   if (err instanceof SqlError) return presentSqlError(err, err);
   if (err instanceof StreamingQueryException && sqlCause(err)) return presentSqlError(err, sqlCause(err)!);
   if (err instanceof TweetlakeError) {
@@ -128,7 +145,7 @@ function sqlCause(err: unknown): SqlError | undefined {
  */
 function presentSqlError(err: TweetlakeError, sql: SqlError): PresentedError {
   const type = duckErrorType(sql.message);
-  const domain: ErrorDomain = type === 'Out of Memory' || type === 'IO' ? 'external' : 'internal';
+  const domain = sqlFailureDomain(sql.message, 'tweetlake');
   const hint =
     type === 'Out of Memory'
       ? ' (raise duckdb.memoryLimit / TWEETLAKE_DUCKDB_MEMORY_LIMIT, or lower maxFilesPerTrigger)'

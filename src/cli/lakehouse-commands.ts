@@ -29,77 +29,19 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
       .description('the streams of a running (or the last) `tweetlake run`, with their progress'),
   )
     .option('--format <fmt>', 'table | jsonl', 'table')
-    .action(async (opts: { root?: string; config?: string; format: string }) => {
-      const config = configFor(opts);
-      const format = parseFormat(opts.format);
-      const states = await new StateStore(lakehousePaths(config.root).state).streams();
-      if (format === 'jsonl') {
-        for (const s of states) out.write(`${JSON.stringify(s)}\n`);
-        return;
-      }
-      out.write(`${describeLease(await lakehouseLease(config.root))}\n`);
-      if (states.length === 0) {
-        out.write(`no streams have run in ${config.root}\n`);
-        return;
-      }
-      out.write(
-        renderTable(
-          states.map((s) => ({
-            name: s.name,
-            active: s.active,
-            status: s.status.message,
-            batch: s.lastProgress?.batchId ?? null,
-            'input rows': s.lastProgress?.numInputRows ?? null,
-            'rows/s': s.lastProgress ? Math.round(s.lastProgress.processedRowsPerSecond) : null,
-            'total batches': s.history.length,
-            updated: s.updatedAt,
-            id: s.id,
-          })),
-        ),
-      );
-    });
+    .action((opts) => lakehouseStreamsCommand(opts, out));
 
   lakehouseOptions(
     program
       .command('stop [name]')
       .description('ask a running `tweetlake run` to stop one stream by name, or all'),
-  ).action(async (name: string | undefined, opts: { root?: string; config?: string }) => {
-    const config = configFor(opts);
-    const store = new StateStore(lakehousePaths(config.root).state);
-    const active = (await store.streams()).filter((s) => s.active);
-    if (active.length === 0)
-      throw new UsageError(`no run is active in ${config.root}: nothing to stop`, 'NOTHING_TO_STOP');
-    if (name && !active.some((s) => s.name === name)) {
-      throw new UsageError(
-        `no active stream named '${name}' (active: ${active.map((s) => s.name).join(', ') || 'none'})`,
-      );
-    }
-    await store.requestStop(name);
-    out.write(`asked ${name ?? 'all streams'} to stop after the current batch\n`);
-  });
+  ).action((name, opts) => lakehouseStopCommand(name, opts, out));
 
   lakehouseOptions(
     program.command('clear').description('delete the tables, checkpoints and stream state of the lakehouse'),
   )
     .option('--cache', 'also delete the prediction cache (kept otherwise, so a re-run scores nothing again)')
-    .action(async (opts: { root?: string; config?: string; cache?: boolean }) => {
-      const config = configFor(opts);
-      const session = await DuckSession.create();
-      try {
-        await new Pipeline({
-          root: config.root,
-          source: config.source,
-          session,
-          classifier: () => Promise.reject(new Error('unused')),
-          command: 'tweetlake clear',
-        }).clear({ predictionCache: !!opts.cache });
-      } finally {
-        session.close();
-      }
-      out.write(
-        `cleared tables and checkpoints under ${config.root} (models, MLflow runs${opts.cache ? '' : ' and the prediction cache'} kept)\n`,
-      );
-    });
+    .action((opts) => lakehouseClearCommand(opts, out));
 
   program
     .command('generate')
@@ -109,22 +51,101 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
     .option('--files <n>', 'number of files', '10')
     .option('--seed <n>', 'random seed', '42')
     .option('--sample <dir>', 'folder to resample (default: the bundled sample)')
-    .action(async (opts: { tweets: string; out: string; files: string; seed: string; sample?: string }) => {
-      const session = await DuckSession.create();
-      try {
-        const t0 = performance.now();
-        const r = await generateSource(session, {
-          sample: opts.sample ?? bundledSampleDir(),
-          out: opts.out,
-          tweets: positiveInt(opts.tweets, '--tweets'),
-          files: positiveInt(opts.files, '--files'),
-          seed: Number(opts.seed),
-        });
-        out.write(
-          `wrote ${opts.tweets} tweets in ${r.files.length} files to ${opts.out} in ${Math.round(performance.now() - t0)} ms\n`,
-        );
-      } finally {
-        session.close();
-      }
+    .action((opts) => lakehouseGenerateCommand(opts, out));
+}
+
+async function lakehouseStreamsCommand(
+  opts: { root?: string; config?: string; format: string },
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  const config = configFor(opts);
+  const format = parseFormat(opts.format);
+  const states = await new StateStore(lakehousePaths(config.root).state).streams();
+  if (format === 'jsonl') {
+    for (const s of states) out.write(`${JSON.stringify(s)}\n`);
+    return;
+  }
+  out.write(`${describeLease(await lakehouseLease(config.root))}\n`);
+  if (states.length === 0) {
+    out.write(`no streams have run in ${config.root}\n`);
+    return;
+  }
+  out.write(
+    renderTable(
+      states.map((s) => ({
+        name: s.name,
+        active: s.active,
+        status: s.status.message,
+        batch: s.lastProgress?.batchId ?? null,
+        'input rows': s.lastProgress?.numInputRows ?? null,
+        'rows/s': s.lastProgress ? Math.round(s.lastProgress.processedRowsPerSecond) : null,
+        'total batches': s.history.length,
+        updated: s.updatedAt,
+        id: s.id,
+      })),
+    ),
+  );
+}
+
+async function lakehouseStopCommand(
+  name: string | undefined,
+  opts: { root?: string; config?: string },
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  const config = configFor(opts);
+  const store = new StateStore(lakehousePaths(config.root).state);
+  const active = (await store.streams()).filter((s) => s.active);
+  if (active.length === 0)
+    throw new UsageError(`no run is active in ${config.root}: nothing to stop`, 'NOTHING_TO_STOP');
+  if (name && !active.some((s) => s.name === name)) {
+    throw new UsageError(
+      `no active stream named '${name}' (active: ${active.map((s) => s.name).join(', ') || 'none'})`,
+    );
+  }
+  await store.requestStop(name);
+  out.write(`asked ${name ?? 'all streams'} to stop after the current batch\n`);
+}
+
+async function lakehouseClearCommand(
+  opts: { root?: string; config?: string; cache?: boolean },
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  const config = configFor(opts);
+  const session = await DuckSession.create();
+  try {
+    await new Pipeline({
+      root: config.root,
+      source: config.source,
+      session,
+      classifier: () => Promise.reject(new Error('unused')),
+      command: 'tweetlake clear',
+    }).clear({ predictionCache: !!opts.cache });
+  } finally {
+    session.close();
+  }
+  out.write(
+    `cleared tables and checkpoints under ${config.root} (models, MLflow runs${opts.cache ? '' : ' and the prediction cache'} kept)\n`,
+  );
+}
+
+async function lakehouseGenerateCommand(
+  opts: { tweets: string; out: string; files: string; seed: string; sample?: string },
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  const session = await DuckSession.create();
+  try {
+    const t0 = performance.now();
+    const r = await generateSource(session, {
+      sample: opts.sample ?? bundledSampleDir(),
+      out: opts.out,
+      tweets: positiveInt(opts.tweets, '--tweets'),
+      files: positiveInt(opts.files, '--files'),
+      seed: Number(opts.seed),
     });
+    out.write(
+      `wrote ${opts.tweets} tweets in ${r.files.length} files to ${opts.out} in ${Math.round(performance.now() - t0)} ms\n`,
+    );
+  } finally {
+    session.close();
+  }
 }

@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { TWEETLAKE_VERSION } from '../delta/version.js';
+import { configureLogging, DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../log.js';
 import { redactSecrets } from '../redact.js';
 import { presentError } from './errors.js';
 import { registerLakehouseCommands } from './lakehouse-commands.js';
@@ -21,8 +22,16 @@ export function buildProgram(out: NodeJS.WriteStream = process.stdout): Command 
     // Options of the program are read only before the subcommand, so that a subcommand's own
     // --version (a table or model version) is never taken for the program's.
     .enablePositionalOptions()
+    .option(
+      '--log-level <level>',
+      `logs on stderr: ${LOG_LEVELS.join(', ')} (default TWEETLAKE_LOG_LEVEL, else ${DEFAULT_LOG_LEVEL}); JSON lines when stderr is not a terminal`,
+    )
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Before any command runs: the level from --log-level, else TWEETLAKE_LOG_LEVEL (a bad value is a usage error).
+    .hook('preAction', () => {
+      configureLogging({ level: program.opts<{ logLevel?: string }>().logLevel });
+    });
   registerRunCommand(program, out);
   registerLakehouseCommands(program, out);
   registerSqlCommand(program, out);

@@ -8,7 +8,7 @@ import { loadClassifier, openModelServer } from '../model/load.js';
 import { isModelServerUri } from '../model/model-server-uri.js';
 import { resolveModel } from '../model/resolve.js';
 import type { TweetlakeConfig } from '../pipeline/config.js';
-import { NothingToEvaluate } from '../pipeline/evaluate.js';
+import { NothingToEvaluate } from '../analytics/evaluate.js';
 import { Pipeline, type PipelineSummary } from '../pipeline/pipeline.js';
 import { lakehousePaths, STREAM_NAMES, TABLE_NAMES, type StreamName } from '../pipeline/paths.js';
 import { redactSecrets } from '../redact.js';
@@ -19,14 +19,18 @@ import { configFor, defaultDashboardPort, lakehouseOptions, positiveInt, tcpPort
 import { ProgressView } from './progress-view.js';
 import { evaluate, mlflowUiUrl } from './ui-commands.js';
 import { DashboardServer } from '../ui/server.js';
+import { isNotFound } from '../errors.js';
+import { logFor } from '../log.js';
 
 function countFiles(dir: string): number {
   try {
     return readdirSync(dir, { recursive: true, withFileTypes: true }).filter(
       (e) => e.isFile() && !e.name.startsWith('.'),
     ).length;
-  } catch {
-    return 0;
+  } catch (err) {
+    // A source that is missing or not a folder: the file source says so (SOURCE_PATH) when it starts.
+    if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return 0;
+    throw err;
   }
 }
 
@@ -64,9 +68,15 @@ export function lazyClassifier(
           ...(config.model.threadsPerWorker ? { threadsPerWorker: config.model.threadsPerWorker } : {}),
           batchSize: config.model.batchSize,
         });
+        const ms = Math.round(performance.now() - t0);
+        const workers = (classifier as { workerCount?: number }).workerCount ?? 1;
         log(
           `model ${model.uri} -> ${model.name}${model.version ? ` version ${model.version}` : ''} loaded in ` +
-            `${Math.round(performance.now() - t0)} ms (${(classifier as { workerCount?: number }).workerCount ?? 1} worker(s))`,
+            `${ms} ms (${workers} worker(s))`,
+        );
+        logFor('model').info(
+          { uri: model.uri, name: model.name, version: model.version ?? null, ms, workers },
+          'model loaded',
         );
         ready = classifier;
         return classifier;
@@ -74,6 +84,7 @@ export function lazyClassifier(
       return loading;
     },
     close: async () => {
+      // A failed load was thrown to the gold stage already; there is nothing to close then.
       if (loading) await (await loading.catch(() => undefined))?.close();
     },
   };
@@ -201,8 +212,48 @@ export async function runPipeline(
   const log = (line: string) => out.write(`${redactSecrets(line)}\n`);
   const classifier = lazyClassifier(config, log);
   const view = new ProgressView(out, { sourceFiles: countFiles(config.source) });
+  const pipeline = buildPipeline(config, session, classifier, view, log, options.retryFailedBatches);
+  if (options.clear) log(`clearing the tables and checkpoints of ${config.root} first`);
+  log(`tweetlake run: ${config.source} -> ${config.root} (${config.orchestration}, ${config.trigger})`);
+  let dashboard: DashboardServer | undefined;
+  const interrupts = new InterruptHandler(out, () => void pipeline.stop());
+  try {
+    if (options.dashboardPort) dashboard = await startDashboard(config, options.dashboardPort, log);
+    const summary = await pipeline.run({ clear: options.clear });
+    view.stop();
+    printSummary(summary, out);
+    if (interrupts.signal) {
+      log(
+        `stopped by ${interrupts.signal} after the current batch: \`tweetlake run\` again continues from there`,
+      );
+      throw new Interrupted(interrupts.signal, `interrupted by ${interrupts.signal}: the run did not finish`);
+    }
+    await evaluateFinishedRun(session, config, summary, classifier, log);
+    if (dashboard && out.isTTY) {
+      interrupts.dispose();
+      log(`the dashboard stays up at ${dashboard.url}: Ctrl-C to stop`);
+      await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+    }
+  } finally {
+    view.stop();
+    interrupts.dispose();
+    await classifier.close();
+    await dashboard?.stop();
+    session.close();
+  }
+}
+
+/** The pipeline of a `tweetlake run`, its progress shown in `view`. */
+function buildPipeline(
+  config: TweetlakeConfig,
+  session: DuckSession,
+  classifier: ReturnType<typeof lazyClassifier>,
+  view: ProgressView,
+  log: (line: string) => void,
+  retryFailedBatches: boolean | undefined,
+): Pipeline {
   const produced = new Map<StreamName, number>();
-  const pipeline = new Pipeline({
+  const pipeline: Pipeline = new Pipeline({
     root: config.root,
     source: config.source,
     session,
@@ -214,7 +265,7 @@ export async function runPipeline(
     fileSettleMs: config.fileSettleMs,
     allowOverwrites: config.allowOverwrites,
     maxRecordBytes: config.maxRecordBytes,
-    ...(options.retryFailedBatches ? { retryFailedBatches: true } : {}),
+    ...(retryFailedBatches ? { retryFailedBatches: true } : {}),
     maxBatchAttempts: config.maxBatchAttempts,
     retryBackoffMs: config.retryBackoffMs,
     dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
@@ -232,45 +283,36 @@ export async function runPipeline(
       view.update(s, p, pipeline.sourceFilesAdmitted(), upstream ? produced.get(upstream) : undefined);
     },
   });
-  if (options.clear) log(`clearing the tables and checkpoints of ${config.root} first`);
-  log(`tweetlake run: ${config.source} -> ${config.root} (${config.orchestration}, ${config.trigger})`);
-  let dashboard: DashboardServer | undefined;
-  const interrupts = new InterruptHandler(out, () => void pipeline.stop());
-  try {
-    if (options.dashboardPort) {
-      const mlflowUrl = mlflowUiUrl();
-      dashboard = new DashboardServer({
-        root: config.root,
-        source: config.source,
-        port: options.dashboardPort,
-        ...(mlflowUrl ? { mlflowUrl } : {}),
-      });
-      log(`dashboard: ${await dashboard.start()}`);
-    }
-    const summary = await pipeline.run({ clear: options.clear });
-    view.stop();
-    printSummary(summary, out);
-    if (interrupts.signal) {
-      log(
-        `stopped by ${interrupts.signal} after the current batch: \`tweetlake run\` again continues from there`,
-      );
-      throw new Interrupted(interrupts.signal, `interrupted by ${interrupts.signal}: the run did not finish`);
-    }
-    const model = classifier.loaded();
-    const partial = summary.stopped && config.trigger !== 'continuous';
-    if (partial) log('stopped on request before the source was done: no evaluation of a partial run');
-    else if (model && summary.tables.gold.version !== null)
-      await reportEvaluation(session, config, model, log);
-    if (dashboard && out.isTTY) {
-      interrupts.dispose();
-      log(`the dashboard stays up at ${dashboard.url}: Ctrl-C to stop`);
-      await new Promise<void>((resolve) => process.once('SIGINT', resolve));
-    }
-  } finally {
-    view.stop();
-    interrupts.dispose();
-    await classifier.close();
-    await dashboard?.stop();
-    session.close();
-  }
+  return pipeline;
+}
+
+/** Starts the live dashboard of a run (`--dashboard`) and prints its address. */
+async function startDashboard(
+  config: TweetlakeConfig,
+  port: number,
+  log: (line: string) => void,
+): Promise<DashboardServer> {
+  const mlflowUrl = mlflowUiUrl();
+  const dashboard = new DashboardServer({
+    root: config.root,
+    source: config.source,
+    port,
+    ...(mlflowUrl ? { mlflowUrl } : {}),
+  });
+  log(`dashboard: ${await dashboard.start()}`);
+  return dashboard;
+}
+
+/** Evaluates gold after a run that read its source to the end with the model loaded. */
+async function evaluateFinishedRun(
+  session: DuckSession,
+  config: TweetlakeConfig,
+  summary: PipelineSummary,
+  classifier: ReturnType<typeof lazyClassifier>,
+  log: (line: string) => void,
+): Promise<void> {
+  const model = classifier.loaded();
+  const partial = summary.stopped && config.trigger !== 'continuous';
+  if (partial) log('stopped on request before the source was done: no evaluation of a partial run');
+  else if (model && summary.tables.gold.version !== null) await reportEvaluation(session, config, model, log);
 }

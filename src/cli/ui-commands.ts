@@ -10,7 +10,7 @@ import { ensureBundledModelRegistered } from '../model/bundled.js';
 import { openRegistry } from '../model/registry-factory.js';
 import { resolveModel } from '../model/resolve.js';
 import type { TweetlakeConfig } from '../pipeline/config.js';
-import { evaluateGold } from '../pipeline/evaluate.js';
+import { evaluateGold } from '../analytics/evaluate.js';
 import { lakehousePaths } from '../pipeline/paths.js';
 import { openTrackingStore } from '../tracking/tracking-factory.js';
 import { withoutUserInfo } from '../redact.js';
@@ -48,30 +48,7 @@ export function registerUiCommands(program: Command, out: NodeJS.WritableStream)
       '--token <token>',
       'the token to require (default: TWEETLAKE_DASHBOARD_TOKEN, or a new one off loopback)',
     )
-    .action(async (opts: { root?: string; config?: string; port?: string; host: string; token?: string }) => {
-      const config = configFor(opts);
-      const mlflowUrl = mlflowUiUrl();
-      const token = opts.token ?? process.env.TWEETLAKE_DASHBOARD_TOKEN;
-      const server = new DashboardServer({
-        root: config.root,
-        source: config.source,
-        port: opts.port ? tcpPort(opts.port, '--port') : defaultDashboardPort(),
-        host: opts.host,
-        ...(token ? { token } : {}),
-        ...(mlflowUrl ? { mlflowUrl } : {}),
-      });
-      const url = await server.start();
-      out.write(`dashboard of ${config.root} at ${url} (Ctrl-C to stop)\n`);
-      if (server.token)
-        out.write(
-          `it asks for its token: open the address above once, or send "Authorization: Bearer <token>"\n`,
-        );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      await server.stop();
-    });
+    .action((opts) => uiDashboardCommand(opts, out));
 
   lakehouseOptions(
     program
@@ -82,33 +59,7 @@ export function registerUiCommands(program: Command, out: NodeJS.WritableStream)
   )
     .option('--version <v>', 'gold table version to evaluate (default: latest)')
     .option('--model <uri>', 'model URI the gold table was scored with (default: the configured one)')
-    .action(async (opts: { root?: string; config?: string; version?: string; model?: string }) => {
-      const config = configFor(opts);
-      const paths = lakehousePaths(config.root);
-      const uri = opts.model ?? config.model.uri;
-      const registry = openRegistry({ lakehouseMlflowDir: paths.mlflow });
-      await ensureBundledModelRegistered(registry);
-      const resolved = await resolveModel(uri, registry, paths.modelCache);
-      const session = await DuckSession.create({ threads: 1 });
-      try {
-        const e = await evaluate(
-          session,
-          config,
-          { name: resolved.name, ...(resolved.version ? { version: resolved.version } : {}), uri },
-          opts.version === undefined ? undefined : tableVersion(opts.version, '--version'),
-        );
-        out.write(
-          `MLflow run ${e.runId} (experiment ${e.experimentName}) in ${e.trackingUri}${e.runUrl ? `\n${e.runUrl}` : ''}\n`,
-        );
-        out.write(
-          renderTable(
-            Object.entries(e.metrics).map(([metric, value]) => ({ metric, value: Number(value.toFixed(4)) })),
-          ),
-        );
-      } finally {
-        session.close();
-      }
-    });
+    .action((opts) => uiEvaluateCommand(opts, out));
 
   lakehouseOptions(
     program
@@ -116,15 +67,79 @@ export function registerUiCommands(program: Command, out: NodeJS.WritableStream)
       .description("write a static HTML report (PNG charts, evaluation, the five S's)"),
   )
     .option('--out <file>', 'output file', 'tweetlake-report.html')
-    .action(async (opts: { root?: string; config?: string; out: string }) => {
-      const config = configFor(opts);
-      const session = await DuckSession.create({ threads: 1 });
-      try {
-        const state = await dashboardState(session, config.root, { source: config.source });
-        await writeFile(opts.out, await staticReport(state));
-        out.write(`wrote ${opts.out}\n`);
-      } finally {
-        session.close();
-      }
-    });
+    .action((opts) => uiReportCommand(opts, out));
+}
+
+async function uiDashboardCommand(
+  opts: { root?: string; config?: string; port?: string; host: string; token?: string },
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  const config = configFor(opts);
+  const mlflowUrl = mlflowUiUrl();
+  const token = opts.token ?? process.env.TWEETLAKE_DASHBOARD_TOKEN;
+  const server = new DashboardServer({
+    root: config.root,
+    source: config.source,
+    port: opts.port ? tcpPort(opts.port, '--port') : defaultDashboardPort(),
+    host: opts.host,
+    ...(token ? { token } : {}),
+    ...(mlflowUrl ? { mlflowUrl } : {}),
+  });
+  const url = await server.start();
+  out.write(`dashboard of ${config.root} at ${url} (Ctrl-C to stop)\n`);
+  if (server.token)
+    out.write(
+      `it asks for its token: open the address above once, or send "Authorization: Bearer <token>"\n`,
+    );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.stop();
+}
+
+async function uiEvaluateCommand(
+  opts: { root?: string; config?: string; version?: string; model?: string },
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  const config = configFor(opts);
+  const paths = lakehousePaths(config.root);
+  const uri = opts.model ?? config.model.uri;
+  const registry = openRegistry({ lakehouseMlflowDir: paths.mlflow });
+  await ensureBundledModelRegistered(registry);
+  const resolved = await resolveModel(uri, registry, paths.modelCache);
+  const session = await DuckSession.create({ threads: 1 });
+  try {
+    const e = await evaluate(
+      session,
+      config,
+      { name: resolved.name, ...(resolved.version ? { version: resolved.version } : {}), uri },
+      opts.version === undefined ? undefined : tableVersion(opts.version, '--version'),
+    );
+    out.write(
+      `MLflow run ${e.runId} (experiment ${e.experimentName}) in ${e.trackingUri}${e.runUrl ? `\n${e.runUrl}` : ''}\n`,
+    );
+    out.write(
+      renderTable(
+        Object.entries(e.metrics).map(([metric, value]) => ({ metric, value: Number(value.toFixed(4)) })),
+      ),
+    );
+  } finally {
+    session.close();
+  }
+}
+
+async function uiReportCommand(
+  opts: { root?: string; config?: string; out: string },
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  const config = configFor(opts);
+  const session = await DuckSession.create({ threads: 1 });
+  try {
+    const state = await dashboardState(session, config.root, { source: config.source });
+    await writeFile(opts.out, await staticReport(state));
+    out.write(`wrote ${opts.out}\n`);
+  } finally {
+    session.close();
+  }
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { osUserName } from '../os-user.js';
 import { parse, stringify } from 'yaml';
-import { TweetlakeError } from '../errors.js';
+import { TweetlakeError, isNotFound } from '../errors.js';
 import { canonicalStage } from './model-uri.js';
 import {
   ModelNotFound,
@@ -28,7 +28,17 @@ async function readYaml(path: string): Promise<Record<string, unknown> | undefin
   try {
     return (parse(await fs.readFile(path, 'utf8')) ?? {}) as Record<string, unknown>;
   } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** The names in a folder; [] when it does not exist (any other failure is thrown). */
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return [];
     throw err;
   }
 }
@@ -51,12 +61,7 @@ export class FileModelRegistry implements ModelRegistry {
   }
 
   async listModels(): Promise<RegisteredModelInfo[]> {
-    let names: string[];
-    try {
-      names = await fs.readdir(nodePath.join(this.root, 'models'));
-    } catch {
-      return [];
-    }
+    const names = await namesIn(nodePath.join(this.root, 'models'));
     const out: RegisteredModelInfo[] = [];
     for (const n of names.sort()) {
       const m = await this.getModel(n);
@@ -91,12 +96,7 @@ export class FileModelRegistry implements ModelRegistry {
   private async aliases(name: string): Promise<Record<string, string>> {
     const dir = nodePath.join(this.modelDir(name), 'aliases');
     const out: Record<string, string> = {};
-    let files: string[];
-    try {
-      files = await fs.readdir(dir);
-    } catch {
-      return out;
-    }
+    const files = await namesIn(dir);
     for (const f of files)
       if (!f.endsWith('.tmp')) out[f] = (await fs.readFile(nodePath.join(dir, f), 'utf8')).trim();
     return out;

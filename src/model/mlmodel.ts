@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { parse } from 'yaml';
-import { TweetlakeError } from '../errors.js';
+import { TweetlakeError, errorMessage, isNotFound } from '../errors.js';
 
 /** What tweetlake needs from an MLflow model folder: where the Hugging Face files and ONNX weights are. */
 export interface MlflowModel {
@@ -49,14 +49,24 @@ export function readMlflowModel(dir: string): MlflowModel {
     throw new InvalidModel(dir, `no onnx/model_quantized.onnx or onnx/model.onnx in ${hfDir}`);
   let maxLength = Number(metadata.max_length ?? 0);
   if (!maxLength) {
-    try {
-      const tc = JSON.parse(readFileSync(nodePath.join(hfDir, 'tokenizer_config.json'), 'utf8')) as {
-        model_max_length?: number;
-      };
-      maxLength = tc.model_max_length && tc.model_max_length < 100_000 ? tc.model_max_length : 128;
-    } catch {
-      maxLength = 128;
-    }
+    const tc = readTokenizerConfig(dir, nodePath.join(hfDir, 'tokenizer_config.json'));
+    maxLength = tc?.model_max_length && tc.model_max_length < 100_000 ? tc.model_max_length : 128;
   }
   return { dir, hfDir, dtype: q8 ? 'q8' : 'fp32', maxLength, flavors, metadata, raw };
+}
+
+/** A model's tokenizer_config.json (optional: undefined when absent; a damaged one is an InvalidModel). */
+function readTokenizerConfig(dir: string, file: string): { model_max_length?: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as { model_max_length?: number };
+  } catch (err) {
+    throw new InvalidModel(dir, `${file} is not valid JSON (${errorMessage(err)})`);
+  }
 }

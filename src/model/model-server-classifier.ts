@@ -8,7 +8,7 @@
  */
 import { TweetlakeError, errorMessage } from '../errors.js';
 import { SENTIMENT_LABELS, type Classifier, type Prediction } from './classifier.js';
-import { backoffDelayMs, isRetryableStatus, retryAfterMs, sleep } from './http-retry.js';
+import { backoffDelayMs, isRetryableStatus, retryAfterMs, sleep } from '../mlflow/http-retry.js';
 import { parseModelServerUri, type ModelServerEndpoint } from './model-server-uri.js';
 import {
   ModelServerResponseInvalid,

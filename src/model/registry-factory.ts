@@ -1,8 +1,9 @@
-import { mlflowLocation, type MlflowLocation } from './artifact-repo.js';
+import { mlflowLocation, type MlflowLocation } from '../mlflow/artifact-repo.js';
 import { FileModelRegistry } from './file-registry.js';
-import { MlflowHttpClient, mlflowHttpOptionsFromEnv } from './mlflow-http.js';
+import { MlflowHttpClient, mlflowHttpOptionsFromEnv } from '../mlflow/http-client.js';
 import type { ModelRegistry } from './registry.js';
 import { RestModelRegistry } from './rest-registry.js';
+import { logFor } from '../log.js';
 
 /** Which registry the environment asks for (MLFLOW_REGISTRY_URI, else MLFLOW_TRACKING_URI, else the lakehouse). */
 export function registryChoice(
@@ -21,6 +22,7 @@ export function openRegistry(options: {
 }): ModelRegistry {
   const env = options.env ?? process.env;
   const choice = registryChoice(options.lakehouseMlflowDir, env);
+  logFor('model').debug({ kind: choice.kind, location: choice.location }, 'model registry');
   if (choice.kind === 'file') return new FileModelRegistry(choice.location);
   const http = mlflowHttpOptionsFromEnv(env, 'registry');
   return new RestModelRegistry(new MlflowHttpClient(http ?? { baseUrl: choice.location }));

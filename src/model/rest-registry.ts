@@ -3,8 +3,8 @@ import { existsSync, promises as fs } from 'node:fs';
 import { osUserName } from '../os-user.js';
 import * as nodePath from 'node:path';
 import { TweetlakeError } from '../errors.js';
-import { openArtifactRepo } from './artifact-repo.js';
-import { MlflowHttpError, type MlflowHttpClient } from './mlflow-http.js';
+import { openArtifactRepo } from '../mlflow/artifact-repo.js';
+import { MlflowHttpError, type MlflowHttpClient } from '../mlflow/http-client.js';
 import { canonicalStage } from './model-uri.js';
 import {
   ModelNotFound,

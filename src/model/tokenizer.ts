@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
+import { TweetlakeError } from '../errors.js';
 
 /** Texts to token ids, truncated to the model's length: the tokenizer of a Hugging Face layout folder. */
 export interface TextTokenizer {
@@ -40,6 +41,13 @@ export async function loadTokenizer(hfDir: string, maxLength: number): Promise<T
   };
 }
 
+/** A tokenizer whose special tokens tweetlake cannot place around a truncated text. */
+export class TokenizerUnsupported extends TweetlakeError {
+  constructor(message: string) {
+    super('TOKENIZER_UNSUPPORTED', message, { domain: 'user' });
+  }
+}
+
 /** The special tokens the tokenizer puts before and after a single text's own tokens. */
 function specialTokens(tokenizer: HfTokenizer): { prefix: number[]; suffix: number[] } {
   const probe = 'hello world';
@@ -49,5 +57,8 @@ function specialTokens(tokenizer: HfTokenizer): { prefix: number[]; suffix: numb
     if (own.every((id, k) => full[at + k] === id))
       return { prefix: full.slice(0, at), suffix: full.slice(at + own.length) };
   }
-  throw new Error(`the tokenizer's special tokens do not wrap a text's own tokens (${full.join(' ')})`);
+  throw new TokenizerUnsupported(
+    `the tokenizer's special tokens do not wrap a text's own tokens (${full.join(' ')}): tweetlake cannot truncate ` +
+      `texts for this model as Hugging Face tokenizers do; use a BERT-, RoBERTa- or BERTweet-style tokenizer`,
+  );
 }

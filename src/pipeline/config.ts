@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TweetlakeError } from '../errors.js';
+import { TweetlakeError, errorMessage } from '../errors.js';
+import { CONFIG_FILE_SCHEMA, configIssues } from './config-schema.js';
 import { DEFAULT_MODEL_URI } from '../model/bundled.js';
 import type { ModelServerSettings } from '../model/load.js';
 import type { Orchestration, TriggerMode } from './pipeline.js';
@@ -42,6 +43,8 @@ export interface TweetlakeConfig {
     server?: ModelServerSettings;
   };
   duckdb: { memoryLimit?: string; threads?: number };
+  /** `tweetlake schedule`: the IANA time zone cron expressions are read in (default: the machine's). */
+  schedule: { timezone?: string };
 }
 
 /** The package's own folder (holds models/ and data/sample/). */
@@ -76,6 +79,7 @@ export function defaultConfig(): TweetlakeConfig {
     // DuckDB keeps freed buffers up to its limit (80% of RAM by default); a limit keeps memory flat,
     // and DuckDB spills to disk past it (docs/BENCHMARKS.md).
     duckdb: { memoryLimit: '512MB' },
+    schedule: {},
   };
 }
 
@@ -85,13 +89,23 @@ export class ConfigError extends TweetlakeError {
   }
 }
 
-type Partial2<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
+/** Each key optional, one level down too: what a config file, the environment or flags may set. */
+export type ConfigOverrides = {
+  [K in keyof TweetlakeConfig]?: TweetlakeConfig[K] extends object
+    ? Partial<TweetlakeConfig[K]>
+    : TweetlakeConfig[K];
+};
 
-function merge(base: TweetlakeConfig, over: Partial2<TweetlakeConfig>): TweetlakeConfig {
-  const out = { ...base, model: { ...base.model }, duckdb: { ...base.duckdb } };
+function merge(base: TweetlakeConfig, over: ConfigOverrides): TweetlakeConfig {
+  const out = {
+    ...base,
+    model: { ...base.model },
+    duckdb: { ...base.duckdb },
+    schedule: { ...base.schedule },
+  };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    if (k === 'model' || k === 'duckdb')
+    if (k === 'model' || k === 'duckdb' || k === 'schedule')
       Object.assign(
         out[k],
         Object.fromEntries(Object.entries(v as object).filter(([, x]) => x !== undefined)),
@@ -117,7 +131,7 @@ function bool(value: string | undefined, name: string): boolean | undefined {
 }
 
 /** Settings from environment variables (TWEETLAKE_*). */
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial2<TweetlakeConfig> {
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigOverrides {
   return {
     root: env.TWEETLAKE_ROOT,
     source: env.TWEETLAKE_SOURCE,
@@ -141,42 +155,53 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial2<Tw
 
 /**
  * The effective configuration: defaults, then the config file (`--config`, else ./tweetlake.config.json
- * when present), then environment variables, then command-line flags.
+ * when present), then environment variables, then command-line flags. The file is checked against
+ * the schema (src/pipeline/config-schema.ts): a wrong value or an unknown key is an error naming the
+ * file and the key.
  */
-export function loadConfig(flags: Partial2<TweetlakeConfig> = {}, configFile?: string): TweetlakeConfig {
+export function loadConfig(flags: ConfigOverrides = {}, configFile?: string): TweetlakeConfig {
   let config = defaultConfig();
   const file = configFile ?? (existsSync('tweetlake.config.json') ? 'tweetlake.config.json' : undefined);
-  if (file) {
-    let parsed: Partial2<TweetlakeConfig>;
-    try {
-      parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial2<TweetlakeConfig>;
-    } catch (err) {
-      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
-    }
-    config = merge(config, parsed);
-  }
+  if (file) config = merge(config, readConfigFile(file));
   config = merge(config, configFromEnv());
   config = merge(config, flags);
   config.root = nodePath.resolve(config.root);
   config.source = nodePath.resolve(config.source);
-  if (!['sequential', 'concurrent'].includes(config.orchestration)) {
-    throw new ConfigError(`orchestration must be sequential or concurrent, got '${config.orchestration}'`);
+  return checkConfig(config, 'the settings (flags and TWEETLAKE_* variables)');
+}
+
+/** The settings of a config file, checked against the schema. */
+export function readConfigFile(file: string): ConfigOverrides {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${errorMessage(err)}`);
   }
-  if (!['available-now', 'continuous'].includes(config.trigger)) {
-    throw new ConfigError(`trigger must be available-now or continuous, got '${config.trigger}'`);
-  }
-  if (!Number.isInteger(config.maxBatchAttempts) || config.maxBatchAttempts < 1) {
+  const result = CONFIG_FILE_SCHEMA.safeParse(parsed);
+  if (!result.success) throw new ConfigError(configIssues(file, result.error));
+  return result.data as ConfigOverrides;
+}
+
+/** What the file schema cannot see: values that came from flags or the environment. */
+function checkConfig(config: TweetlakeConfig, where: string): TweetlakeConfig {
+  if (!['sequential', 'concurrent'].includes(config.orchestration))
     throw new ConfigError(
-      `maxBatchAttempts must be a whole number of at least 1, got ${JSON.stringify(config.maxBatchAttempts)}`,
+      `${where}: orchestration must be sequential or concurrent, got '${config.orchestration}'`,
     );
-  }
-  if (typeof config.retryBackoffMs !== 'number' || !(config.retryBackoffMs >= 0)) {
+  if (!['available-now', 'continuous'].includes(config.trigger))
+    throw new ConfigError(`${where}: trigger must be available-now or continuous, got '${config.trigger}'`);
+  if (typeof config.model.cache !== 'boolean')
     throw new ConfigError(
-      `retryBackoffMs must be a number of milliseconds, got ${JSON.stringify(config.retryBackoffMs)}`,
+      `${where}: model.cache must be true or false, got ${JSON.stringify(config.model.cache)}`,
     );
-  }
-  if (typeof config.model.cache !== 'boolean') {
-    throw new ConfigError(`model.cache must be true or false, got ${JSON.stringify(config.model.cache)}`);
-  }
+  if (!Number.isInteger(config.maxBatchAttempts) || config.maxBatchAttempts < 1)
+    throw new ConfigError(
+      `${where}: maxBatchAttempts must be a whole number of at least 1, got ${JSON.stringify(config.maxBatchAttempts)}`,
+    );
+  if (typeof config.retryBackoffMs !== 'number' || !(config.retryBackoffMs >= 0))
+    throw new ConfigError(
+      `${where}: retryBackoffMs must be a number of milliseconds, got ${JSON.stringify(config.retryBackoffMs)}`,
+    );
   return config;
 }

@@ -1,105 +1,86 @@
-import { TweetlakeError } from '../errors.js';
+import { Cron } from 'croner';
+import { TweetlakeError, errorMessage } from '../errors.js';
 
-/** A parsed 5-field cron expression (minute hour day-of-month month day-of-week), in UTC. */
+/**
+ * A cron schedule in a time zone, computed by croner: `0 2 * * *` in Europe/Berlin fires at 02:00
+ * Berlin time every day, also across daylight-saving changes (on the day the clocks skip 02:00 it
+ * fires at the first minute after the gap, 03:00; on the day 02:00 comes twice it fires once).
+ */
 export interface CronSchedule {
   expression: string;
-  minutes: Set<number>;
-  hours: Set<number>;
-  days: Set<number>;
-  months: Set<number>;
-  weekdays: Set<number>;
-  /** cron's rule: when both day fields are restricted, a time matches either. */
-  daysRestricted: boolean;
-  weekdaysRestricted: boolean;
+  /** IANA time zone the expression's hours and days are read in. */
+  timezone: string;
+  cron: Cron;
 }
 
-const FIELDS: [string, number, number][] = [
-  ['minute', 0, 59],
-  ['hour', 0, 23],
-  ['day of month', 1, 31],
-  ['month', 1, 12],
-  ['day of week', 0, 7],
-];
+/** The machine's IANA time zone (TZ, else the system's), the default of `--tz`/`schedule.timezone`. */
+export function localTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
 
-const ALIASES: Record<string, string> = {
-  '@hourly': '0 * * * *',
-  '@daily': '0 0 * * *',
-  '@midnight': '0 0 * * *',
-  '@weekly': '0 0 * * 0',
-  '@monthly': '0 0 1 * *',
-};
-
-function field(text: string, [name, lo, hi]: [string, number, number], expression: string): Set<number> {
-  const out = new Set<number>();
-  for (const part of text.split(',')) {
-    const m = /^(\*|\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(part);
-    if (!m)
-      throw new TweetlakeError('CRON_INVALID', `cron '${expression}': cannot read ${name} '${part}'`, {
-        domain: 'user',
-      });
-    const from = m[1] === '*' ? lo : Number(m[1]);
-    const to = m[2] !== undefined ? Number(m[2]) : m[1] === '*' || m[3] ? hi : from;
-    const step = m[3] ? Number(m[3]) : 1;
-    if (from < lo || to > hi || from > to || step < 1) {
-      throw new TweetlakeError(
-        'CRON_INVALID',
-        `cron '${expression}': ${name} '${part}' is outside ${lo}-${hi}`,
-        { domain: 'user' },
-      );
-    }
-    for (let v = from; v <= to; v += step) out.add(name === 'day of week' && v === 7 ? 0 : v);
+/** An unknown zone name: the IANA database has no such zone. */
+export function checkTimeZone(timezone: string, where = '--tz'): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+  } catch (err) {
+    throw new TweetlakeError(
+      'TIMEZONE_INVALID',
+      `${where}: '${timezone}' is not a time zone; give an IANA name such as Europe/Berlin, America/New_York or UTC`,
+      { domain: 'user', cause: err },
+    );
   }
-  return out;
+  return timezone;
 }
 
-/** Parses `m h dom mon dow` (numbers, `*`, ranges, lists, steps) or @hourly/@daily/@weekly/@monthly. */
-export function parseCron(expression: string): CronSchedule {
-  const text = ALIASES[expression.trim()] ?? expression.trim();
-  const parts = text.split(/\s+/);
-  if (parts.length !== 5)
+/**
+ * Parses `m h dom mon dow` (numbers, names, `*`, ranges, lists, steps, L, W, #) or
+ * @hourly/@daily/@midnight/@weekly/@monthly/@yearly, read in `timezone` (default: the machine's).
+ * As in cron, when both day fields are restricted a day matching either fires.
+ */
+export function parseCron(
+  expression: string,
+  timezone: string = localTimeZone(),
+  where = '--tz',
+): CronSchedule {
+  const text = expression.trim();
+  checkTimeZone(timezone, where);
+  if (!text.startsWith('@') && text.split(/\s+/).length !== 5)
     throw new TweetlakeError(
       'CRON_INVALID',
       `cron '${expression}' needs 5 fields: minute hour day-of-month month day-of-week`,
       { domain: 'user' },
     );
-  const [mi, h, d, mo, w] = parts.map((p, i) => field(p, FIELDS[i]!, expression)) as [
-    Set<number>,
-    Set<number>,
-    Set<number>,
-    Set<number>,
-    Set<number>,
-  ];
-  return {
-    expression,
-    minutes: mi,
-    hours: h,
-    days: d,
-    months: mo,
-    weekdays: w,
-    daysRestricted: parts[2] !== '*',
-    weekdaysRestricted: parts[4] !== '*',
-  };
-}
-
-function matches(s: CronSchedule, t: Date): boolean {
-  if (
-    !s.minutes.has(t.getUTCMinutes()) ||
-    !s.hours.has(t.getUTCHours()) ||
-    !s.months.has(t.getUTCMonth() + 1)
-  )
-    return false;
-  const dom = s.days.has(t.getUTCDate());
-  const dow = s.weekdays.has(t.getUTCDay());
-  if (s.daysRestricted && s.weekdaysRestricted) return dom || dow;
-  return dom && dow;
-}
-
-/** The first time strictly after `after` that the schedule fires (minute precision, UTC). */
-export function nextRun(s: CronSchedule, after: Date): Date {
-  const t = new Date(Math.floor(after.getTime() / 60_000) * 60_000 + 60_000);
-  for (let i = 0; i < 60 * 24 * 366 * 5; i++) {
-    if (matches(s, t)) return t;
-    t.setTime(t.getTime() + 60_000);
+  try {
+    return { expression, timezone, cron: new Cron(text, { timezone, paused: true }) };
+  } catch (err) {
+    throw new TweetlakeError('CRON_INVALID', `cron '${expression}': ${errorMessage(err)}`, {
+      domain: 'user',
+      cause: err,
+    });
   }
-  throw new TweetlakeError('CRON_NEVER', `cron '${s.expression}' never fires`, { domain: 'user' });
+}
+
+/** The first time strictly after `after` that the schedule fires (minute precision). */
+export function nextRun(s: CronSchedule, after: Date): Date {
+  const next = s.cron.nextRun(after);
+  if (!next) throw new TweetlakeError('CRON_NEVER', `cron '${s.expression}' never fires`, { domain: 'user' });
+  return next;
+}
+
+/** `2026-03-29 03:00 Europe/Berlin`: a firing time as the schedule's zone reads it. */
+export function localTime(at: Date, timezone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', {
+      timeZone: timezone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${timezone}`;
 }

@@ -3,7 +3,19 @@ import * as nodePath from 'node:path';
 import type { DuckSession } from '../duck/session.js';
 import { copyTarget } from '../duck/files.js';
 import { loadRawRecords } from '../engine/raw-records.js';
+import { TweetlakeError } from '../errors.js';
 import { LocalObjectStore } from '../storage/local-store.js';
+
+/** The sample to resample holds no readable tweet. */
+export class EmptySample extends TweetlakeError {
+  constructor(folder: string) {
+    super(
+      'SAMPLE_EMPTY',
+      `no tweets in ${folder}: give --sample a folder of JSON files with 'text' and 'sentiment' fields`,
+      { domain: 'user' },
+    );
+  }
+}
 
 export interface GenerateOptions {
   /** Folder of the sample source to resample. */
@@ -46,7 +58,7 @@ export async function generateSource(
   }
   const [{ n }] = (await session.all(`SELECT count(*) AS n FROM gen_sample`)) as [{ n: string }];
   const sampleSize = Number(n);
-  if (sampleSize === 0) throw new Error(`no tweets in ${options.sample}`);
+  if (sampleSize === 0) throw new EmptySample(options.sample);
   // A pool of handles: the airlines of the sample (popular) and synthetic ones (long tail).
   await session.run(`CREATE OR REPLACE TEMP TABLE gen_handles AS
     SELECT row_number() OVER (ORDER BY uses DESC, handle) - 1 AS h, handle FROM (

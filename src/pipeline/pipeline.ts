@@ -23,6 +23,9 @@ import {
 } from './paths.js';
 import { stageQueries, type StageOptions } from './stages.js';
 import { StateStore, type StreamState } from './state.js';
+import { logFor } from '../log.js';
+
+const log = logFor('pipeline');
 
 export type Orchestration = 'sequential' | 'concurrent';
 export type TriggerMode = 'available-now' | 'continuous';
@@ -183,7 +186,19 @@ export class Pipeline {
       await monitor.close();
       stopWatcher.close();
       await this.manager.stopAll();
-      for (const q of this.manager.all) await this.publish(q);
+      for (const q of this.manager.all) {
+        await this.publish(q);
+        // A failure is the run's error, which the CLI prints; the log records it with the stop.
+        log.info(
+          {
+            stream: q.name,
+            status: q.status.message,
+            batches: this.batches[q.name as StreamName],
+            ...(q.exception ? { failed: q.exception.code } : {}),
+          },
+          'stream stopped',
+        );
+      }
     }
     const failed = this.manager.all.find((q) => q.exception);
     if (failed) throw failed.exception;
@@ -198,6 +213,7 @@ export class Pipeline {
     // The recent batches of earlier runs stay on show (a run with nothing new has none of its own).
     this.histories.set(name, [...(this.prior.get(name)?.history ?? [])]);
     this.options.onStreamStart?.(name);
+    log.info({ stream: name, trigger: trigger.kind }, 'stream starting');
     const query = await this.manager.start({
       ...base,
       trigger,
@@ -207,11 +223,23 @@ export class Pipeline {
         : {}),
       ...(this.options.retryBackoffMs !== undefined ? { retryBackoffMs: this.options.retryBackoffMs } : {}),
       onWarning: (message) => {
+        // At info: the CLI prints every warning to the user already (the default level is warn).
+        log.info({ stream: name, warning: message }, 'source warning');
         this.warnings.push(`${name}: ${message}`);
         this.options.onWarning?.(name, message);
       },
       onProgress: (p) => {
         this.batches[name]++;
+        log.info(
+          {
+            stream: name,
+            batchId: p.batchId,
+            inputRows: p.numInputRows,
+            outputRows: p.sink.numOutputRows,
+            ms: p.durationMs.triggerExecution,
+          },
+          'batch committed',
+        );
         if (name === 'bronze_stream') {
           this.ingest.inputRecords += p.metrics.inputRecords ?? 0;
           this.ingest.bronzeRows += p.metrics.bronzeRows ?? 0;
@@ -231,7 +259,10 @@ export class Pipeline {
         if (history.length > 200) history.shift();
         this.histories.set(name, history);
         this.options.onProgress?.(name, p);
-        void this.publish(query).catch(() => undefined); // state is advisory; the next batch publishes again
+        // State is advisory (the next batch publishes again): a failure is a warning, not the stream's end.
+        void this.publish(query).catch((err: unknown) =>
+          log.warn({ stream: name, err }, 'could not publish the stream state'),
+        );
       },
     });
     await this.publish(query);
@@ -267,7 +298,11 @@ export class Pipeline {
       const m = process.memoryUsage();
       rss = Math.max(rss, m.rss);
       heap = Math.max(heap, m.heapUsed);
-      spill = Math.max(spill, await this.session.spilledBytes().catch(() => 0));
+      const spilled = await this.session.spilledBytes().catch((err: unknown) => {
+        log.warn({ err }, 'could not read DuckDB spill size');
+        return 0;
+      });
+      spill = Math.max(spill, spilled);
       for (const q of this.manager.all) await this.publish(q); // statuses change between batches too
       await this.state.publishProcess({
         pid: process.pid,
@@ -280,7 +315,10 @@ export class Pipeline {
       });
     };
     await sample();
-    const timer = setInterval(() => void sample().catch(() => undefined), 500);
+    const timer = setInterval(
+      () => void sample().catch((err: unknown) => log.warn({ err }, 'could not sample memory use')),
+      500,
+    );
     timer.unref();
     return {
       close: async () => {
@@ -293,12 +331,17 @@ export class Pipeline {
   /** Polls stop requests written by `tweetlake stop`. */
   private watchStopRequests(): { close(): void } {
     const timer = setInterval(() => {
-      void this.state.takeStopRequests().then(async (names) => {
-        for (const n of names) {
-          if (n === '_all') await this.stop();
-          else await this.manager.stop(n);
-        }
-      });
+      void this.state
+        .takeStopRequests()
+        .then(async (names) => {
+          for (const n of names) {
+            log.info({ stream: n === '_all' ? 'all' : n }, 'stop requested');
+            if (n === '_all') await this.stop();
+            else await this.manager.stop(n);
+          }
+        })
+        // The next poll tries again; an operator sees why `tweetlake stop` is not obeyed.
+        .catch((err: unknown) => log.error({ err }, 'could not read or act on stop requests'));
     }, 300);
     timer.unref();
     return { close: () => clearInterval(timer) };

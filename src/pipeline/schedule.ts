@@ -1,9 +1,9 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { withoutSqlExcerpt } from '../duck/error-text.js';
-import { errorMessage } from '../errors.js';
+import { TweetlakeError, errorMessage, isNotFound } from '../errors.js';
 import { redactSecrets } from '../redact.js';
-import { nextRun, parseCron } from './cron.js';
+import { nextRun, type CronSchedule } from './cron.js';
 
 /** One run of a scheduled job, as kept in the schedule's history. */
 export interface ScheduledRun {
@@ -21,6 +21,17 @@ export interface ScheduleTask {
   run: () => Promise<void>;
 }
 
+/** A line of the schedule history that is not a run tweetlake wrote. */
+export class ScheduleHistoryCorrupt extends TweetlakeError {
+  constructor(file: string, line: number, cause: unknown) {
+    super(
+      'SCHEDULE_HISTORY_CORRUPT',
+      `${file}:${line} is not a scheduled run (${errorMessage(cause)}); fix or delete that line (the other runs stay)`,
+      { domain: 'external', cause },
+    );
+  }
+}
+
 /** History of a lakehouse's scheduled runs (`_schedules/history.jsonl`). */
 export class ScheduleHistory {
   constructor(private readonly dir: string) {}
@@ -34,16 +45,41 @@ export class ScheduleHistory {
     await appendFile(this.file, `${JSON.stringify(run)}\n`);
   }
 
+  /** Every recorded run, oldest first; [] before the first run. A damaged line is an error naming it. */
   async list(): Promise<ScheduledRun[]> {
+    let text: string;
     try {
-      return (await readFile(this.file, 'utf8'))
-        .split('\n')
-        .filter((l) => l.trim())
-        .map((l) => JSON.parse(l) as ScheduledRun);
-    } catch {
-      return [];
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
     }
+    const runs: ScheduledRun[] = [];
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      let run: unknown;
+      try {
+        run = JSON.parse(line);
+      } catch (err) {
+        throw new ScheduleHistoryCorrupt(this.file, i + 1, err);
+      }
+      if (!isRun(run)) throw new ScheduleHistoryCorrupt(this.file, i + 1, 'not a run record');
+      runs.push(run);
+    });
+    return runs;
   }
+}
+
+function isRun(value: unknown): value is ScheduledRun {
+  const r = value as Partial<ScheduledRun> | null;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.job === 'string' &&
+    typeof r.scheduledFor === 'string' &&
+    typeof r.status === 'string' &&
+    Array.isArray(r.tasks)
+  );
 }
 
 /** Runs the tasks in order, each only if the previous one succeeded, and records the run. */
@@ -89,11 +125,11 @@ export async function runJob(
 }
 
 /**
- * Fires the job on a cron expression until `signal` aborts. Runs never overlap: the next firing time
+ * Fires the job on a cron schedule until `signal` aborts. Runs never overlap: the next firing time
  * is computed after a run ends, so firings that fall inside a long run are not made up for.
  */
 export async function runSchedule(
-  expression: string,
+  schedule: CronSchedule,
   job: string,
   tasks: ScheduleTask[],
   history: ScheduleHistory,
@@ -104,7 +140,6 @@ export async function runSchedule(
     now?: () => Date;
   },
 ): Promise<void> {
-  const schedule = parseCron(expression);
   const now = options.now ?? (() => new Date());
   while (!options.signal.aborted) {
     const next = nextRun(schedule, now());

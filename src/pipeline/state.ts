@@ -2,6 +2,44 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { QueryProgress, QueryStatus } from '../engine/progress.js';
 import { writeFileAtomic as writeAtomic } from '../storage/atomic-write.js';
+import { TweetlakeError, errorMessage, isNotFound } from '../errors.js';
+
+/** A file under `_state` that is not the JSON tweetlake writes there (written atomically, so never half). */
+export class StateFileCorrupt extends TweetlakeError {
+  constructor(path: string, cause: unknown) {
+    super(
+      'STATE_FILE_CORRUPT',
+      `${path} is not valid JSON (${errorMessage(cause)}); delete it: a running pipeline writes it again`,
+      { domain: 'external', cause },
+    );
+  }
+}
+
+/** The JSON document at `path`; undefined when the file does not exist. */
+async function readJson<T>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new StateFileCorrupt(path, err);
+  }
+}
+
+/** The names in a folder; [] when the folder does not exist (any other failure is thrown). */
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+}
 
 /** One finished batch, as kept for charts and the performance report. */
 export interface BatchRecord {
@@ -55,11 +93,7 @@ export class StateStore {
   }
 
   async process(): Promise<ProcessState | undefined> {
-    try {
-      return JSON.parse(await fs.readFile(nodePath.join(this.dir, 'process.json'), 'utf8')) as ProcessState;
-    } catch {
-      return undefined;
-    }
+    return readJson<ProcessState>(nodePath.join(this.dir, 'process.json'));
   }
 
   /** Writes any JSON document under `_state` (e.g. the latest evaluation). */
@@ -68,30 +102,19 @@ export class StateStore {
   }
 
   async getDocument<T>(name: string): Promise<T | undefined> {
-    try {
-      return JSON.parse(await fs.readFile(nodePath.join(this.dir, `${name}.json`), 'utf8')) as T;
-    } catch {
-      return undefined;
-    }
+    return readJson<T>(nodePath.join(this.dir, `${name}.json`));
   }
 
   /** Every published stream state; `active` is false for streams whose process is gone. */
   async streams(): Promise<StreamState[]> {
-    let names: string[];
-    try {
-      names = await fs.readdir(nodePath.join(this.dir, 'streams'));
-    } catch {
-      return [];
-    }
+    const names = await namesIn(nodePath.join(this.dir, 'streams'));
     const out: StreamState[] = [];
     for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
-      try {
-        const s = JSON.parse(await fs.readFile(nodePath.join(this.dir, 'streams', n), 'utf8')) as StreamState;
-        if (s.active && !processAlive(s.pid)) s.active = false;
-        out.push(s);
-      } catch {
-        // a state being replaced right now: skip it this time
-      }
+      // States are replaced by rename, so a read sees a whole one; one removed meanwhile is skipped.
+      const s = await readJson<StreamState>(nodePath.join(this.dir, 'streams', n));
+      if (!s) continue;
+      if (s.active && !processAlive(s.pid)) s.active = false;
+      out.push(s);
     }
     return out;
   }
@@ -104,12 +127,7 @@ export class StateStore {
   /** Stop requests waiting (names; '_all' for all); consumed when read. */
   async takeStopRequests(): Promise<string[]> {
     const dir = nodePath.join(this.dir, 'stop');
-    let names: string[];
-    try {
-      names = await fs.readdir(dir);
-    } catch {
-      return [];
-    }
+    const names = await namesIn(dir);
     const requests = names.filter((n) => !n.endsWith('.tmp'));
     for (const n of requests) await fs.rm(nodePath.join(dir, n), { force: true });
     return requests;

@@ -6,6 +6,7 @@ import { parse, stringify } from 'yaml';
 import { listLocalFiles } from '../storage/local-store.js';
 import type { Metric, RunStatus } from './tracking-store.js';
 import { writeFileAtomic } from '../storage/atomic-write.js';
+import { isNotFound } from '../errors.js';
 
 /** MLflow's RunStatus enum as its file store persists it. */
 export const STATUS_CODE: Record<RunStatus, number> = {
@@ -30,7 +31,7 @@ export async function readYaml(path: string): Promise<Yaml | undefined> {
   try {
     return (parse(await fs.readFile(path, 'utf8')) ?? {}) as Yaml;
   } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }
@@ -44,8 +45,9 @@ export async function writeYaml(path: string, value: Yaml): Promise<void> {
 export async function subdirs(dir: string): Promise<string[]> {
   try {
     return (await fs.readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
-  } catch {
-    return [];
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
   }
 }
 

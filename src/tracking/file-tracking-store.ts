@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { openArtifactRepo } from '../model/artifact-repo.js';
-import type { ArtifactEntry } from '../model/mlflow-http.js';
+import { openArtifactRepo } from '../mlflow/artifact-repo.js';
+import type { ArtifactEntry } from '../mlflow/http-client.js';
 import {
   InvalidTrackingInput,
   TrackingNotFound,
@@ -21,7 +21,7 @@ import {
   type RunStatus,
   type TrackingStore,
 } from './tracking-store.js';
-
+import { isNotFound } from '../errors.js';
 import {
   DEFAULT_EXPERIMENT_ID,
   RESERVED,
@@ -329,8 +329,9 @@ export class FileTrackingStore implements TrackingStore {
     let text: string;
     try {
       text = await fs.readFile(nodePath.join(dir, 'metrics', ...key.split('/')), 'utf8');
-    } catch {
-      return [];
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
     }
     return text
       .split('\n')

@@ -8,4 +8,4 @@ export {
   MlflowUnreachable,
   mlflowHttpOptionsFromEnv,
   type MlflowHttpOptions,
-} from '../model/mlflow-http.js';
+} from '../mlflow/http-client.js';

@@ -1,5 +1,5 @@
-import { openArtifactRepo, type ArtifactRepo } from '../model/artifact-repo.js';
-import { MlflowHttpError, type ArtifactEntry, type MlflowHttpClient } from '../model/mlflow-http.js';
+import { openArtifactRepo, type ArtifactRepo } from '../mlflow/artifact-repo.js';
+import { MlflowHttpError, type ArtifactEntry, type MlflowHttpClient } from '../mlflow/http-client.js';
 import {
   InvalidTrackingInput,
   TrackingNotFound,

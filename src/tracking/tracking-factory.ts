@@ -1,8 +1,9 @@
-import { mlflowLocation, type MlflowLocation } from '../model/artifact-repo.js';
-import { MlflowHttpClient, mlflowHttpOptionsFromEnv } from '../model/mlflow-http.js';
+import { mlflowLocation, type MlflowLocation } from '../mlflow/artifact-repo.js';
+import { MlflowHttpClient, mlflowHttpOptionsFromEnv } from '../mlflow/http-client.js';
 import { FileTrackingStore } from './file-tracking-store.js';
 import { RestTrackingStore } from './rest-tracking-store.js';
 import type { TrackingStore } from './tracking-store.js';
+import { logFor } from '../log.js';
 
 /** MLFLOW_TRACKING_URI=http(s)://… → that server; a file:// URI or folder → a file store there; unset → `<lakehouse>/mlruns`. */
 export function trackingChoice(
@@ -19,6 +20,7 @@ export function openTrackingStore(options: {
 }): TrackingStore {
   const env = options.env ?? process.env;
   const choice = trackingChoice(options.lakehouseMlflowDir, env);
+  logFor('tracking').debug({ kind: choice.kind, location: choice.location }, 'tracking store');
   if (choice.kind === 'file') return new FileTrackingStore(choice.location);
   return new RestTrackingStore(
     new MlflowHttpClient(mlflowHttpOptionsFromEnv(env, 'tracking') ?? { baseUrl: choice.location }),

@@ -5,7 +5,7 @@
 import { osUserName } from '../os-user.js';
 import * as nodePath from 'node:path';
 import { TweetlakeError } from '../errors.js';
-import type { ArtifactEntry } from '../model/mlflow-http.js';
+import type { ArtifactEntry } from '../mlflow/http-client.js';
 
 export type { ArtifactEntry };
 

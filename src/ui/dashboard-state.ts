@@ -20,6 +20,7 @@ import { lakehousePaths, TABLE_NAMES, type LakehousePaths } from '../pipeline/pa
 import { StateStore, type ProcessState, type StreamState } from '../pipeline/state.js';
 import { DeltaViews } from '../sql/views.js';
 import type { EvaluationSummary } from '../tracking/metrics.js';
+import { isNotFound } from '../errors.js';
 
 export interface TableState {
   name: string;
@@ -82,8 +83,9 @@ function sourceFileSizes(dir: string | undefined): number[] {
     return readdirSync(dir)
       .filter((f) => !f.startsWith('.') && !f.startsWith('_'))
       .map((f) => statSync(nodePath.join(dir, f)).size);
-  } catch {
-    return [];
+  } catch (err) {
+    if (isNotFound(err)) return []; // the source folder is gone: the lakehouse is still shown
+    throw err;
   }
 }
 
@@ -97,75 +99,11 @@ export async function dashboardState(
   const store = new StateStore(paths.state);
   const streams = await store.streams();
   const process = await store.process();
-  const tables: TableState[] = [];
   const views = new DeltaViews(session);
-  const present = new Set<string>();
   try {
-    for (const name of TABLE_NAMES) {
-      const table = await DeltaTable.forPath(paths.tables[name], session);
-      if (!(await table.exists())) {
-        tables.push({
-          name,
-          path: paths.tables[name],
-          exists: false,
-          version: null,
-          rows: null,
-          files: 0,
-          bytes: 0,
-          history: [],
-        });
-        continue;
-      }
-      const snap = await table.snapshot();
-      const history = (await table.history(8)).map((h) => ({
-        version: h.version,
-        timestamp: new Date(h.timestamp).toISOString(),
-        operation: h.operation,
-        outputRows:
-          h.operationMetrics.numOutputRows === undefined ? null : Number(h.operationMetrics.numOutputRows),
-      }));
-      tables.push({
-        name,
-        path: paths.tables[name],
-        exists: true,
-        version: snap.version,
-        rows: snap.numRecords ?? null,
-        files: snap.numFiles,
-        bytes: snap.sizeInBytes,
-        history,
-      });
-      if (await views.register(name, paths.tables[name], snap.version)) present.add(name);
-    }
+    const { tables, present } = await tableStates(session, paths, views);
     const insights = await computeInsights(session, present);
     const evaluation = await store.getDocument<EvaluationSummary>('evaluation');
-    const rates = streams
-      .flatMap((s) =>
-        s.history.map((b) => ({
-          stream: s.name,
-          timestamp: b.timestamp,
-          rowsPerSecond: Math.round(b.processedRowsPerSecond),
-        })),
-      )
-      .filter((p) => p.rowsPerSecond > 0); // log scale
-    const charts: Record<string, VegaLiteSpec> = {
-      topTweeters: topTweetersChart(insights),
-      mentionsPresence: mentionsPresenceChart(insights),
-      perMention: perMentionChart(insights),
-      topPositive: topPositiveChart(insights),
-      topNegative: topNegativeChart(insights),
-      streamRates: streamRatesChart(rates),
-      batchDurations: batchDurationsChart(
-        streams.flatMap((s) =>
-          s.history.map((b) => ({
-            stream: s.name,
-            timestamp: b.timestamp,
-            durationMs: b.durationMs,
-            inputRows: b.numInputRows,
-          })),
-        ),
-      ),
-      ...(evaluation ? { confusion: confusionMatrixChart(evaluation.labels, evaluation.matrix) } : {}),
-    };
     const performance = await performanceReport(
       session,
       paths,
@@ -181,7 +119,7 @@ export async function dashboardState(
       ...(process ? { process } : {}),
       tables,
       insights,
-      charts,
+      charts: dashboardCharts(insights, streams, evaluation),
       ...(evaluation ? { evaluation } : {}),
       performance,
       predictionCache: await predictionCacheState(session, paths, streams),
@@ -189,4 +127,86 @@ export async function dashboardState(
   } finally {
     await views.dispose();
   }
+}
+
+/** Each table's version, size and recent commits; the tables that exist are registered as views. */
+async function tableStates(
+  session: DuckSession,
+  paths: LakehousePaths,
+  views: DeltaViews,
+): Promise<{ tables: TableState[]; present: Set<string> }> {
+  const tables: TableState[] = [];
+  const present = new Set<string>();
+  for (const name of TABLE_NAMES) {
+    const table = await DeltaTable.forPath(paths.tables[name], session);
+    if (!(await table.exists())) {
+      tables.push({
+        name,
+        path: paths.tables[name],
+        exists: false,
+        version: null,
+        rows: null,
+        files: 0,
+        bytes: 0,
+        history: [],
+      });
+      continue;
+    }
+    const snap = await table.snapshot();
+    const history = (await table.history(8)).map((h) => ({
+      version: h.version,
+      timestamp: new Date(h.timestamp).toISOString(),
+      operation: h.operation,
+      outputRows:
+        h.operationMetrics.numOutputRows === undefined ? null : Number(h.operationMetrics.numOutputRows),
+    }));
+    tables.push({
+      name,
+      path: paths.tables[name],
+      exists: true,
+      version: snap.version,
+      rows: snap.numRecords ?? null,
+      files: snap.numFiles,
+      bytes: snap.sizeInBytes,
+      history,
+    });
+    if (await views.register(name, paths.tables[name], snap.version)) present.add(name);
+  }
+  return { tables, present };
+}
+
+/** The dashboard's chart specifications: insights, stream rates and batch times, the confusion matrix. */
+function dashboardCharts(
+  insights: Insights,
+  streams: StreamState[],
+  evaluation: EvaluationSummary | undefined,
+): Record<string, VegaLiteSpec> {
+  const rates = streams
+    .flatMap((s) =>
+      s.history.map((b) => ({
+        stream: s.name,
+        timestamp: b.timestamp,
+        rowsPerSecond: Math.round(b.processedRowsPerSecond),
+      })),
+    )
+    .filter((p) => p.rowsPerSecond > 0); // log scale
+  return {
+    topTweeters: topTweetersChart(insights),
+    mentionsPresence: mentionsPresenceChart(insights),
+    perMention: perMentionChart(insights),
+    topPositive: topPositiveChart(insights),
+    topNegative: topNegativeChart(insights),
+    streamRates: streamRatesChart(rates),
+    batchDurations: batchDurationsChart(
+      streams.flatMap((s) =>
+        s.history.map((b) => ({
+          stream: s.name,
+          timestamp: b.timestamp,
+          durationMs: b.durationMs,
+          inputRows: b.numInputRows,
+        })),
+      ),
+    ),
+    ...(evaluation ? { confusion: confusionMatrixChart(evaluation.labels, evaluation.matrix) } : {}),
+  };
 }

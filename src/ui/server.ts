@@ -13,6 +13,9 @@ import { dashboardState, type DashboardState } from './dashboard-state.js';
 import { DashboardAccess, isLoopback, newToken } from './access.js';
 import { DASHBOARD_CSS, dashboardHtml } from './page.js';
 import { DASHBOARD_JS } from './page-script.js';
+import { logFor } from '../log.js';
+
+const log = logFor('dashboard');
 
 export interface DashboardOptions {
   root: string;
@@ -104,7 +107,8 @@ export class DashboardServer {
     this.session = await DuckSession.create({ memoryLimit: '1GB', threads: 1 });
     await this.refresh();
     this.timer = setInterval(
-      () => void this.refresh().catch(() => undefined),
+      // The page keeps the last state; the next tick tries again.
+      () => void this.refresh().catch((err: unknown) => log.warn({ err }, 'could not refresh the dashboard')),
       this.options.refreshMs ?? 1000,
     );
     if (!this.token) return this.url;
@@ -202,6 +206,7 @@ export class DashboardServer {
     for (const c of this.clients) c.end();
     this.clients.clear();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    // Wait for a refresh in flight before closing its session; its failure was logged by its caller.
     await this.computing?.catch(() => undefined);
     this.session?.close();
   }

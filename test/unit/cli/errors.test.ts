@@ -46,6 +46,19 @@ describe('presentError', () => {
     });
   });
 
+  it("the user's SQL failing on a file underneath is external (3); their SQL mistake stays theirs (2)", () => {
+    const io = new QueryError(
+      'IO Error: No files found that match the pattern "/lake/x.parquet"',
+      new SqlError('IO Error: No files found that match the pattern "/lake/x.parquet"', 'SELECT 1'),
+    );
+    expect(io.domain).toBe('external');
+    expect(presentError(io)).toMatchObject({ code: 'SQL_QUERY', domain: 'external', exitCode: 3 });
+    const typo = new QueryError('Parser Error: syntax error at or near "SELEC"', duck('Parser Error: x'));
+    expect(presentError(typo)).toMatchObject({ code: 'SQL_QUERY', domain: 'user', exitCode: 2 });
+    const ours = presentError(duck('IO Error: Cannot open file "/lake/bronze/part-0.parquet"'));
+    expect(ours).toMatchObject({ domain: 'external', exitCode: 3 });
+  });
+
   it('a path the user gave that is not usable is a user error naming the path', async () => {
     const err = await fs.readFile('/no/such/file.json').catch((e: unknown) => e);
     expect(presentError(err)).toMatchObject({

@@ -40,3 +40,81 @@ describe('the model.cache setting (prediction cache)', () => {
     expect(() => loadConfig({}, file)).toThrow(/model\.cache must be true or false/);
   });
 });
+
+describe('the config file schema', () => {
+  const write = (value: unknown): string => {
+    const file = nodePath.join(dirs.make(), 'tweetlake.config.json');
+    writeFileSync(file, JSON.stringify(value));
+    return file;
+  };
+
+  it('takes every key of the documented config file', () => {
+    const file = write({
+      root: './lake',
+      source: './incoming',
+      orchestration: 'concurrent',
+      trigger: 'continuous',
+      pollIntervalMs: 500,
+      maxFilesPerTrigger: 3,
+      maxBytesPerTrigger: 1 << 20,
+      fileSettleMs: 0,
+      allowOverwrites: true,
+      maxRecordBytes: 4096,
+      dropTweetsWithoutMentions: true,
+      schemaEvolution: true,
+      model: { uri: 'models:/M/Production', workers: 2, threadsPerWorker: 1, batchSize: 8, cache: false },
+      duckdb: { memoryLimit: '1GB', threads: 2 },
+      schedule: { timezone: 'Europe/Berlin' },
+    });
+    const c = loadConfig({}, file);
+    expect(c).toMatchObject({
+      orchestration: 'concurrent',
+      trigger: 'continuous',
+      pollIntervalMs: 500,
+      maxFilesPerTrigger: 3,
+      maxBytesPerTrigger: 1 << 20,
+      fileSettleMs: 0,
+      allowOverwrites: true,
+      maxRecordBytes: 4096,
+      dropTweetsWithoutMentions: true,
+      schemaEvolution: true,
+      model: { uri: 'models:/M/Production', workers: 2, threadsPerWorker: 1, batchSize: 8, cache: false },
+      duckdb: { memoryLimit: '1GB', threads: 2 },
+      schedule: { timezone: 'Europe/Berlin' },
+    });
+    expect(c.root).toBe(nodePath.resolve('./lake'));
+  });
+
+  it.each([
+    [{ model: { batchSize: 0 } }, 'model.batchSize must be a positive integer, got 0'],
+    [{ model: { batchSize: 2.5 } }, 'model.batchSize must be a positive integer, got 2.5'],
+    [{ maxFilesPerTrigger: '10' }, 'maxFilesPerTrigger must be a positive integer, got "10"'],
+    [{ fileSettleMs: -1 }, 'fileSettleMs must be a whole number of milliseconds (0 or more), got -1'],
+    [{ allowOverwrites: 'yes' }, 'allowOverwrites must be true or false, got "yes"'],
+    [{ trigger: 'once' }, 'trigger must be available-now or continuous, got "once"'],
+    [{ duckdb: 4 }, 'duckdb must be an object of settings, got 4'],
+    [{ schedule: { timezone: 'Europe/Berln' } }, 'schedule.timezone must be an IANA time zone'],
+  ])('refuses %j, naming the file and the key', (value, message) => {
+    const file = write(value);
+    expect(() => loadConfig({}, file)).toThrow(ConfigError);
+    expect(() => loadConfig({}, file)).toThrow(`${file}: ${message}`);
+  });
+
+  it('refuses unknown keys (a typo is not silently ignored), at the top and inside a section', () => {
+    const file = write({ maxFilesPerTriger: 5, model: { batchsize: 8 } });
+    let message = '';
+    try {
+      loadConfig({}, file);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain(`${file}: unknown key maxFilesPerTriger`);
+    expect(message).toContain(`${file}: unknown key model.batchsize`);
+  });
+
+  it('names the file when it is not JSON', () => {
+    const file = nodePath.join(dirs.make(), 'tweetlake.config.json');
+    writeFileSync(file, '{ "root": ');
+    expect(() => loadConfig({}, file)).toThrow(`cannot read config file ${file}`);
+  });
+});

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { artifactProxyPath, mlflowHttpOptionsFromEnv } from '../../../src/model/mlflow-http.js';
+import { artifactProxyPath, mlflowHttpOptionsFromEnv } from '../../../src/mlflow/http-client.js';
 import {
   MLFLOW_LIMITS,
   MlflowHttpClient,

@@ -11,6 +11,9 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { redactSecrets } from '../redact.js';
 import { TweetlakeError, errorMessage } from '../errors.js';
 import { backoffDelayMs, isRetryableStatus, retryAfterMs, sleep } from './http-retry.js';
+import { logFor } from '../log.js';
+
+const log = logFor('mlflow');
 
 /** How to reach an MLflow server. */
 export interface MlflowHttpOptions {
@@ -215,7 +218,12 @@ export class MlflowHttpClient {
         });
       } catch (err) {
         if (attempt < this.maxRetries) {
-          await sleep(this.delay(attempt));
+          const delayMs = this.delay(attempt);
+          log.warn(
+            { method, url, attempt: attempt + 1, delayMs, err },
+            'MLflow server unreachable; retrying',
+          );
+          await sleep(delayMs);
           continue;
         }
         throw new MlflowUnreachable(this.baseUrl, err);
@@ -223,7 +231,12 @@ export class MlflowHttpClient {
       if (res.ok) return res;
       if (isRetryableStatus(res.status) && attempt < this.maxRetries) {
         await res.body?.cancel();
-        await sleep(retryAfterMs(res.headers.get('retry-after'), 60_000) ?? this.delay(attempt));
+        const delayMs = retryAfterMs(res.headers.get('retry-after'), 60_000) ?? this.delay(attempt);
+        log.warn(
+          { method, url, status: res.status, attempt: attempt + 1, delayMs },
+          'MLflow server answered with a retryable status; retrying',
+        );
+        await sleep(delayMs);
         continue;
       }
       throw await this.errorOf(res, endpoint);
@@ -235,6 +248,7 @@ export class MlflowHttpClient {
   }
 
   private async errorOf(res: Response, endpoint: string): Promise<MlflowHttpError> {
+    // The status is the error; a body cut off mid-read only loses its detail (statusText is used).
     const text = await res.text().catch(() => '');
     let code = `HTTP_${res.status}`;
     let message = text.slice(0, 500) || res.statusText;

@@ -6,9 +6,9 @@
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TweetlakeError } from '../errors.js';
+import { TweetlakeError, isNotFound } from '../errors.js';
 import { listLocalFiles } from '../storage/local-store.js';
-import { artifactProxyPath, isHttpUri, type ArtifactEntry, type MlflowHttpClient } from './mlflow-http.js';
+import { artifactProxyPath, isHttpUri, type ArtifactEntry, type MlflowHttpClient } from './http-client.js';
 
 /** An artifact location: list, upload into it, download from it. Paths are '/'-separated and relative to its root. */
 export interface ArtifactRepo {
@@ -97,8 +97,9 @@ class LocalArtifactRepo implements ArtifactRepo {
     let entries: import('node:fs').Dirent[];
     try {
       entries = await fs.readdir(this.abs(rel), { withFileTypes: true });
-    } catch {
-      return [];
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
     }
     const out: ArtifactEntry[] = [];
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
