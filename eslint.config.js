@@ -80,7 +80,6 @@ export default tseslint.config(
   {
     // Every error tweetlake throws is a TweetlakeError subclass (code, domain, retryable, what to do).
     files: ['src/**/*.ts'],
-
     rules: {
       'no-restricted-syntax': [
         'error',
