@@ -88,9 +88,9 @@ export async function collectFileStats(
   );
   const byFile = new Map<string, JsonRow[]>();
   for (const row of meta) {
-    const list2 = byFile.get(String(row.file_name)) ?? [];
-    list2.push(row);
-    byFile.set(String(row.file_name), list2);
+    const rows = byFile.get(String(row.file_name)) ?? [];
+    rows.push(row);
+    byFile.set(String(row.file_name), rows);
   }
   const leafList = leaves(schema);
   for (const c of counts) {

@@ -10,6 +10,9 @@ import type { QueryProgress, QueryStatus } from './progress.js';
 import type { BatchResult, Sink } from './sink.js';
 import type { AdmissionLimits, Source, SourceBatch } from './source.js';
 import type { Trigger } from './trigger.js';
+import { logFor } from '../log.js';
+
+const log = logFor('engine');
 
 /** A pure step between source and sink: one batch in, one batch out (as SQL). */
 export type Transform = (batch: SourceBatch, session: DuckSession) => Promise<SourceBatch>;
@@ -291,6 +294,16 @@ export class StreamingQuery {
         if (failed.attempts >= max) throw new BatchFailedRepeatedly(this.name, failed, file, err);
         if (!retryable || this.stopping) throw err;
         const backoff = this.backoffMs(failed.attempts);
+        log.warn(
+          {
+            query: this.name,
+            batchId,
+            attempt: failed.attempts,
+            backoffMs: backoff,
+            error: errorMessage(err),
+          },
+          'batch failed with a retryable error; retrying',
+        );
         this.status = {
           message: `Retrying batch ${batchId} in ${backoff} ms after: ${errorMessage(err)}`,
           isDataAvailable: true,
@@ -343,11 +356,11 @@ export class StreamingQuery {
       await input.dispose();
     }
     const addBatchMs = this.clock.now() - t1;
-    const t2 = this.clock.now();
+    const commitStart = this.clock.now();
     await source.commit?.(end);
     await this.checkpoint.writeCommit(batchId);
     if (batchId % 10 === 0) await this.checkpoint.purge(batchId, this.options.minBatchesToRetain ?? 100);
-    const commitMs = this.clock.now() - t2;
+    const commitMs = this.clock.now() - commitStart;
     const total = Math.max(1, this.clock.now() - triggerStart);
     const sinceLast =
       this.lastTriggerStart === undefined ? total : Math.max(1, triggerStart - this.lastTriggerStart);
