@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
 import { SqlError } from '../duck/session.js';
 import { StreamingQueryException } from '../engine/query.js';
-import { duckErrorType, withoutSqlExcerpt } from '../duck/error-text.js';
+import { duckErrorType, sqlFailureDomain, withoutSqlExcerpt } from '../duck/error-text.js';
 import { TweetlakeError, errorMessage, type ErrorDomain } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 
@@ -23,17 +23,6 @@ export class UsageError extends TweetlakeError {
   constructor(message: string, code = 'USAGE') {
     super(code, message, { domain: 'user' });
   }
-}
-
-/**
- * Who is at fault for a DuckDB failure, from the kind DuckDB names: running out of memory or failing
- * to read or write a file is outside us (external); anything else is a mistake in the SQL, which is
- * the user's when they wrote it and ours otherwise.
- */
-export function sqlFailureDomain(message: string, sqlBy: 'user' | 'tweetlake'): ErrorDomain {
-  const type = duckErrorType(message);
-  if (type === 'Out of Memory' || type === 'IO') return 'external';
-  return sqlBy === 'user' ? 'user' : 'internal';
 }
 
 /** The user's own SQL failed: DuckDB's message, which quotes only what the user wrote. */

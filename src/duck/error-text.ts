@@ -3,6 +3,7 @@
  * with a caret). These read that text, so that callers can say what failed without quoting SQL
  * the user never wrote.
  */
+import type { ErrorDomain } from '../errors.js';
 
 /** The kind DuckDB names at the start of an error ("Parser", "Catalog", "Binder", "Out of Memory", ...). */
 export function duckErrorType(message: string): string | undefined {
@@ -20,4 +21,15 @@ export function withoutSqlExcerpt(message: string): string {
 /** The table name of DuckDB's "Table with name X does not exist" catalog error, if it is one. */
 export function missingTableName(message: string): string | undefined {
   return /^Catalog Error: Table with name (.+?) does not exist!/.exec(message)?.[1];
+}
+
+/**
+ * Who is at fault for a DuckDB failure, from the kind DuckDB names: running out of memory or failing
+ * to read or write a file is outside us (external); anything else is a mistake in the SQL, which is
+ * the user's when they wrote it and ours otherwise.
+ */
+export function sqlFailureDomain(message: string, sqlBy: 'user' | 'tweetlake'): ErrorDomain {
+  const type = duckErrorType(message);
+  if (type === 'Out of Memory' || type === 'IO') return 'external';
+  return sqlBy === 'user' ? 'user' : 'internal';
 }

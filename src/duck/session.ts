@@ -9,6 +9,7 @@ import {
   type DuckDBType,
 } from '@duckdb/node-api';
 import { TweetlakeError } from '../errors.js';
+import { sqlFailureDomain } from './error-text.js';
 
 /** A JSON-shaped value as DuckDB's JSON conversion returns it (BIGINT as string, etc.). */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -35,7 +36,8 @@ export class SqlError extends TweetlakeError {
     readonly sql: string,
     cause?: unknown,
   ) {
-    super('SQL_ERROR', message, { domain: 'user', cause });
+    // the SQL tweetlake runs: a mistake in it is ours; the CLI turns a user's own SQL into QueryError
+    super('SQL_ERROR', message, { domain: sqlFailureDomain(message, 'tweetlake'), cause });
   }
 }
 

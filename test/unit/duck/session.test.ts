@@ -56,4 +56,11 @@ describe('DuckSession', () => {
     // the session goes on after a failed statement
     expect(await session.all(`SELECT 1 AS one`)).toEqual([{ one: 1 }]);
   });
+
+  it("says whose fault a failing statement is: a missing file is external, a mistake in tweetlake's SQL internal", async () => {
+    const io = await rejection(session.all(`SELECT * FROM read_parquet('/nonexistent/x.parquet')`));
+    expect(io).toMatchObject({ code: 'SQL_ERROR', domain: 'external' });
+    const ours = await rejection(session.all(`SELECT * FROM no_such_table`));
+    expect(ours).toMatchObject({ code: 'SQL_ERROR', domain: 'internal' });
+  });
 });
