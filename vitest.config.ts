@@ -15,6 +15,9 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           pool: 'forks',
+          // two test files at once on 2 cores (vitest's default is one fewer than the cores): most
+          // files wait on child processes or I/O, and npm test stays under 6 minutes
+          maxWorkers: 2,
         },
       },
       {

@@ -87,6 +87,8 @@ export class Pipeline {
     number
   >;
   private readonly histories = new Map<StreamName, StreamState['history']>();
+  /** The last state write of each stream (writes of one stream are chained, see publish). */
+  private readonly publishing = new Map<string, Promise<void>>();
   private readonly startedAt = new Map<StreamName, string>();
   private fileSource?: FileSource;
   private readonly sources = new Map<StreamName, Source>();
@@ -269,7 +271,20 @@ export class Pipeline {
     return query;
   }
 
-  private async publish(q: StreamingQuery): Promise<void> {
+  /**
+   * Publishes a stream's state. Writes of one stream run one after another, each reading the query's
+   * state when it runs: a write started by a batch or by the sampler can never land after, and undo,
+   * the final one (a finished run showing "Processing batch 1").
+   */
+  private publish(q: StreamingQuery): Promise<void> {
+    const next = (this.publishing.get(q.name) ?? Promise.resolve())
+      .catch(() => undefined) // the failure was reported to that write's caller
+      .then(() => this.writeState(q));
+    this.publishing.set(q.name, next);
+    return next;
+  }
+
+  private async writeState(q: StreamingQuery): Promise<void> {
     const name = q.name as StreamName;
     const lastProgress = q.lastProgress ?? this.prior.get(name)?.lastProgress;
     await this.state.publish({
