@@ -18,15 +18,33 @@ export interface Classifier {
   readonly info: { name: string; version?: string; uri: string };
   classify(texts: string[], options?: { probabilities?: boolean }): Promise<Prediction[]>;
   /** Running totals of the work done, when the classifier keeps them. */
-  readonly stats?: {
-    texts: number;
-    batches: number;
-    computeMs: number;
-    transferMs: number;
-    bytesToWorkers: number;
-    bytesFromWorkers: number;
-    sequenceLengths: number[];
-    batchSizes: number[];
-  };
+  readonly stats?: ClassifierStats;
   close(): Promise<void>;
+}
+
+/** Running totals of a classifier's work (texts, batches, time, bytes moved, batch shapes). */
+export interface ClassifierStats {
+  texts: number;
+  batches: number;
+  computeMs: number;
+  /** Time batches spent outside model computation: queueing, copying, the network. */
+  transferMs: number;
+  bytesToWorkers: number;
+  bytesFromWorkers: number;
+  sequenceLengths: number[];
+  batchSizes: number[];
+}
+
+/** Totals before any work. */
+export function emptyClassifierStats(): ClassifierStats {
+  return {
+    texts: 0,
+    batches: 0,
+    computeMs: 0,
+    transferMs: 0,
+    bytesToWorkers: 0,
+    bytesFromWorkers: 0,
+    sequenceLengths: [],
+    batchSizes: [],
+  };
 }

@@ -4,7 +4,12 @@ import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { TweetlakeError } from '../errors.js';
-import type { Classifier, Prediction } from './classifier.js';
+import {
+  emptyClassifierStats,
+  type Classifier,
+  type ClassifierStats,
+  type Prediction,
+} from './classifier.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
@@ -32,16 +37,7 @@ export class InferenceError extends TweetlakeError {
 }
 
 /** Figures of the pool's work since it started (for the performance report). */
-export interface InferenceStats {
-  texts: number;
-  batches: number;
-  computeMs: number;
-  /** Time batches spent outside model computation: queueing, copying to and from workers. */
-  transferMs: number;
-  bytesToWorkers: number;
-  bytesFromWorkers: number;
-  batchSizes: number[];
-  sequenceLengths: number[];
+export interface InferenceStats extends ClassifierStats {
   workerRestarts: number;
 }
 
@@ -82,17 +78,7 @@ function workerScript(): string {
 export class InferencePool implements Classifier {
   labels: readonly string[] = [];
   readonly info: Classifier['info'];
-  readonly stats: InferenceStats = {
-    texts: 0,
-    batches: 0,
-    computeMs: 0,
-    transferMs: 0,
-    bytesToWorkers: 0,
-    bytesFromWorkers: 0,
-    batchSizes: [],
-    sequenceLengths: [],
-    workerRestarts: 0,
-  };
+  readonly stats: InferenceStats = { ...emptyClassifierStats(), workerRestarts: 0 };
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private nextId = 1;

@@ -7,7 +7,13 @@
  * scored again when the stream restarts).
  */
 import { TweetlakeError, errorMessage } from '../errors.js';
-import { SENTIMENT_LABELS, type Classifier, type Prediction } from './classifier.js';
+import {
+  SENTIMENT_LABELS,
+  emptyClassifierStats,
+  type Classifier,
+  type ClassifierStats,
+  type Prediction,
+} from './classifier.js';
 import { backoffDelayMs, isRetryableStatus, retryAfterMs, sleep } from '../mlflow/http-retry.js';
 import { parseModelServerUri, type ModelServerEndpoint } from './model-server-uri.js';
 import {
@@ -91,32 +97,14 @@ const LABEL_ALIASES: Record<string, string> = {
 };
 
 /** Running totals of a model-server classifier (the pool's shape, plus retries). */
-export interface ModelServerStats {
-  texts: number;
-  batches: number;
-  computeMs: number;
-  transferMs: number;
-  bytesToWorkers: number;
-  bytesFromWorkers: number;
-  sequenceLengths: number[];
-  batchSizes: number[];
+export interface ModelServerStats extends ClassifierStats {
   retries: number;
 }
 
 export class ModelServerClassifier implements Classifier {
   readonly labels: readonly string[] = SENTIMENT_LABELS;
   readonly info: Classifier['info'];
-  readonly stats: ModelServerStats = {
-    texts: 0,
-    batches: 0,
-    computeMs: 0,
-    transferMs: 0,
-    bytesToWorkers: 0,
-    bytesFromWorkers: 0,
-    sequenceLengths: [],
-    batchSizes: [],
-    retries: 0,
-  };
+  readonly stats: ModelServerStats = { ...emptyClassifierStats(), retries: 0 };
   private readonly headers: Record<string, string>;
   private active = 0;
   private readonly waiting: (() => void)[] = [];
