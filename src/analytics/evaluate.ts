@@ -10,7 +10,7 @@ import { TweetlakeError } from '../errors.js';
 import { confusionMatrixChart } from './charts.js';
 import { renderPng } from './render.js';
 import { StreamCheckpoint } from '../engine/checkpoint.js';
-import { LocalObjectStore } from '../storage/local-store.js';
+import { storeAt } from '../storage/locations.js';
 import { ObjectNotFound } from '../storage/object-store.js';
 import { logFor } from '../log.js';
 import {
@@ -51,9 +51,9 @@ export async function silverVersionOf(
     const epoch = (info?.operationParameters as Record<string, unknown> | undefined)?.epochId;
     if (epoch === undefined) continue;
     try {
-      const offsets = await new StreamCheckpoint(
-        new LocalObjectStore(paths.checkpoints.gold_stream),
-      ).readOffsets(Number(epoch));
+      const offsets = await new StreamCheckpoint(storeAt(paths.checkpoints.gold_stream)).readOffsets(
+        Number(epoch),
+      );
       const end = offsets.sources[0] as { version?: number } | undefined;
       return end?.version;
     } catch (err) {

@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { loadConfig, type TweetlakeConfig } from '../pipeline/config.js';
+import { configureStorage } from '../storage/locations.js';
 import { UsageError } from './errors.js';
 
 /** Adds the flags every lakehouse command shares. */
 export function lakehouseOptions(cmd: Command): Command {
   return cmd
-    .option('--root <dir>', 'lakehouse root (default ./lakehouse, or TWEETLAKE_ROOT)')
+    .option(
+      '--root <dir>',
+      'lakehouse root: a folder or s3://bucket/prefix (default ./lakehouse, or TWEETLAKE_ROOT)',
+    )
     .option('--config <file>', 'config file (default ./tweetlake.config.json if present)');
 }
 
@@ -14,7 +18,9 @@ export function configFor(
   opts: { root?: string; config?: string },
   extra: Partial<TweetlakeConfig> = {},
 ): TweetlakeConfig {
-  return loadConfig({ ...(opts.root ? { root: opts.root } : {}), ...extra }, opts.config);
+  const config = loadConfig({ ...(opts.root ? { root: opts.root } : {}), ...extra }, opts.config);
+  configureStorage(config.storage);
+  return config;
 }
 
 export function positiveInt(value: string, name: string): number {

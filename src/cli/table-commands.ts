@@ -1,11 +1,11 @@
-import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { DeltaTable } from '../delta/table.js';
 import { withoutSqlExcerpt } from '../duck/error-text.js';
 import { SqlError, type DuckSession } from '../duck/session.js';
 import { lakehouseLease } from '../pipeline/lakehouse-lease.js';
 import { UsageError } from './errors.js';
-import { tableVersion } from './options.js';
+import { parentLocation } from '../storage/locations.js';
+import { configFor, tableVersion } from './options.js';
 import { parseFormat, renderTable } from './format.js';
 
 const int = tableVersion;
@@ -27,12 +27,18 @@ async function checkWhere(session: DuckSession, scanSql: string, where: string):
   }
 }
 
+/** The table at a path or `s3://` URL, reached with the storage settings of the config (file and variables). */
+function openTable(path: string): Promise<DeltaTable> {
+  configFor({});
+  return DeltaTable.forPath(path);
+}
+
 /**
  * A VACUUM shorter than the table's retention may delete files that a running pipeline's streams
  * still read (an older snapshot): refuse it while a run holds the lease of the table's lakehouse.
  */
 async function refuseWhileRunning(tablePath: string): Promise<void> {
-  const root = nodePath.dirname(nodePath.resolve(tablePath));
+  const root = parentLocation(tablePath);
   const lease = await lakehouseLease(root);
   if (!lease || lease.stale) return;
   const h = lease.holder;
@@ -92,7 +98,7 @@ export function registerTableCommands(program: Command, out: NodeJS.WritableStre
     .command('checkpoint <path>')
     .description('write a checkpoint of the latest version')
     .action(async (path: string) => {
-      const t = await DeltaTable.forPath(path);
+      const t = await openTable(path);
       const v = await t.checkpoint();
       out.write(`checkpoint written at version ${v}\n`);
     });
@@ -104,7 +110,7 @@ async function tableShowCommand(
   out: NodeJS.WritableStream,
 ): Promise<void> {
   const format = parseFormat(opts.format);
-  const t = await DeltaTable.forPath(path);
+  const t = await openTable(path);
   const snapshot = await t.snapshot({
     ...(opts.version !== undefined ? { version: int(opts.version, '--version') } : {}),
     ...(opts.timestamp !== undefined ? { timestamp: parseTime(opts.timestamp) } : {}),
@@ -136,7 +142,7 @@ async function tableHistoryCommand(
   out: NodeJS.WritableStream,
 ): Promise<void> {
   const format = parseFormat(opts.format);
-  const t = await DeltaTable.forPath(path);
+  const t = await openTable(path);
   await t.snapshot(); // fails clearly when there is no table
   const history = await t.history(opts.limit === undefined ? undefined : int(opts.limit, '--limit'));
   if (format === 'table') {
@@ -163,7 +169,7 @@ async function tableDescribeCommand(
   opts: { version?: string },
   out: NodeJS.WritableStream,
 ): Promise<void> {
-  const t = await DeltaTable.forPath(path);
+  const t = await openTable(path);
   const s = await t.snapshot(opts.version === undefined ? {} : { version: int(opts.version, '--version') });
   const info = {
     location: t.location,
@@ -185,7 +191,7 @@ async function tableOptimizeCommand(
   opts: { targetSize: string; dryRun?: boolean },
   out: NodeJS.WritableStream,
 ): Promise<void> {
-  const t = await DeltaTable.forPath(path);
+  const t = await openTable(path);
   const r = await t.optimize({
     targetFileSize: int(opts.targetSize, '--target-size') * 1024 * 1024,
     dryRun: !!opts.dryRun,
@@ -209,7 +215,7 @@ async function tableVacuumCommand(
   opts: { retainHours?: string; dryRun?: boolean; force?: boolean },
   out: NodeJS.WritableStream,
 ): Promise<void> {
-  const t = await DeltaTable.forPath(path);
+  const t = await openTable(path);
   const hours = opts.retainHours === undefined ? undefined : Number(opts.retainHours);
   if (hours !== undefined && (!Number.isFinite(hours) || hours < 0))
     throw new UsageError('--retain-hours must be a number of hours >= 0');

@@ -1,6 +1,5 @@
-import * as nodePath from 'node:path';
 import { sharedSession, type DuckSession } from '../duck/session.js';
-import { LocalObjectStore } from '../storage/local-store.js';
+import { storeAt } from '../storage/locations.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { VersionNotFound } from './errors.js';
 import { commitInfoOf, logReaderOf } from './log-reader.js';
@@ -35,9 +34,9 @@ export class DeltaTable implements TableContext {
     readonly session: DuckSession,
   ) {}
 
-  /** A table over a local directory (the table need not exist yet). */
+  /** A table at a location: a local folder or an `s3://bucket/prefix` URL (the table need not exist yet). */
   static async forPath(path: string, session?: DuckSession): Promise<DeltaTable> {
-    return new DeltaTable(new LocalObjectStore(nodePath.resolve(path)), session ?? (await sharedSession()));
+    return new DeltaTable(storeAt(path), session ?? (await sharedSession()));
   }
 
   /** Location of the table root. */

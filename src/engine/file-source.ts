@@ -1,7 +1,7 @@
 import * as nodePath from 'node:path';
 import type { DuckSession, JsonValue } from '../duck/session.js';
 import { TweetlakeError } from '../errors.js';
-import { LocalObjectStore } from '../storage/local-store.js';
+import { isRemoteLocation, storeAt } from '../storage/locations.js';
 import type { ObjectMeta, ObjectStore } from '../storage/object-store.js';
 import { CheckpointError, RECOVERY_HINT } from './checkpoint-file.js';
 import { systemClock, type Clock } from './clock.js';
@@ -41,6 +41,15 @@ export interface FileSourceOptions {
   chunkBytes?: number;
   /** Time for the settle rule (default: the system clock; file times are wall-clock times). */
   clock?: Clock;
+  /**
+   * List only the keys after the last one seen (S3's start-after), with a full listing at start and
+   * every `fullListingIntervalMs`; default: on for object stores (s3://), off for local folders.
+   * A new object whose key sorts before keys already seen, or an overwritten one, is found by the next
+   * full listing (Auto Loader's incremental listing has the same rule): name objects in time order.
+   */
+  incrementalListing?: boolean;
+  /** How often an incremental listing lists everything again (default 5 minutes). */
+  fullListingIntervalMs?: number;
 }
 
 export const DEFAULT_SETTLE_MS = 1000;
@@ -80,9 +89,12 @@ export class FileSource implements Source {
     deadline: number;
   };
   private warnedEmpty = false;
+  /** The objects of the last listing, by key (the incremental listing adds to it). */
+  private known = new Map<string, ObjectMeta>();
+  private lastFullListing = -Infinity;
 
   constructor(private readonly options: FileSourceOptions) {
-    this.store = options.store ?? new LocalObjectStore(options.path);
+    this.store = options.store ?? storeAt(options.path);
     this.description = `FileSource[${this.store.root}]`;
     this.clock = options.clock ?? systemClock;
     this.settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
@@ -149,8 +161,7 @@ export class FileSource implements Source {
 
   /** The folder's files that a batch may read: not hidden, matching the pattern. */
   private async listing(): Promise<ObjectMeta[]> {
-    const all = await this.store.list('');
-    const files = all
+    const files = (await this.listAll())
       .filter((m) => !m.path.split('/').some((s) => s.startsWith('.') || s.startsWith('_')))
       .filter((m) => !this.options.pattern || this.options.pattern.test(nodePath.basename(m.path)));
     if (files.length === 0 && this.tracker.files.size === 0 && !this.warnedEmpty) {
@@ -158,6 +169,22 @@ export class FileSource implements Source {
       this.context.warn(`no files in ${this.store.root}`);
     }
     return files;
+  }
+
+  /** Every object of the source: listed whole, or only the keys after the last one seen (incremental). */
+  private async listAll(): Promise<ObjectMeta[]> {
+    const now = this.clock.now();
+    const incremental = this.options.incrementalListing ?? isRemoteLocation(this.store.root);
+    const last = [...this.known.keys()].at(-1);
+    const interval = this.options.fullListingIntervalMs ?? 5 * 60_000;
+    if (!incremental || last === undefined || now - this.lastFullListing >= interval) {
+      this.known = new Map((await this.store.list('')).map((m) => [m.path, m]));
+      this.lastFullListing = now;
+    } else {
+      // keys after the last one sort after every key known, so the map stays in key order
+      for (const m of await this.store.list('', last)) this.known.set(m.path, m);
+    }
+    return [...this.known.values()];
   }
 
   /** Whether a file stopped changing: its time is older than the settle time, or it stayed the same that long. */

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import * as nodePath from 'node:path';
 import type { DuckSession, JsonValue } from '../duck/session.js';
 import { errorMessage, TweetlakeError } from '../errors.js';
-import { LocalObjectStore } from '../storage/local-store.js';
+import { joinLocation, storeAt } from '../storage/locations.js';
 import { CheckpointError, StreamCheckpoint, type BatchFailures } from './checkpoint.js';
 import { systemClock, type Clock } from './clock.js';
 import { recoverCheckpoint } from './recovery.js';
@@ -118,7 +117,7 @@ export class StreamingQuery {
 
   constructor(private readonly options: StreamingQueryOptions) {
     this.name = options.name;
-    this.checkpoint = new StreamCheckpoint(new LocalObjectStore(options.checkpointLocation));
+    this.checkpoint = new StreamCheckpoint(storeAt(options.checkpointLocation));
     this.clock = options.clock ?? systemClock;
   }
 
@@ -136,7 +135,7 @@ export class StreamingQuery {
    */
   async start(): Promise<this> {
     const { source, sink, session, name } = this.options;
-    const sourceLog = new LocalObjectStore(nodePath.join(this.options.checkpointLocation, 'sources', '0'));
+    const sourceLog = storeAt(joinLocation(this.options.checkpointLocation, 'sources', '0'));
     await source.initialize(sourceLog, session, { warn: (m) => this.warn(m) });
     const recovered = await recoverCheckpoint(this.checkpoint, { name, tables: sink.tables ?? [], session });
     this.id = recovered.queryId;

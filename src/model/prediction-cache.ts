@@ -4,7 +4,7 @@
  * version. Lookups are SQL joins in DuckDB (a batch's distinct texts against one model version's
  * partition), never a map of the cache in the JS heap.
  */
-import { promises as fs } from 'node:fs';
+import { removeLocation } from '../storage/locations.js';
 import { literal, type DuckSession } from '../duck/session.js';
 import { field, type StructType } from '../delta/schema.js';
 import { fileStats } from '../delta/snapshot.js';
@@ -146,6 +146,6 @@ export class PredictionCache {
 
   /** Deletes the whole cache table. */
   async clear(): Promise<void> {
-    await fs.rm(this.path, { recursive: true, force: true });
+    await removeLocation(this.path);
   }
 }

@@ -54,8 +54,8 @@ const timeZone = text('an IANA time zone name').refine(
 
 /** Every key of the config file (all optional). */
 export const CONFIG_FILE_SCHEMA = section({
-  root: text('a folder path').optional(),
-  source: text('a folder path').optional(),
+  root: text('a folder path or an s3://bucket/prefix URL').optional(),
+  source: text('a folder path or an s3://bucket/prefix URL').optional(),
   orchestration: oneOf(['sequential', 'concurrent']).optional(),
   trigger: oneOf(['available-now', 'continuous']).optional(),
   pollIntervalMs: wholeMs().optional(),
@@ -93,6 +93,18 @@ export const CONFIG_FILE_SCHEMA = section({
   }).optional(),
   schedule: section({
     timezone: timeZone.optional(),
+  }).optional(),
+  storage: section({
+    s3: section({
+      endpoint: text(
+        'an endpoint URL such as https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000',
+      ).optional(),
+      region: text('an AWS region such as eu-west-1').optional(),
+      forcePathStyle: flag().optional(),
+      allowHttp: flag().optional(),
+      requestTimeoutMs: positiveInt().optional(),
+    }).optional(),
+    cacheBytes: positiveInt().optional(),
   }).optional(),
 });
 

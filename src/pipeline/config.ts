@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TweetlakeError, errorMessage } from '../errors.js';
+import { resolveLocation, type StorageOptions } from '../storage/locations.js';
 import { CONFIG_FILE_SCHEMA, configIssues } from './config-schema.js';
 import { DEFAULT_MODEL_URI } from '../model/bundled.js';
 import type { ModelServerSettings } from '../model/load.js';
@@ -9,9 +10,9 @@ import type { Orchestration, TriggerMode } from './pipeline.js';
 
 /** Every setting of tweetlake, with its default. Paths derive from `root`. */
 export interface TweetlakeConfig {
-  /** Lakehouse root: tables, checkpoints, MLflow store, stream state. */
+  /** Lakehouse root: tables, checkpoints, MLflow store, stream state (a folder or `s3://bucket/prefix`). */
   root: string;
-  /** Folder of source JSON files. */
+  /** Folder (or `s3://bucket/prefix`) of source JSON files. */
   source: string;
   orchestration: Orchestration;
   trigger: TriggerMode;
@@ -45,6 +46,8 @@ export interface TweetlakeConfig {
   duckdb: { memoryLimit?: string; threads?: number };
   /** `tweetlake schedule`: the IANA time zone cron expressions are read in (default: the machine's). */
   schedule: { timezone?: string };
+  /** How `s3://` locations are reached (the rest from the AWS variables and chain) and the local cache of their data files. */
+  storage: StorageOptions;
 }
 
 /** The package's own folder (holds models/ and data/sample/). */
@@ -80,6 +83,7 @@ export function defaultConfig(): TweetlakeConfig {
     // and DuckDB spills to disk past it (docs/BENCHMARKS.md).
     duckdb: { memoryLimit: '512MB' },
     schedule: {},
+    storage: {},
   };
 }
 
@@ -102,10 +106,11 @@ function merge(base: TweetlakeConfig, over: ConfigOverrides): TweetlakeConfig {
     model: { ...base.model },
     duckdb: { ...base.duckdb },
     schedule: { ...base.schedule },
+    storage: { ...base.storage },
   };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    if (k === 'model' || k === 'duckdb' || k === 'schedule')
+    if (k === 'model' || k === 'duckdb' || k === 'schedule' || k === 'storage')
       Object.assign(
         out[k],
         Object.fromEntries(Object.entries(v as object).filter(([, x]) => x !== undefined)),
@@ -165,8 +170,8 @@ export function loadConfig(flags: ConfigOverrides = {}, configFile?: string): Tw
   if (file) config = merge(config, readConfigFile(file));
   config = merge(config, configFromEnv());
   config = merge(config, flags);
-  config.root = nodePath.resolve(config.root);
-  config.source = nodePath.resolve(config.source);
+  config.root = resolveLocation(config.root);
+  config.source = resolveLocation(config.source);
   return checkConfig(config, 'the settings (flags and TWEETLAKE_* variables)');
 }
 

@@ -4,7 +4,7 @@ import type { DuckSession } from '../duck/session.js';
 import { copyTarget } from '../duck/files.js';
 import { loadRawRecords } from '../engine/raw-records.js';
 import { TweetlakeError } from '../errors.js';
-import { LocalObjectStore } from '../storage/local-store.js';
+import { storeAt } from '../storage/locations.js';
 
 /** The sample to resample holds no readable tweet. */
 export class EmptySample extends TweetlakeError {
@@ -46,7 +46,7 @@ export async function generateSource(
   const seed = options.seed ?? 42;
   const users = Math.max(100, options.users ?? Math.floor(options.tweets / 5));
   mkdirSync(options.out, { recursive: true });
-  const raw = await loadRawRecords(session, new LocalObjectStore(options.sample), files);
+  const raw = await loadRawRecords(session, storeAt(options.sample), files);
   try {
     // Numbered in file and line order, so the same sample gives the same choices.
     await session.run(`CREATE OR REPLACE TEMP TABLE gen_sample AS

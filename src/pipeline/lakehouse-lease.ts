@@ -1,5 +1,5 @@
 import { Lease, type LeaseOptions, type LeaseState } from '../storage/lease.js';
-import { LocalObjectStore } from '../storage/local-store.js';
+import { storeAt } from '../storage/locations.js';
 
 /** Folder of the lease, under the lakehouse root (kept by `clear`). */
 export const LEASE_PREFIX = '_lease/';
@@ -13,7 +13,7 @@ export function acquireLakehouseLease(
   command: string,
   options: LeaseOptions = {},
 ): Promise<Lease> {
-  return Lease.acquire(new LocalObjectStore(root), LEASE_PREFIX, command, {
+  return Lease.acquire(storeAt(root), LEASE_PREFIX, command, {
     staleAfterMs: LEASE_TIMING.staleAfterMs,
     ...options,
   });
@@ -21,7 +21,7 @@ export function acquireLakehouseLease(
 
 /** Who holds the lease of a lakehouse now (undefined when nobody does). */
 export function lakehouseLease(root: string, options: LeaseOptions = {}): Promise<LeaseState | undefined> {
-  return Lease.current(new LocalObjectStore(root), LEASE_PREFIX, {
+  return Lease.current(storeAt(root), LEASE_PREFIX, {
     staleAfterMs: LEASE_TIMING.staleAfterMs,
     ...options,
   });

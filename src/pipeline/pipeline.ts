@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import type { DuckSession, JsonValue } from '../duck/session.js';
 import { DeltaTable } from '../delta/table.js';
 import { FileSource } from '../engine/file-source.js';
@@ -9,7 +8,7 @@ import { StreamCheckpoint } from '../engine/checkpoint.js';
 import type { Source } from '../engine/source.js';
 import { Trigger } from '../engine/trigger.js';
 import { LeaseLost } from '../storage/lease.js';
-import { LocalObjectStore } from '../storage/local-store.js';
+import { joinLocation, removeLocation, storeAt } from '../storage/locations.js';
 import { withLakehouseLease } from './lakehouse-lease.js';
 import { checkMentionFormat } from './mention-format.js';
 import { PredictionCache } from '../model/prediction-cache.js';
@@ -121,9 +120,9 @@ export class Pipeline {
   }
 
   private async deleteTablesAndCheckpoints(options: { predictionCache?: boolean } = {}): Promise<void> {
-    for (const t of TABLE_NAMES) await fs.rm(this.paths.tables[t], { recursive: true, force: true });
-    await fs.rm(`${this.paths.root}/_checkpoints`, { recursive: true, force: true });
-    await fs.rm(this.paths.state, { recursive: true, force: true });
+    for (const t of TABLE_NAMES) await removeLocation(this.paths.tables[t]);
+    await removeLocation(joinLocation(this.paths.root, '_checkpoints'));
+    await removeLocation(this.paths.state);
     if (options.predictionCache) await new PredictionCache(this.paths.predictionCache, this.session).clear();
   }
 
@@ -387,7 +386,7 @@ export class Pipeline {
 
   /** The end offset of a stream's last committed batch (undefined before its first). */
   private async committedPosition(name: StreamName): Promise<JsonValue | undefined | typeof IN_FLIGHT> {
-    const checkpoint = new StreamCheckpoint(new LocalObjectStore(this.paths.checkpoints[name]));
+    const checkpoint = new StreamCheckpoint(storeAt(this.paths.checkpoints[name]));
     const planned = await checkpoint.latestOffsetBatch();
     const committed = await checkpoint.latestCommittedBatch();
     if (planned !== undefined && (committed === undefined || planned > committed)) return IN_FLIGHT;

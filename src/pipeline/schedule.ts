@@ -1,7 +1,7 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import * as nodePath from 'node:path';
+import { storeAt } from '../storage/locations.js';
+import { ObjectNotFound, type ObjectStore } from '../storage/object-store.js';
 import { withoutSqlExcerpt } from '../duck/error-text.js';
-import { TweetlakeError, errorMessage, isNotFound } from '../errors.js';
+import { TweetlakeError, errorMessage } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 import { nextRun, type CronSchedule } from './cron.js';
 
@@ -32,28 +32,38 @@ export class ScheduleHistoryCorrupt extends TweetlakeError {
   }
 }
 
+const HISTORY = 'history.jsonl';
+
 /** History of a lakehouse's scheduled runs (`_schedules/history.jsonl`). */
 export class ScheduleHistory {
-  constructor(private readonly dir: string) {}
+  private readonly store: ObjectStore;
 
-  get file(): string {
-    return nodePath.join(this.dir, 'history.jsonl');
+  constructor(dir: string) {
+    this.store = storeAt(dir);
   }
 
+  get file(): string {
+    return this.store.location(HISTORY);
+  }
+
+  /** Adds a run: the history is rewritten whole (one scheduler per lakehouse; object stores cannot append). */
   async append(run: ScheduledRun): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await appendFile(this.file, `${JSON.stringify(run)}\n`);
+    await this.store.put(HISTORY, `${(await this.text()) ?? ''}${JSON.stringify(run)}\n`);
+  }
+
+  private async text(): Promise<string | undefined> {
+    try {
+      return new TextDecoder().decode(await this.store.get(HISTORY));
+    } catch (err) {
+      if (err instanceof ObjectNotFound) return undefined;
+      throw err;
+    }
   }
 
   /** Every recorded run, oldest first; [] before the first run. A damaged line is an error naming it. */
   async list(): Promise<ScheduledRun[]> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
+    const text = await this.text();
+    if (text === undefined) return [];
     const runs: ScheduledRun[] = [];
     text.split('\n').forEach((line, i) => {
       if (!line.trim()) return;

@@ -20,3 +20,14 @@ export {
   type LeaseState,
   type LeaseOptions,
 } from './lease.js';
+export {
+  configureStorage,
+  isRemoteLocation,
+  joinLocation,
+  locationName,
+  parentLocation,
+  removeLocation,
+  resolveLocation,
+  storeAt,
+  type StorageOptions,
+} from './locations.js';

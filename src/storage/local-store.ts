@@ -175,13 +175,15 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async list(prefix: string): Promise<ObjectMeta[]> {
+  async list(prefix: string, startAfter?: string): Promise<ObjectMeta[]> {
     // List the deepest directory the prefix names, then filter by the full prefix.
     const slash = prefix.lastIndexOf('/');
     const dirPart = slash >= 0 ? prefix.slice(0, slash) : '';
     const out: ObjectMeta[] = [];
     await this.walk(dirPart, out); // in byte order already
-    return out.filter((m) => m.path.startsWith(prefix));
+    return out.filter(
+      (m) => m.path.startsWith(prefix) && (startAfter === undefined || compareBytes(m.path, startAfter) > 0),
+    );
   }
 
   async listFrom(prefix: string, startAfter: string): Promise<ObjectMeta[]> {

@@ -72,10 +72,11 @@ export class MemoryObjectStore implements ObjectStore {
     this.objects.delete(path);
   }
 
-  async list(prefix: string): Promise<ObjectMeta[]> {
+  async list(prefix: string, startAfter?: string): Promise<ObjectMeta[]> {
     const out: ObjectMeta[] = [];
     for (const [path, e] of this.objects) {
-      if (path.startsWith(prefix)) out.push({ path, size: e.data.length, lastModified: e.lastModified });
+      if (path.startsWith(prefix) && (startAfter === undefined || compareBytes(path, startAfter) > 0))
+        out.push({ path, size: e.data.length, lastModified: e.lastModified });
     }
     return out.sort((a, b) => compareBytes(a.path, b.path));
   }

@@ -38,8 +38,11 @@ export interface ObjectStore {
   /** `putIfAbsent` of a local file's contents, streamed (never whole in memory); the local file stays. */
   putFileIfAbsent(path: string, file: string): Promise<void>;
   delete(path: string): Promise<void>;
-  /** Every object whose path starts with `prefix`, sorted by path. */
-  list(prefix: string): Promise<ObjectMeta[]>;
+  /**
+   * Every object whose path starts with `prefix`, sorted by path; with `startAfter` (a full path), only
+   * those that sort after it (S3's `start-after`: a store may skip the rest without reading it).
+   */
+  list(prefix: string, startAfter?: string): Promise<ObjectMeta[]>;
   /** Objects in the "directory" `prefix` whose names sort after `startAfter` (a full path), sorted. */
   listFrom(prefix: string, startAfter: string): Promise<ObjectMeta[]>;
   /** Where an object is, for people and records (a local path or a URI); not for opening it. */

@@ -12,6 +12,7 @@ import {
   S3Client,
   type ListObjectsV2CommandInput,
 } from '@aws-sdk/client-s3';
+import type { LocalFiles } from './local-files.js';
 import { compareBytes } from './local-store.js';
 import {
   ObjectExists,
@@ -37,6 +38,10 @@ export interface S3StoreOptions extends S3ConnectionOptions {
   /** Keys per listing page (default and S3's maximum: 1000). */
   listPageSize?: number;
   retry?: Partial<RetryPolicy>;
+  /** A client to share with other stores of the same connection (default: a new one). */
+  client?: S3Client;
+  /** How DuckDB reaches this store's objects (default: a download cache of this store alone). */
+  localFiles?: LocalFiles;
 }
 
 /** An object's metadata with its ETag (what the file cache verifies copies by). */
@@ -64,6 +69,7 @@ export class S3ObjectStore implements ObjectStore {
   /** The bucket and key prefix of the store root. */
   readonly target: S3Location;
   readonly client: S3Client;
+  readonly localFiles?: LocalFiles;
   readonly stats: S3StoreStats = { requests: 0, retries: 0, bytesSent: 0, bytesReceived: 0 };
   private readonly endpointLabel: string;
   private readonly credentialSource: string;
@@ -78,7 +84,8 @@ export class S3ObjectStore implements ObjectStore {
     this.target = parseS3Url(url);
     this.root = formatS3Url(this.target);
     const connection = resolveS3Connection(options);
-    this.client = new S3Client(connection.config);
+    this.client = options.client ?? new S3Client(connection.config);
+    this.localFiles = options.localFiles;
     this.endpointLabel = connection.endpointLabel;
     this.credentialSource = connection.credentialSource;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -311,8 +318,11 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
-  async list(prefix: string): Promise<S3ObjectMeta[]> {
-    return this.listPages(prefix, { Prefix: this.key(prefix) });
+  async list(prefix: string, startAfter?: string): Promise<S3ObjectMeta[]> {
+    return this.listPages(prefix, {
+      Prefix: this.key(prefix),
+      ...(startAfter !== undefined ? { StartAfter: this.key(startAfter) } : {}),
+    });
   }
 
   async listFrom(prefix: string, startAfter: string): Promise<S3ObjectMeta[]> {

@@ -1,5 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
-import * as nodePath from 'node:path';
+import { storeAt } from '../storage/locations.js';
 import type { DuckSession } from '../duck/session.js';
 import { DeltaTable } from '../delta/table.js';
 import { PredictionCache } from '../model/prediction-cache.js';
@@ -77,12 +76,13 @@ async function predictionCacheState(
   };
 }
 
-function sourceFileSizes(dir: string | undefined): number[] {
-  if (!dir) return [];
+/** Sizes of the source's files, as the file source sees them (not hidden, any depth); [] when it is gone. */
+async function sourceFileSizes(location: string | undefined): Promise<number[]> {
+  if (!location) return [];
   try {
-    return readdirSync(dir)
-      .filter((f) => !f.startsWith('.') && !f.startsWith('_'))
-      .map((f) => statSync(nodePath.join(dir, f)).size);
+    return (await storeAt(location).list(''))
+      .filter((m) => !m.path.split('/').some((s) => s.startsWith('.') || s.startsWith('_')))
+      .map((m) => m.size);
   } catch (err) {
     if (isNotFound(err)) return []; // the source folder is gone: the lakehouse is still shown
     throw err;
@@ -109,7 +109,7 @@ export async function dashboardState(
       paths,
       streams,
       process,
-      sourceFileSizes(options.source),
+      await sourceFileSizes(options.source),
     );
     return {
       root: paths.root,

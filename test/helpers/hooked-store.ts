@@ -72,9 +72,9 @@ export class HookedStore implements ObjectStore {
     return this.inner.delete(path);
   }
 
-  async list(prefix: string): Promise<ObjectMeta[]> {
+  async list(prefix: string, startAfter?: string): Promise<ObjectMeta[]> {
     await this.hook('list', prefix);
-    return this.inner.list(prefix);
+    return this.inner.list(prefix, startAfter);
   }
 
   async listFrom(prefix: string, startAfter: string): Promise<ObjectMeta[]> {

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import * as nodePath from 'node:path';
 import { DeltaTable } from '../../src/delta/table.js';
+import { joinLocation } from '../../src/storage/locations.js';
 import type { DuckSession } from '../../src/duck/session.js';
 
 /** Longest a single run may take before the harness calls it hung. */
@@ -61,7 +62,7 @@ export async function tableContents(
 ): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const name of TABLES) {
-    const t = await DeltaTable.forPath(nodePath.join(root, name), session);
+    const t = await DeltaTable.forPath(joinLocation(root, name), session);
     if (!(await t.exists())) {
       out[name] = [];
       continue;

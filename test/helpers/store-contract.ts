@@ -30,6 +30,22 @@ export const storeContractCases: Record<string, (store: ObjectStore, scratch: st
     expect(meta.size).toBe('log/a.json'.length);
     expect(meta.lastModified).toBeGreaterThan(0);
   },
+  'list with a start key lists recursively after it (S3 start-after), sorted': async (store) => {
+    for (const p of ['src/a.json', 'src/b/1.json', 'src/b/2.json', 'src/c.json', 'src/B.json', 'srcx'])
+      await store.put(p, p);
+    expect((await store.list('src/', 'src/b/1.json')).map((m) => m.path)).toEqual([
+      'src/b/2.json',
+      'src/c.json',
+    ]);
+    expect((await store.list('src/', 'src/B.json')).map((m) => m.path)).toEqual([
+      'src/a.json',
+      'src/b/1.json',
+      'src/b/2.json',
+      'src/c.json',
+    ]);
+    expect(await store.list('src/', 'src/c.json')).toEqual([]);
+    expect((await store.list('', 'src/c.json')).map((m) => m.path)).toEqual(['srcx']);
+  },
   'listFrom lists one folder after a start key, sorted': async (store) => {
     for (const v of [3, 1, 12, 2, 10]) await store.put(`d/${String(v).padStart(4, '0')}.json`, 'x');
     await store.put('d/sub/0005.json', 'x');
