@@ -70,6 +70,8 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  // The AWS SDK warns on Node 20 about its releases from 2027 on; the version pinned here runs on Node 20.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

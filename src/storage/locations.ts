@@ -8,7 +8,7 @@ import { tempStaging, type LocalFiles, type OpenedFiles } from './local-files.js
 import { LocalObjectStore } from './local-store.js';
 import type { ObjectStore } from './object-store.js';
 import { resolveS3Connection } from './s3-config.js';
-import { S3ObjectStore, type S3StoreOptions } from './s3-store.js';
+import { S3ObjectStore, type S3StoreOptions, type S3StoreStats } from './s3-store.js';
 import { formatS3Url, isS3Url, parseS3Url } from './s3-url.js';
 
 /**
@@ -28,6 +28,8 @@ const DEFAULT_CACHE_BYTES = 1 << 30;
 
 let options: StorageOptions = {};
 let client: S3Client | undefined;
+/** Requests and bytes of every S3 store `storeAt` opened in this process (for benchmarks and tests). */
+export const s3Totals: S3StoreStats = { requests: 0, retries: 0, bytesSent: 0, bytesReceived: 0 };
 const bucketCaches = new Map<string, Promise<FileCache>>();
 
 /** Sets how S3 locations are reached from now on (the CLI calls it with the config's `storage`). */
@@ -91,6 +93,7 @@ export function storeAt(location: string): ObjectStore {
   return new S3ObjectStore(loc, {
     ...options.s3,
     client: sharedClient(),
+    stats: s3Totals,
     localFiles: new CachedPrefixFiles(() => bucketCache(bucket), prefix),
   });
 }
@@ -107,7 +110,11 @@ function bucketCache(bucket: string): Promise<FileCache> {
     cache = (async () => {
       const dir = await fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-s3-cache-'));
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-      const source = new S3ObjectStore(`s3://${bucket}`, { ...options.s3, client: sharedClient() });
+      const source = new S3ObjectStore(`s3://${bucket}`, {
+        ...options.s3,
+        client: sharedClient(),
+        stats: s3Totals,
+      });
       return FileCache.open(source, dir, options.cacheBytes ?? DEFAULT_CACHE_BYTES);
     })();
     bucketCaches.set(bucket, cache);

@@ -42,6 +42,8 @@ export interface S3StoreOptions extends S3ConnectionOptions {
   client?: S3Client;
   /** How DuckDB reaches this store's objects (default: a download cache of this store alone). */
   localFiles?: LocalFiles;
+  /** Counters to share with other stores (default: this store's own). */
+  stats?: S3StoreStats;
 }
 
 /** An object's metadata with its ETag (what the file cache verifies copies by). */
@@ -70,7 +72,7 @@ export class S3ObjectStore implements ObjectStore {
   readonly target: S3Location;
   readonly client: S3Client;
   readonly localFiles?: LocalFiles;
-  readonly stats: S3StoreStats = { requests: 0, retries: 0, bytesSent: 0, bytesReceived: 0 };
+  readonly stats: S3StoreStats;
   private readonly endpointLabel: string;
   private readonly credentialSource: string;
   private readonly retry: RetryPolicy;
@@ -86,6 +88,7 @@ export class S3ObjectStore implements ObjectStore {
     const connection = resolveS3Connection(options);
     this.client = options.client ?? new S3Client(connection.config);
     this.localFiles = options.localFiles;
+    this.stats = options.stats ?? { requests: 0, retries: 0, bytesSent: 0, bytesReceived: 0 };
     this.endpointLabel = connection.endpointLabel;
     this.credentialSource = connection.credentialSource;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
