@@ -147,6 +147,30 @@ describe('tweetlake run with root and source on S3', () => {
     expect(missing.out).not.toMatch(/\n\s+at /);
   }, 600_000);
 
+  it('a second run on the same S3 lakehouse is refused while the first holds its lease', async () => {
+    const source = await uploadSource('src-lease');
+    const root = `s3://${BUCKET}/lease`;
+    const first = spawn(process.execPath, runArgs(root, source), {
+      env: { ...process.env, MLFLOW_TRACKING_URI: '', HF_HUB_OFFLINE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    first.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const done = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (/bronze_stream: started/.test(out) || first.exitCode !== null) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 20);
+    });
+    const second = await cli(runArgs(root, source).slice(1));
+    expect(second.code, second.out).toBe(2);
+    expect(second.out).toMatch(/in use by another tweetlake process: pid \d+/);
+    expect(await done).toBe(0);
+  }, 600_000);
+
   it('SIGKILLed at moments of its S3 writes and run again: every table equal to the clean run', async () => {
     const source = await uploadSource('src-kill');
     const root = `s3://${BUCKET}/kill`;
