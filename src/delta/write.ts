@@ -35,6 +35,8 @@ export interface WriteOptions {
   overwriteSchema?: boolean;
   /** Idempotent write: skipped if the table already holds `version` (or later) for `appId`. */
   txn?: { appId: string; version: number };
+  /** More txn actions in the same commit (what a streaming batch consumed of each source part). */
+  txns?: { appId: string; version: number }[];
   /** Table properties when the write creates the table. */
   properties?: Record<string, string>;
   name?: string;
@@ -261,6 +263,7 @@ async function writeOnce(ctx: TableContext, source: DataSource, options: WriteOp
     if (metadata) txn.updateMetadata(metadata);
     if (overwrite && snapshot) txn.markReadWholeTable().removeFiles(snapshot.files, true);
     if (options.txn) txn.setTransaction(options.txn.appId, options.txn.version);
+    for (const t of options.txns ?? []) txn.setTransaction(t.appId, t.version);
     txn.addFiles(adds);
     const result = await commitOrDiscard(txn, adds);
     const numRows = adds.reduce((n, a) => n + (numRecordsOf(a) ?? 0), 0);

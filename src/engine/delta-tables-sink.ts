@@ -147,6 +147,7 @@ export class DeltaTablesSink<T extends string> implements Sink {
         snapshot,
         ...(rows.mergeSchema ? { mergeSchema: true } : {}),
         txn: { appId: ctx.queryId, version: ctx.batchId },
+        ...(ctx.txns?.length ? { txns: ctx.txns } : {}),
         operation: 'STREAMING UPDATE',
         operationParameters: {
           outputMode: complete ? 'Complete' : 'Append',

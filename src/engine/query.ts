@@ -4,7 +4,7 @@ import { errorMessage, TweetlakeError } from '../errors.js';
 import { joinLocation, storeAt } from '../storage/locations.js';
 import { CheckpointError, StreamCheckpoint, type BatchFailures } from './checkpoint.js';
 import { systemClock, type Clock } from './clock.js';
-import { recoverCheckpoint } from './recovery.js';
+import { heldTxnVersions, recoverCheckpoint } from './recovery.js';
 import type { QueryProgress, QueryStatus } from './progress.js';
 import type { BatchResult, Sink } from './sink.js';
 import type { AdmissionLimits, Source, SourceBatch } from './source.js';
@@ -144,25 +144,40 @@ export class StreamingQuery {
         ? undefined
         : await this.checkpoint.readOffsets(recovered.lastPlanned);
     await source.verifyCheckpoint?.(lastPlanned?.sources[0]);
+    if (source.resumeFrom) {
+      const held = await heldTxnVersions(sink.tables ?? [], session);
+      await source.resumeFrom((key) => held(`${this.id}-${key}`));
+    }
     this.recovered = recovered;
     this.active = true;
-    this.done = this.run().then(
-      () => {
-        this.active = false;
-        this.status = { message: 'Stopped', isDataAvailable: false, isTriggerActive: false };
-      },
-      (err: unknown) => {
-        this.active = false;
-        this.exception =
-          err instanceof StreamingQueryException ? err : new StreamingQueryException(this.name, err);
-        this.status = {
-          message: `Terminated with exception: ${this.exception.message}`,
-          isDataAvailable: false,
-          isTriggerActive: false,
-        };
-      },
-    );
+    this.done = this.run()
+      .finally(() => this.closeSource())
+      .then(
+        () => {
+          this.active = false;
+          this.status = { message: 'Stopped', isDataAvailable: false, isTriggerActive: false };
+        },
+        (err: unknown) => {
+          this.active = false;
+          this.exception =
+            err instanceof StreamingQueryException ? err : new StreamingQueryException(this.name, err);
+          this.status = {
+            message: `Terminated with exception: ${this.exception.message}`,
+            isDataAvailable: false,
+            isTriggerActive: false,
+          };
+        },
+      );
     return this;
+  }
+
+  /** Frees the source's connections once the query has stopped (a failure to close is only logged). */
+  private async closeSource(): Promise<void> {
+    try {
+      await this.options.source.close?.();
+    } catch (err) {
+      log.warn({ query: this.name, error: errorMessage(err) }, 'the source did not close cleanly');
+    }
   }
 
   /** Asks the query to stop after the batch in progress; resolves when it has stopped. */
@@ -340,7 +355,16 @@ export class StreamingQuery {
     let result: BatchResult;
     const t1 = this.clock.now();
     let output = input;
-    const ctx = { batchId, queryId: this.id, queryName: this.name, session };
+    const txns = source
+      .transactions?.(start, end)
+      .map((t) => ({ appId: `${this.id}-${t.key}`, version: t.version }));
+    const ctx = {
+      batchId,
+      queryId: this.id,
+      queryName: this.name,
+      session,
+      ...(txns?.length ? { txns } : {}),
+    };
     try {
       // The txn is checked once, here: a batch every table holds is neither transformed nor written.
       // (The source still reads it: a file source learns from the read where its next batch starts.)

@@ -1,4 +1,5 @@
 import type { DuckSession } from '../duck/session.js';
+import type { Snapshot } from '../delta/snapshot.js';
 import { DeltaTable } from '../delta/table.js';
 import { CheckpointError, RECOVERY_HINT } from './checkpoint-file.js';
 import type { StreamCheckpoint } from './checkpoint.js';
@@ -26,6 +27,28 @@ async function heldBatches(
     out.push((await table.exists()) ? ((await table.snapshot()).txnVersion(queryId) ?? -1) : -1);
   }
   return out;
+}
+
+/**
+ * A lookup of the txn version that every one of `tables` holds for an app id (undefined when one of
+ * them holds none, or does not exist): what a source that records its parts as txns resumes from.
+ */
+export async function heldTxnVersions(
+  tables: readonly string[],
+  session: DuckSession,
+): Promise<(appId: string) => number | undefined> {
+  const snapshots: Snapshot[] = [];
+  for (const path of tables) {
+    const table = await DeltaTable.forPath(path, session);
+    if (!(await table.exists())) return () => undefined;
+    snapshots.push(await table.snapshot());
+  }
+  return (appId) => {
+    const versions = snapshots.map((s) => s.txnVersion(appId));
+    return versions.length && versions.every((v) => v !== undefined)
+      ? Math.min(...(versions as number[]))
+      : undefined;
+  };
 }
 
 /** A table holding streaming writes of `queryName` (from the commitInfo of its log), if any. */

@@ -19,6 +19,8 @@ export interface BatchContext {
   queryId: string;
   queryName: string;
   session: DuckSession;
+  /** More txn actions for the batch's commits: what it consumed of each source part (Source.transactions). */
+  txns?: { appId: string; version: number }[];
 }
 
 /** Spark's Sink contract: `addBatch(batchId)` is idempotent, so a replayed batch changes nothing. */
@@ -72,6 +74,7 @@ export class DeltaSink implements Sink {
         ...this.options,
         mode: 'append',
         txn: { appId: ctx.queryId, version: ctx.batchId },
+        ...(ctx.txns?.length ? { txns: ctx.txns } : {}),
         operation: 'STREAMING UPDATE',
         operationParameters: {
           outputMode: 'Append',

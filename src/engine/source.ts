@@ -27,6 +27,15 @@ export interface SourceContext {
 }
 
 /**
+ * What a batch consumed of one part of a source (a Kafka partition), recorded as a Delta `txn`
+ * (app id `<query id>-<key>`, version) in the same commit as the batch's rows.
+ */
+export interface SourceTransaction {
+  key: string;
+  version: number;
+}
+
+/**
  * A streaming source, with Spark's contract: offsets are JSON values; `latestOffset` may look at
  * new data and returns the end of the next batch (or the start when nothing is new);
  * `getBatch(start, end]` returns the same rows after a restart.
@@ -50,4 +59,14 @@ export interface Source {
   commit?(end: JsonValue): Promise<void>;
   /** Rows not yet admitted (for progress and for "watch until done"); undefined if unknown. */
   backlog?(start: JsonValue | undefined): Promise<{ files?: number; rows?: number } | undefined>;
+  /** The txn actions that record what the batch (start, end] consumed, per part (see SourceTransaction). */
+  transactions?(start: JsonValue | undefined, end: JsonValue): SourceTransaction[];
+  /**
+   * Called once after the checkpoint was recovered, with the version every table of the sink holds
+   * for a key (undefined when some table holds none): a part the checkpoint does not cover starts
+   * after it.
+   */
+  resumeFrom?(held: (key: string) => number | undefined): Promise<void>;
+  /** Called when the query stops: frees connections. */
+  close?(): Promise<void>;
 }

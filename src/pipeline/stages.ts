@@ -4,6 +4,9 @@ import { SCRATCH_SCHEMA, type DuckSession } from '../duck/session.js';
 import { planScan } from '../delta/scan.js';
 import { DeltaSource } from '../engine/delta-source.js';
 import { FileSource } from '../engine/file-source.js';
+import { KafkaSource, type KafkaSourceOptions } from '../engine/kafka-source.js';
+import { isKafkaUri } from '../engine/kafka-uri.js';
+import type { Source } from '../engine/source.js';
 import type { StreamingQueryOptions } from '../engine/query.js';
 import { DeltaTablesSink, type StageTransform } from '../engine/delta-tables-sink.js';
 import type { Sink } from '../engine/sink.js';
@@ -26,7 +29,10 @@ import { silverRowsSql } from './silver.js';
 /** Options of the medallion stages. */
 export interface StageOptions {
   paths: LakehousePaths;
+  /** A folder of JSON files, or a Kafka topic (`kafka://host:port[,host:port]/topic`). */
   source: string;
+  /** Options of a Kafka source (startingOffsets, maxOffsetsPerTrigger, client id, SASL/TLS). */
+  kafka?: Omit<KafkaSourceOptions, 'uri'>;
   /** Where the source files are read from (default: the local folder `source`). */
   sourceStore?: ObjectStore;
   session: DuckSession;
@@ -102,20 +108,31 @@ function bronzeTransform(o: StageOptions): StageTransform<BronzeTables> {
   };
 }
 
+/** bronze_stream's source: a Kafka topic for a kafka:// source, else the file source. */
+function bronzeSource(o: StageOptions): Source {
+  if (isKafkaUri(o.source))
+    return new KafkaSource({
+      ...o.kafka,
+      uri: o.source,
+      ...(o.maxRecordBytes ? { maxRecordBytes: o.maxRecordBytes } : {}),
+    });
+  return new FileSource({
+    path: o.source,
+    ...(o.sourceStore ? { store: o.sourceStore } : {}),
+    ...(o.fileSettleMs !== undefined ? { settleMs: o.fileSettleMs } : {}),
+    ...(o.allowOverwrites ? { allowOverwrites: true } : {}),
+    ...(o.maxRecordBytes ? { maxRecordBytes: o.maxRecordBytes } : {}),
+  });
+}
+
 /**
- * bronze_stream: source files -> bronze (JSON objects) + quarantine (everything else). Its figures
- * balance: inputRecords (counted by the reader) = bronzeRows + quarantinedRows.
+ * bronze_stream: source files (or Kafka records) -> bronze (JSON objects) + quarantine (everything
+ * else). Its figures balance: inputRecords (counted by the reader) = bronzeRows + quarantinedRows.
  */
 export function bronzeQuery(o: StageOptions): Omit<StreamingQueryOptions, 'trigger'> {
   return {
     name: 'bronze_stream',
-    source: new FileSource({
-      path: o.source,
-      ...(o.sourceStore ? { store: o.sourceStore } : {}),
-      ...(o.fileSettleMs !== undefined ? { settleMs: o.fileSettleMs } : {}),
-      ...(o.allowOverwrites ? { allowOverwrites: true } : {}),
-      ...(o.maxRecordBytes ? { maxRecordBytes: o.maxRecordBytes } : {}),
-    }),
+    source: bronzeSource(o),
     checkpointLocation: o.paths.checkpoints.bronze_stream,
     limits: { maxFilesPerTrigger: o.maxFilesPerTrigger, maxBytesPerTrigger: o.maxBytesPerTrigger },
     session: o.session,

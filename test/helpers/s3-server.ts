@@ -34,7 +34,7 @@ function binDir(): string {
 }
 
 /** Waits for a lock folder (several test files may install at once); a dead holder's lock is taken over. */
-async function withInstallLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
+export async function withInstallLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
   for (;;) {
     try {
       await fs.mkdir(lock);

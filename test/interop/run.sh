@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interop suite: real delta-rs and Spark (delta-spark) read what tweetlake writes and write what it reads.
 # Usage: npm run test:interop [-- vitest args]   (or: bash test/interop/run.sh [vitest args])
-# Needs python3 (3.10+) and Java 17. Creates/reuses .venv-interop/ and .venv-mlserver/ at the repository root.
+# Needs python3 (3.10+), Java 17, Go (the S3 server) and Maven (the Kafka broker's jars).
+# Creates/reuses .venv-interop/ and .venv-mlserver/ at the repository root.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -51,6 +52,13 @@ if [ -z "${JAVA_HOME:-}" ]; then
   fi
   JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"
   export JAVA_HOME
+fi
+
+# --- Maven for the Kafka broker ----------------------------------------------------------------
+# test/helpers/kafka-server.ts resolves org.apache.kafka:kafka_2.13 and its dependencies with Maven.
+if ! command -v mvn >/dev/null 2>&1; then
+  echo "interop: mvn not found; install Maven (e.g. apt-get install maven) for the Kafka tests" >&2
+  exit 1
 fi
 
 # --- Delta jars ---------------------------------------------------------------------------------
