@@ -97,7 +97,10 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
       .command('run')
       .description('run the pipeline: source files -> bronze -> silver -> gold (model) -> application'),
   )
-    .option('--source <dir>', 'folder or s3://bucket/prefix of source JSON files (default: the bundled sample)')
+    .option(
+      '--source <dir>',
+      'folder or s3://bucket/prefix of source JSON files, or kafka://host:port/topic (default: the bundled sample)',
+    )
     .option('--orchestration <mode>', 'sequential | concurrent')
     .option('--trigger <mode>', 'available-now | continuous')
     .option('--max-files-per-trigger <n>', 'source files per micro-batch')
@@ -265,6 +268,7 @@ function buildPipeline(
     fileSettleMs: config.fileSettleMs,
     allowOverwrites: config.allowOverwrites,
     maxRecordBytes: config.maxRecordBytes,
+    kafka: config.kafka,
     ...(retryFailedBatches ? { retryFailedBatches: true } : {}),
     maxBatchAttempts: config.maxBatchAttempts,
     retryBackoffMs: config.retryBackoffMs,

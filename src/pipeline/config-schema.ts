@@ -55,7 +55,7 @@ const timeZone = text('an IANA time zone name').refine(
 /** Every key of the config file (all optional). */
 export const CONFIG_FILE_SCHEMA = section({
   root: text('a folder path or an s3://bucket/prefix URL').optional(),
-  source: text('a folder path or an s3://bucket/prefix URL').optional(),
+  source: text('a folder path, an s3://bucket/prefix URL or a kafka://host:port/topic URI').optional(),
   orchestration: oneOf(['sequential', 'concurrent']).optional(),
   trigger: oneOf(['available-now', 'continuous']).optional(),
   pollIntervalMs: wholeMs().optional(),
@@ -93,6 +93,11 @@ export const CONFIG_FILE_SCHEMA = section({
   }).optional(),
   schedule: section({
     timezone: timeZone.optional(),
+  }).optional(),
+  kafka: section({
+    startingOffsets: text("earliest, latest or Spark's JSON of offsets per partition").optional(),
+    maxOffsetsPerTrigger: positiveInt().optional(),
+    clientId: text('a client id').optional(),
   }).optional(),
   storage: section({
     s3: section({

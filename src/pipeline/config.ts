@@ -48,6 +48,8 @@ export interface TweetlakeConfig {
   schedule: { timezone?: string };
   /** How `s3://` locations are reached (the rest from the AWS variables and chain) and the local cache of their data files. */
   storage: StorageOptions;
+  /** A `kafka://` source: where partitions start the first time, records per batch, the client id. */
+  kafka: { startingOffsets?: string; maxOffsetsPerTrigger?: number; clientId?: string };
 }
 
 /** The package's own folder (holds models/ and data/sample/). */
@@ -84,6 +86,7 @@ export function defaultConfig(): TweetlakeConfig {
     duckdb: { memoryLimit: '512MB' },
     schedule: {},
     storage: {},
+    kafka: {},
   };
 }
 
@@ -107,10 +110,11 @@ function merge(base: TweetlakeConfig, over: ConfigOverrides): TweetlakeConfig {
     duckdb: { ...base.duckdb },
     schedule: { ...base.schedule },
     storage: { ...base.storage },
+    kafka: { ...base.kafka },
   };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    if (k === 'model' || k === 'duckdb' || k === 'schedule' || k === 'storage')
+    if (k === 'model' || k === 'duckdb' || k === 'schedule' || k === 'storage' || k === 'kafka')
       Object.assign(
         out[k],
         Object.fromEntries(Object.entries(v as object).filter(([, x]) => x !== undefined)),
@@ -171,7 +175,8 @@ export function loadConfig(flags: ConfigOverrides = {}, configFile?: string): Tw
   config = merge(config, configFromEnv());
   config = merge(config, flags);
   config.root = resolveLocation(config.root);
-  config.source = resolveLocation(config.source);
+  // a Kafka topic is a URI the engine reads; folders and S3 prefixes are locations
+  if (!/^kafka:\/\//i.test(config.source)) config.source = resolveLocation(config.source);
   return checkConfig(config, 'the settings (flags and TWEETLAKE_* variables)');
 }
 

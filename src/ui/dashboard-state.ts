@@ -78,7 +78,7 @@ async function predictionCacheState(
 
 /** Sizes of the source's files, as the file source sees them (not hidden, any depth); [] when it is gone. */
 async function sourceFileSizes(location: string | undefined): Promise<number[]> {
-  if (!location) return [];
+  if (!location || /^kafka:\/\//i.test(location)) return [];
   try {
     return (await storeAt(location).list(''))
       .filter((m) => !m.path.split('/').some((s) => s.startsWith('.') || s.startsWith('_')))

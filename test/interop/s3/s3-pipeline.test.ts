@@ -125,7 +125,12 @@ describe('tweetlake run with root and source on S3', () => {
     await runToEnd(root, source);
     const show = await cli(['table', 'show', `${root}/silver`, '--limit', '3', '--format', 'jsonl']);
     expect(show.code, show.out).toBe(0);
-    expect(show.out.trim().split('\n').filter((l) => l.startsWith('{'))).toHaveLength(3);
+    expect(
+      show.out
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{')),
+    ).toHaveLength(3);
     const history = await cli(['table', 'history', `${root}/bronze`, '--format', 'jsonl']);
     expect(history.code, history.out).toBe(0);
     expect(history.out).toContain('STREAMING UPDATE');
