@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { stringify } from 'yaml';
 import { localPathOf, openArtifactRepo, type ArtifactRepo } from '../mlflow/artifact-repo.js';
 import type { ArtifactEntry } from '../mlflow/http-client.js';
 import { StoreArtifactRepo } from '../mlflow/store-artifact-repo.js';
@@ -21,7 +22,6 @@ import {
   type RunStatus,
   type TrackingStore,
 } from './tracking-store.js';
-import { stringify } from 'yaml';
 import {
   DEFAULT_EXPERIMENT_ID,
   RESERVED,
