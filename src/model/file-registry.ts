@@ -84,7 +84,7 @@ export class FileModelRegistry implements ModelRegistry {
     }
     const out: RegisteredModelInfo[] = [];
     for (const n of [...names].sort()) {
-      const m = NAME.test(n) ? await this.getModel(n) : undefined;
+      const m = await this.getModel(n);
       if (m) out.push(m);
     }
     return out;
