@@ -35,7 +35,8 @@ export class UnsupportedArtifactLocation extends TweetlakeError {
   }
 }
 
-function cleanRel(path: string | undefined): string {
+/** A relative artifact path with `/` separators and no leading or trailing `/`; `..` is refused. */
+export function cleanRel(path: string | undefined): string {
   const p = (path ?? '').replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');
   if (p.split('/').some((s) => s === '..')) {
     throw new TweetlakeError('ARTIFACT_PATH_INVALID', `artifact path '${path}' may not contain '..'`, {

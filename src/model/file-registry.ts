@@ -1,8 +1,14 @@
-import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
+import { stringify } from 'yaml';
+import { TweetlakeError } from '../errors.js';
+import { readText, readYaml } from '../mlflow/store-yaml.js';
 import { osUserName } from '../os-user.js';
-import { parse, stringify } from 'yaml';
-import { TweetlakeError, isNotFound } from '../errors.js';
+import { listChecked } from '../storage/checked-list.js';
+import { listLocalFiles } from '../storage/local-store.js';
+import { ObjectExists, type ObjectStore } from '../storage/object-store.js';
+import { putCopyOf } from '../storage/put-copy.js';
 import { canonicalStage } from './model-uri.js';
 import {
   ModelNotFound,
@@ -10,9 +16,15 @@ import {
   type ModelVersionInfo,
   type RegisteredModelInfo,
 } from './registry.js';
-import { writeFileAtomic } from '../storage/atomic-write.js';
+import { downloadVersion } from './version-download.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\- ]*$/;
+const ALIAS = /^[A-Za-z0-9_-]+$/;
+
+/** Where downloaded versions go when the caller names no cache folder. */
+function defaultModelCache(): string {
+  return nodePath.join(tmpdir(), 'tweetlake-models');
+}
 
 function checkName(name: string): void {
   if (!NAME.test(name)) {
@@ -24,32 +36,26 @@ function checkName(name: string): void {
   }
 }
 
-async function readYaml(path: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return (parse(await fs.readFile(path, 'utf8')) ?? {}) as Record<string, unknown>;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-/** The names in a folder; [] when it does not exist (any other failure is thrown). */
-async function namesIn(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw err;
-  }
+/** What a model's folder holds, from one listing: its version numbers and alias names. */
+interface ModelEntries {
+  versions: string[];
+  aliases: string[];
 }
 
 /**
  * MLflow's file-store model registry (`<root>/models/<name>/meta.yaml`, `version-<n>/meta.yaml`,
- * `aliases/<alias>` holding a version), readable by MLflow's own FileStore. A registered version's
- * files are copied into `version-<n>/artifacts/` so the registry does not depend on where they came from.
+ * `aliases/<alias>` holding a version), readable by MLflow's own FileStore, in an object store (a
+ * local folder, S3, memory). A registered version's files are copied into `version-<n>/artifacts/`
+ * so the registry does not depend on where they came from. A version is claimed by creating its
+ * meta.yaml (PENDING_REGISTRATION), its files uploaded, then marked READY: reads show READY versions only.
  */
 export class FileModelRegistry implements ModelRegistry {
-  constructor(readonly root: string) {}
+  constructor(readonly store: ObjectStore) {}
+
+  /** The store's root (a local path or a URI). */
+  get root(): string {
+    return this.store.root;
+  }
 
   get location(): string {
     return this.root;
@@ -57,29 +63,56 @@ export class FileModelRegistry implements ModelRegistry {
 
   private modelDir(name: string): string {
     checkName(name);
-    return nodePath.join(this.root, 'models', name);
+    return `models/${name}`;
+  }
+
+  private versionDir(name: string, version: string): string {
+    return `${this.modelDir(name)}/version-${version}`;
+  }
+
+  /** A version's files as an MLflow source: a `file://` URI for a local store, the store's URI otherwise. */
+  private sourceOf(name: string, version: string): string {
+    const where = this.store.location(`${this.versionDir(name, version)}/artifacts`);
+    return nodePath.isAbsolute(where) ? `file://${where}` : where;
   }
 
   async listModels(): Promise<RegisteredModelInfo[]> {
-    const names = await namesIn(nodePath.join(this.root, 'models'));
+    const names = new Set<string>();
+    for (const m of await listChecked(this.store, 'models/')) {
+      const found = /^models\/([^/]+)\/meta\.yaml$/.exec(m.path);
+      if (found) names.add(found[1]!);
+    }
     const out: RegisteredModelInfo[] = [];
-    for (const n of names.sort()) {
+    for (const n of [...names].sort()) {
       const m = await this.getModel(n);
       if (m) out.push(m);
     }
     return out;
   }
 
+  /** The version numbers (any with an object, READY or not) and aliases under a model's folder. */
+  private async entries(name: string): Promise<ModelEntries> {
+    const dir = `${this.modelDir(name)}/`;
+    const versions = new Set<string>();
+    const aliases: string[] = [];
+    for (const m of await this.store.list(dir)) {
+      const rest = m.path.slice(dir.length);
+      const v = /^version-(\d+)\//.exec(rest)?.[1];
+      if (v) versions.add(v);
+      const a = /^aliases\/([^/]+)$/.exec(rest)?.[1];
+      if (a && ALIAS.test(a)) aliases.push(a);
+    }
+    return { versions: [...versions], aliases };
+  }
+
   async getModel(name: string): Promise<RegisteredModelInfo | undefined> {
-    const dir = this.modelDir(name);
-    const meta = await readYaml(nodePath.join(dir, 'meta.yaml'));
+    const meta = await readYaml(this.store, `${this.modelDir(name)}/meta.yaml`);
     if (!meta) return undefined;
-    const aliases = await this.aliases(name);
+    const found = await this.entries(name);
+    const aliases = await this.aliases(name, found.aliases);
     const versions: ModelVersionInfo[] = [];
-    for (const entry of await fs.readdir(dir)) {
-      const m = /^version-(\d+)$/.exec(entry);
-      if (!m) continue;
-      const v = await this.readVersion(name, m[1]!, aliases);
+    for (const number of found.versions) {
+      const v = await this.readVersion(name, number, aliases);
       if (v && v.currentStage !== 'Deleted_Internal') versions.push(v);
     }
     versions.sort((a, b) => Number(a.version) - Number(b.version));
@@ -93,22 +126,23 @@ export class FileModelRegistry implements ModelRegistry {
     };
   }
 
-  private async aliases(name: string): Promise<Record<string, string>> {
-    const dir = nodePath.join(this.modelDir(name), 'aliases');
+  private async aliases(name: string, names?: string[]): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
-    const files = await namesIn(dir);
-    for (const f of files)
-      if (!f.endsWith('.tmp')) out[f] = (await fs.readFile(nodePath.join(dir, f), 'utf8')).trim();
+    for (const a of (names ?? (await this.entries(name)).aliases).sort()) {
+      const version = await readText(this.store, `${this.modelDir(name)}/aliases/${a}`);
+      if (version !== undefined) out[a] = version.trim();
+    }
     return out;
   }
 
+  /** A READY version; undefined when it is absent or its registration never finished. */
   private async readVersion(
     name: string,
     version: string,
     aliases: Record<string, string>,
   ): Promise<ModelVersionInfo | undefined> {
-    const meta = await readYaml(nodePath.join(this.modelDir(name), `version-${version}`, 'meta.yaml'));
-    if (!meta) return undefined;
+    const meta = await readYaml(this.store, `${this.versionDir(name, version)}/meta.yaml`);
+    if (!meta || String(meta.status ?? 'READY') !== 'READY') return undefined;
     return {
       name,
       version: String(meta.version),
@@ -125,8 +159,8 @@ export class FileModelRegistry implements ModelRegistry {
     };
   }
 
-  private async writeVersion(v: ModelVersionInfo, storageLocation: string): Promise<void> {
-    const meta = {
+  private metaOf(v: ModelVersionInfo, storageLocation: string): string {
+    return stringify({
       name: v.name,
       version: Number(v.version),
       creation_timestamp: v.creationTimestamp,
@@ -140,22 +174,22 @@ export class FileModelRegistry implements ModelRegistry {
       status: v.status,
       status_message: null,
       storage_location: storageLocation,
-    };
-    await writeFileAtomic(
-      nodePath.join(this.modelDir(v.name), `version-${v.version}`, 'meta.yaml'),
-      stringify(meta),
-    );
+    });
+  }
+
+  private async writeVersion(v: ModelVersionInfo, storageLocation: string): Promise<void> {
+    await this.store.put(`${this.versionDir(v.name, v.version)}/meta.yaml`, this.metaOf(v, storageLocation));
   }
 
   private async touchModel(name: string, now: number, description?: string): Promise<void> {
-    const path = nodePath.join(this.modelDir(name), 'meta.yaml');
-    const meta = (await readYaml(path)) ?? {
+    const path = `${this.modelDir(name)}/meta.yaml`;
+    const meta = (await readYaml(this.store, path)) ?? {
       name,
       creation_timestamp: now,
       description: description ?? null,
     };
     meta.last_updated_timestamp = now;
-    await writeFileAtomic(path, stringify(meta));
+    await this.store.put(path, stringify(meta));
   }
 
   async createVersion(
@@ -165,43 +199,45 @@ export class FileModelRegistry implements ModelRegistry {
   ): Promise<ModelVersionInfo> {
     const now = Date.now();
     await this.touchModel(name, now);
-    // Number after every version folder, including one a crash left without its meta.yaml (ignored by reads).
-    const taken = (await fs.readdir(this.modelDir(name)))
-      .map((e) => /^version-(\d+)$/.exec(e)?.[1])
-      .filter((v): v is string => !!v);
-    const version = String(Math.max(0, ...taken.map(Number)) + 1);
-    const versionDir = nodePath.join(this.modelDir(name), `version-${version}`);
-    const artifacts = nodePath.join(versionDir, 'artifacts');
-    await fs.mkdir(versionDir, { recursive: false }).catch((err: { code?: string }) => {
-      if (err.code === 'EEXIST')
-        throw new TweetlakeError(
-          'MODEL_VERSION_RACE',
-          `version ${version} of ${name} was created concurrently; try again`,
-          { domain: 'external', retryable: true },
-        );
-      throw err;
-    });
-    // Copy under a temporary name, then rename: a version's files are complete or absent.
-    await fs.cp(modelDir, `${artifacts}.tmp`, { recursive: true });
-    await fs.rename(`${artifacts}.tmp`, artifacts);
+    // Number after every version with an object, including one whose registration never finished.
+    const taken = (await this.entries(name)).versions.map(Number);
+    const version = String(Math.max(0, ...taken) + 1);
+    const source = this.sourceOf(name, version);
     const info: ModelVersionInfo = {
       name,
       version,
       currentStage: 'None',
       aliases: [],
-      source: `file://${artifacts}`,
+      source,
       ...(options.runId ? { runId: options.runId } : {}),
-      status: 'READY',
+      status: 'PENDING_REGISTRATION',
       ...(options.description ? { description: options.description } : {}),
       creationTimestamp: now,
       lastUpdatedTimestamp: now,
     };
-    await this.writeVersion(info, `file://${artifacts}`);
-    return info;
+    const dir = this.versionDir(name, version);
+    try {
+      await this.store.putIfAbsent(`${dir}/meta.yaml`, this.metaOf(info, source));
+    } catch (err) {
+      if (!(err instanceof ObjectExists)) throw err;
+      throw new TweetlakeError(
+        'MODEL_VERSION_RACE',
+        `version ${version} of ${name} was created concurrently; try again`,
+        { domain: 'external', retryable: true },
+      );
+    }
+    // Copies, streamed: the caller's folder stays as it is.
+    for (const f of await listLocalFiles(modelDir))
+      await putCopyOf(this.store, `${dir}/artifacts/${f}`, nodePath.join(modelDir, ...f.split('/')));
+    const ready = { ...info, status: 'READY' };
+    await this.writeVersion(ready, source);
+    return ready;
   }
 
   async getVersion(name: string, version: string): Promise<ModelVersionInfo> {
-    const v = await this.readVersion(name, version, await this.aliases(name));
+    const v = /^\d+$/.test(version)
+      ? await this.readVersion(name, version, await this.aliases(name))
+      : undefined;
     if (!v || v.currentStage === 'Deleted_Internal')
       throw new ModelNotFound(`version ${version} of model '${name}'`, this.root);
     return v;
@@ -233,17 +269,28 @@ export class FileModelRegistry implements ModelRegistry {
 
   async setAlias(name: string, alias: string, version: string): Promise<void> {
     await this.getVersion(name, version);
-    if (/^(latest|v\d+)$/i.test(alias) || !/^[A-Za-z0-9_-]+$/.test(alias)) {
+    if (/^(latest|v\d+)$/i.test(alias) || !ALIAS.test(alias)) {
       throw new TweetlakeError('MODEL_ALIAS_INVALID', `invalid alias '${alias}'`, { domain: 'user' });
     }
-    await writeFileAtomic(nodePath.join(this.modelDir(name), 'aliases', alias), version);
+    await this.store.put(`${this.modelDir(name)}/aliases/${alias}`, version);
     await this.touchModel(name, Date.now());
   }
 
-  async localModelDir(version: ModelVersionInfo): Promise<string> {
-    const src = version.source.startsWith('file://')
-      ? decodeURIComponent(new URL(version.source).pathname)
-      : version.source;
-    return src;
+  /**
+   * A local folder with the version's files: for a local store the registry's own folder (no
+   * copy); for any other store a copy downloaded into `cacheDir/<name>/<version>-<source hash>`
+   * (by default under the OS's temporary folder) and reused while its files keep their sizes.
+   */
+  async localModelDir(version: ModelVersionInfo, cacheDir = defaultModelCache()): Promise<string> {
+    const src = version.source;
+    if (src.startsWith('file://')) return decodeURIComponent(new URL(src).pathname);
+    if (src !== this.sourceOf(version.name, version.version)) return src;
+    // keyed by where it came from too: one cache folder may serve several registries
+    const from = createHash('sha256').update(src).digest('hex').slice(0, 12);
+    const safeName = version.name.replace(/[^A-Za-z0-9_.-]/g, '_');
+    return downloadVersion(this.store, `${this.versionDir(version.name, version.version)}/artifacts`, {
+      dest: nodePath.join(nodePath.resolve(cacheDir), safeName, `${version.version}-${from}`),
+      what: `version ${version.version} of ${version.name}`,
+    });
   }
 }

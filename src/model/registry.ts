@@ -60,3 +60,10 @@ export class ModelNotFound extends TweetlakeError {
     );
   }
 }
+
+/** A version's files are not a model tweetlake can read. */
+export class ModelDownloadFailed extends TweetlakeError {
+  constructor(what: string, why: string) {
+    super('MODEL_DOWNLOAD_FAILED', `cannot download ${what}: ${why}`, { domain: 'external' });
+  }
+}

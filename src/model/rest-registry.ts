@@ -7,6 +7,7 @@ import { openArtifactRepo } from '../mlflow/artifact-repo.js';
 import { MlflowHttpError, type MlflowHttpClient } from '../mlflow/http-client.js';
 import { canonicalStage } from './model-uri.js';
 import {
+  ModelDownloadFailed,
   ModelNotFound,
   type ModelRegistry,
   type ModelVersionInfo,
@@ -68,12 +69,7 @@ function quote(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-/** A version's files are not a model tweetlake can read. */
-export class ModelDownloadFailed extends TweetlakeError {
-  constructor(what: string, why: string) {
-    super('MODEL_DOWNLOAD_FAILED', `cannot download ${what}: ${why}`, { domain: 'external' });
-  }
-}
+export { ModelDownloadFailed } from './registry.js';
 
 /**
  * The model registry of an MLflow server, over its REST API. New versions' files are uploaded as

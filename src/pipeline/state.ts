@@ -1,8 +1,7 @@
-import { promises as fs } from 'node:fs';
-import * as nodePath from 'node:path';
 import type { QueryProgress, QueryStatus } from '../engine/progress.js';
-import { writeFileAtomic as writeAtomic } from '../storage/atomic-write.js';
-import { TweetlakeError, errorMessage, isNotFound } from '../errors.js';
+import { listChecked } from '../storage/checked-list.js';
+import { ObjectNotFound, type ObjectStore } from '../storage/object-store.js';
+import { TweetlakeError, errorMessage } from '../errors.js';
 
 /** A file under `_state` that is not the JSON tweetlake writes there (written atomically, so never half). */
 export class StateFileCorrupt extends TweetlakeError {
@@ -12,32 +11,6 @@ export class StateFileCorrupt extends TweetlakeError {
       `${path} is not valid JSON (${errorMessage(cause)}); delete it: a running pipeline writes it again`,
       { domain: 'external', cause },
     );
-  }
-}
-
-/** The JSON document at `path`; undefined when the file does not exist. */
-async function readJson<T>(path: string): Promise<T | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    throw new StateFileCorrupt(path, err);
-  }
-}
-
-/** The names in a folder; [] when the folder does not exist (any other failure is thrown). */
-async function namesIn(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw err;
   }
 }
 
@@ -80,38 +53,58 @@ export interface StreamState {
   error?: string;
 }
 
-/** The `_state` folder of a lakehouse: stream states and stop requests. */
+/**
+ * The `_state` folder of a lakehouse (in any object store): stream states, the process's figures,
+ * documents and stop requests. Each is one small object, replaced whole (readers see the old one or
+ * the new one); a missing one reads as undefined.
+ */
 export class StateStore {
-  constructor(readonly dir: string) {}
+  constructor(readonly store: ObjectStore) {}
+
+  /** The JSON document at `path`; undefined when it does not exist. */
+  private async readJson<T>(path: string): Promise<T | undefined> {
+    let data: Uint8Array;
+    try {
+      data = await this.store.get(path);
+    } catch (err) {
+      if (err instanceof ObjectNotFound) return undefined;
+      throw err;
+    }
+    try {
+      return JSON.parse(new TextDecoder().decode(data)) as T;
+    } catch (err) {
+      throw new StateFileCorrupt(this.store.location(path), err);
+    }
+  }
 
   async publish(state: StreamState): Promise<void> {
-    await writeAtomic(nodePath.join(this.dir, 'streams', `${state.name}.json`), JSON.stringify(state));
+    await this.store.put(`streams/${state.name}.json`, JSON.stringify(state));
   }
 
   async publishProcess(state: ProcessState): Promise<void> {
-    await writeAtomic(nodePath.join(this.dir, 'process.json'), JSON.stringify(state));
+    await this.store.put('process.json', JSON.stringify(state));
   }
 
   async process(): Promise<ProcessState | undefined> {
-    return readJson<ProcessState>(nodePath.join(this.dir, 'process.json'));
+    return this.readJson<ProcessState>('process.json');
   }
 
   /** Writes any JSON document under `_state` (e.g. the latest evaluation). */
   async putDocument(name: string, value: unknown): Promise<void> {
-    await writeAtomic(nodePath.join(this.dir, `${name}.json`), JSON.stringify(value));
+    await this.store.put(`${name}.json`, JSON.stringify(value));
   }
 
   async getDocument<T>(name: string): Promise<T | undefined> {
-    return readJson<T>(nodePath.join(this.dir, `${name}.json`));
+    return this.readJson<T>(`${name}.json`);
   }
 
   /** Every published stream state; `active` is false for streams whose process is gone. */
   async streams(): Promise<StreamState[]> {
-    const names = await namesIn(nodePath.join(this.dir, 'streams'));
     const out: StreamState[] = [];
-    for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
-      // States are replaced by rename, so a read sees a whole one; one removed meanwhile is skipped.
-      const s = await readJson<StreamState>(nodePath.join(this.dir, 'streams', n));
+    for (const m of await listChecked(this.store, 'streams/')) {
+      if (!/^streams\/[^/]+\.json$/.test(m.path)) continue;
+      // States are replaced whole, so a read sees a whole one; one removed meanwhile is skipped.
+      const s = await this.readJson<StreamState>(m.path);
       if (!s) continue;
       if (s.active && !processAlive(s.pid)) s.active = false;
       out.push(s);
@@ -121,15 +114,15 @@ export class StateStore {
 
   /** Asks running streams to stop: one by name, or all. */
   async requestStop(name?: string): Promise<void> {
-    await writeAtomic(nodePath.join(this.dir, 'stop', name ?? '_all'), new Date().toISOString());
+    await this.store.put(`stop/${name ?? '_all'}`, new Date().toISOString());
   }
 
   /** Stop requests waiting (names; '_all' for all); consumed when read. */
   async takeStopRequests(): Promise<string[]> {
-    const dir = nodePath.join(this.dir, 'stop');
-    const names = await namesIn(dir);
-    const requests = names.filter((n) => !n.endsWith('.tmp'));
-    for (const n of requests) await fs.rm(nodePath.join(dir, n), { force: true });
+    const requests = (await listChecked(this.store, 'stop/'))
+      .map((m) => m.path.slice('stop/'.length))
+      .filter((n) => !n.includes('/'));
+    for (const n of requests) await this.store.delete(`stop/${n}`);
     return requests;
   }
 }

@@ -11,6 +11,9 @@ export {
   type StagingDir,
 } from './local-files.js';
 export { writeFileAtomic, moveFileAtomic } from './atomic-write.js';
+export { downloadToFile } from './download.js';
+export { putCopyOf } from './put-copy.js';
+export { listChecked } from './checked-list.js';
 export { StoreIOError, osCode } from './store-errors.js';
 export {
   Lease,

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
-import { ObjectNotFound, type ObjectStore } from './object-store.js';
+import type { ObjectStore } from './object-store.js';
+import { downloadToFile } from './download.js';
 
 /** Local files a local engine (DuckDB) can open, until they are released. */
 export interface OpenedFiles {
@@ -60,8 +61,6 @@ export async function tempStaging(prefix = 'tweetlake-staging-'): Promise<Stagin
   return stagingAt(await fs.mkdtemp(nodePath.join(tmpdir(), prefix)));
 }
 
-/** Bytes read from the store per request while downloading an object. */
-const DOWNLOAD_CHUNK = 8 << 20;
 /** Default bound of the download cache: bytes of downloaded files that no open scan holds. */
 export const DEFAULT_CACHE_BYTES = 1 << 30;
 
@@ -123,7 +122,7 @@ export class DownloadCache implements LocalFiles {
     const file = nodePath.join(await this.folder(), `${randomUUID()}${nodePath.extname(path)}`);
     entry = { file, size: 0, pins: 1 };
     const e = entry;
-    e.loading = this.download(path, file).then((size) => {
+    e.loading = downloadToFile(this.store, path, file).then((size) => {
       e.size = size;
       this.bytes += size;
       e.loading = undefined;
@@ -137,25 +136,6 @@ export class DownloadCache implements LocalFiles {
       throw err;
     }
     return e;
-  }
-
-  private async download(path: string, file: string): Promise<number> {
-    const meta = await this.store.head(path);
-    if (!meta) throw new ObjectNotFound(path);
-    const handle = await fs.open(file, 'wx');
-    let offset = 0;
-    try {
-      const size = meta.size;
-      while (offset < size) {
-        const chunk = await this.store.getRange(path, offset, Math.min(DOWNLOAD_CHUNK, size - offset));
-        if (chunk.length === 0) break;
-        await handle.write(chunk);
-        offset += chunk.length;
-      }
-    } finally {
-      await handle.close();
-    }
-    return offset;
   }
 
   private async evict(): Promise<void> {

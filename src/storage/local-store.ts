@@ -158,6 +158,14 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
+  async makeFolder(path: string): Promise<void> {
+    try {
+      await fs.mkdir(this.fsPath(path), { recursive: true });
+    } catch (err) {
+      throw this.failed('writing', path, err);
+    }
+  }
+
   async removeEmptyFolders(deleted: string[]): Promise<void> {
     const dirs = new Set<string>();
     for (const p of deleted) {

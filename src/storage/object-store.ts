@@ -51,6 +51,8 @@ export interface ObjectStore {
   readonly localFiles?: LocalFiles;
   /** Removes the folders of these (deleted) objects that are now empty (stores without folders need not). */
   removeEmptyFolders?(deleted: string[]): Promise<void>;
+  /** Creates the empty folder `path` (stores with folders, for tools that expect one; others need not). */
+  makeFolder?(path: string): Promise<void>;
   /** Whether the root is there to list (stores without folders, such as S3 prefixes, need not say). */
   rootStatus?(): Promise<RootStatus>;
 }

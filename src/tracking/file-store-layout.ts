@@ -1,12 +1,9 @@
 /** Reading and writing MLflow's file-store layout: YAML meta files, key files, ids, metric lines. */
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as nodePath from 'node:path';
-import { parse, stringify } from 'yaml';
-import { listLocalFiles } from '../storage/local-store.js';
+import { readText } from '../mlflow/store-yaml.js';
+import { listChecked } from '../storage/checked-list.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import type { Metric, RunStatus } from './tracking-store.js';
-import { writeFileAtomic } from '../storage/atomic-write.js';
-import { isNotFound } from '../errors.js';
 
 /** MLflow's RunStatus enum as its file store persists it. */
 export const STATUS_CODE: Record<RunStatus, number> = {
@@ -24,38 +21,30 @@ export const STATUS_NAME = Object.fromEntries(Object.entries(STATUS_CODE).map(([
 export const RESERVED = new Set(['tags', 'datasets', 'traces', 'models']);
 export const DEFAULT_EXPERIMENT_ID = '0';
 
-export type Yaml = Record<string, unknown>;
+export { readText, readYaml, writeYaml, type Yaml } from '../mlflow/store-yaml.js';
 
-/** A YAML file's mapping; undefined when the file is missing. */
-export async function readYaml(path: string): Promise<Yaml | undefined> {
-  try {
-    return (parse(await fs.readFile(path, 'utf8')) ?? {}) as Yaml;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
+/**
+ * Names of the folders directly in `dir` ('' for the root) that hold an object, from one listing
+ * ([] when the root is missing; a root that is not a folder is an error).
+ */
+export async function subdirs(store: ObjectStore, dir: string): Promise<string[]> {
+  const prefix = dir === '' ? '' : `${dir}/`;
+  const names = new Set<string>();
+  for (const m of await listChecked(store, prefix)) {
+    const rest = m.path.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    if (slash > 0) names.add(rest.slice(0, slash));
   }
-}
-
-/** Writes a YAML file atomically (temp file + rename). */
-export async function writeYaml(path: string, value: Yaml): Promise<void> {
-  await writeFileAtomic(path, stringify(value));
-}
-
-/** Names of the folders directly in `dir` ([] when it is missing). */
-export async function subdirs(dir: string): Promise<string[]> {
-  try {
-    return (await fs.readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw err;
-  }
+  return [...names];
 }
 
 /** `{key: content}` of every file below `dir` (keys with '/' are nested files, as MLflow writes them). */
-export async function readKeyFiles(dir: string): Promise<Record<string, string>> {
+export async function readKeyFiles(store: ObjectStore, dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const key of await listLocalFiles(dir))
-    out[key] = await fs.readFile(nodePath.join(dir, ...key.split('/')), 'utf8');
+  for (const m of await store.list(`${dir}/`)) {
+    const body = await readText(store, m.path);
+    if (body !== undefined) out[m.path.slice(dir.length + 1)] = body; // one removed meanwhile is skipped
+  }
   return out;
 }
 

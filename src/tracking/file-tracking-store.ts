@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
-import * as nodePath from 'node:path';
-import { openArtifactRepo } from '../mlflow/artifact-repo.js';
+import { stringify } from 'yaml';
+import { localPathOf, openArtifactRepo, type ArtifactRepo } from '../mlflow/artifact-repo.js';
 import type { ArtifactEntry } from '../mlflow/http-client.js';
+import { StoreArtifactRepo } from '../mlflow/store-artifact-repo.js';
+import { ObjectExists, type ObjectStore } from '../storage/object-store.js';
 import {
   InvalidTrackingInput,
   TrackingNotFound,
@@ -21,7 +22,6 @@ import {
   type RunStatus,
   type TrackingStore,
 } from './tracking-store.js';
-import { isNotFound } from '../errors.js';
 import {
   DEFAULT_EXPERIMENT_ID,
   RESERVED,
@@ -30,22 +30,31 @@ import {
   experimentIdFor,
   parseMetricLine,
   readKeyFiles,
+  readText,
   readYaml,
   subdirs,
   writeYaml,
+  type Yaml,
 } from './file-store-layout.js';
 
 /**
  * MLflow's file store (`<root>/<experiment_id>/meta.yaml`, `<run_id>/{meta.yaml,metrics,params,tags,artifacts}`),
  * the layout `mlflow ui --backend-store-uri <root>` (with MLFLOW_ALLOW_FILE_STORE=true) opens and
- * `mlflow migrate-filestore` moves to SQLite. See docs/mlflow.md.
+ * `mlflow migrate-filestore` moves to SQLite. See docs/mlflow.md. It lives in an object store (a
+ * local folder, S3, memory): paths below are relative to the store's root; folders are what the
+ * objects' paths name, made empty only where the store has folders (MLflow expects `.trash` and a
+ * run's four folders). One writer per run: a run's metric files are appended by read, add, put.
  */
 export class FileTrackingStore implements TrackingStore {
+  /** Run id -> the run's folder (`<experiment_id>/<run_id>`, or under `.trash/`). */
   private readonly runDirs = new Map<string, string>();
   private ready: Promise<void> | undefined;
 
-  constructor(readonly root: string) {
-    this.root = nodePath.resolve(root);
+  constructor(readonly store: ObjectStore) {}
+
+  /** The store's root (a local path or a URI). */
+  get root(): string {
+    return this.store.root;
   }
 
   get location(): string {
@@ -55,7 +64,7 @@ export class FileTrackingStore implements TrackingStore {
   /** Creates the root with MLflow's Default experiment (id 0) and `.trash`, as MLflow's FileStore does. */
   private init(): Promise<void> {
     this.ready ??= (async () => {
-      await fs.mkdir(nodePath.join(this.root, '.trash'), { recursive: true });
+      await this.store.makeFolder?.('.trash');
       await this.createExperimentDir(DEFAULT_EXPERIMENT_ID, 'Default', {});
     })();
     return this.ready;
@@ -66,54 +75,53 @@ export class FileTrackingStore implements TrackingStore {
     name: string,
     tags: Record<string, string>,
   ): Promise<boolean> {
-    const dir = nodePath.join(this.root, id);
-    try {
-      await fs.mkdir(dir);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'EEXIST') return false;
-      throw err;
-    }
-    const now = Date.now();
+    // meta.yaml, created if absent, is the claim: an experiment is there once it is. Its tags go
+    // first, so that a reader who sees it sees them (a creator that loses the race may add its own).
+    const meta = `${id}/meta.yaml`;
+    if (await this.store.head(meta)) return false;
     for (const [k, v] of Object.entries(tags)) {
       checkKey('tag', k);
-      await fs.mkdir(nodePath.dirname(nodePath.join(dir, 'tags', k)), { recursive: true });
-      await fs.writeFile(nodePath.join(dir, 'tags', k), v);
+      await this.store.put(`${id}/tags/${k}`, v);
     }
-    await writeYaml(nodePath.join(dir, 'meta.yaml'), {
-      artifact_location: dir,
+    const now = Date.now();
+    const body = stringify({
+      artifact_location: this.store.location(id),
       creation_time: now,
       experiment_id: id,
       last_update_time: now,
       lifecycle_stage: 'active',
       name,
     });
+    try {
+      await this.store.putIfAbsent(meta, body);
+    } catch (err) {
+      if (err instanceof ObjectExists) return false;
+      throw err;
+    }
     return true;
   }
 
+  /** The experiment in folder `dir` (`<id>` or `.trash/<id>`); undefined when it has no meta.yaml. */
   private async readExperiment(dir: string): Promise<Experiment | undefined> {
-    // a folder just made by another process may not have its meta.yaml yet
-    let meta = await readYaml(nodePath.join(dir, 'meta.yaml'));
-    for (let i = 0; !meta && i < 20 && existsSync(dir); i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      meta = await readYaml(nodePath.join(dir, 'meta.yaml'));
-    }
+    const meta = await readYaml(this.store, `${dir}/meta.yaml`);
     if (!meta) return undefined;
     return {
       experimentId: String(meta.experiment_id),
       name: String(meta.name),
-      artifactLocation: String(meta.artifact_location ?? dir),
+      artifactLocation: String(meta.artifact_location ?? this.store.location(dir)),
       lifecycleStage: String(meta.lifecycle_stage ?? 'active'),
-      tags: await readKeyFiles(nodePath.join(dir, 'tags')),
+      tags: await readKeyFiles(this.store, `${dir}/tags`),
       ...(meta.creation_time != null ? { creationTime: Number(meta.creation_time) } : {}),
       ...(meta.last_update_time != null ? { lastUpdateTime: Number(meta.last_update_time) } : {}),
     };
   }
 
+  /** The experiments in `folder` ('' or '.trash'). */
   private async experiments(folder: string): Promise<Experiment[]> {
     const out: Experiment[] = [];
-    for (const id of await subdirs(folder)) {
+    for (const id of await subdirs(this.store, folder)) {
       if (!/^\d+$/.test(id)) continue;
-      const e = await this.readExperiment(nodePath.join(folder, id));
+      const e = await this.readExperiment(folder === '' ? id : `${folder}/${id}`);
       if (e) out.push(e);
     }
     return out;
@@ -121,21 +129,24 @@ export class FileTrackingStore implements TrackingStore {
 
   async getExperimentByName(name: string): Promise<Experiment | undefined> {
     await this.init();
-    return (await this.experiments(this.root)).find((e) => e.name === name);
+    // tweetlake's own experiments are at the id their name gives: one read, not a listing of the store
+    const derived = await this.readExperiment(experimentIdFor(name));
+    if (derived?.name === name) return derived;
+    return (await this.experiments('')).find((e) => e.name === name);
   }
 
   async getOrCreateExperiment(name: string, tags: Record<string, string> = {}): Promise<Experiment> {
     if (!name.trim()) throw new InvalidTrackingInput('an experiment needs a name');
     const found = await this.getExperimentByName(name);
     if (found) return found;
-    if ((await this.experiments(nodePath.join(this.root, '.trash'))).some((e) => e.name === name)) {
+    if ((await this.experiments('.trash')).some((e) => e.name === name)) {
       throw new InvalidTrackingInput(
-        `experiment '${name}' was deleted but is still in ${nodePath.join(this.root, '.trash')}: restore it (mlflow experiments restore) or delete it for good (mlflow gc)`,
+        `experiment '${name}' was deleted but is still in ${this.store.location('.trash')}: restore it (mlflow experiments restore) or delete it for good (mlflow gc)`,
       );
     }
     const id = experimentIdFor(name);
     await this.createExperimentDir(id, name, tags);
-    const e = await this.readExperiment(nodePath.join(this.root, id));
+    const e = await this.readExperiment(id);
     if (!e || e.name !== name) {
       throw new InvalidTrackingInput(
         `experiment id ${id} for '${name}' is taken by '${e?.name}' in ${this.root}; rename one of them`,
@@ -146,12 +157,11 @@ export class FileTrackingStore implements TrackingStore {
 
   async createRun(experimentId: string, options: CreateRunOptions = {}): Promise<RunInfo> {
     await this.init();
-    const expDir = nodePath.join(this.root, experimentId);
-    const exp = /^\d+$/.test(experimentId) ? await this.readExperiment(expDir) : undefined;
+    const exp = /^\d+$/.test(experimentId) ? await this.readExperiment(experimentId) : undefined;
     if (!exp) throw new TrackingNotFound(`experiment ${experimentId}`, this.root);
     const runName = options.runName ?? options.tags?.['mlflow.runName'] ?? defaultRunName();
     const runId = randomUUID().replace(/-/g, '');
-    const runDir = nodePath.join(expDir, runId);
+    const runDir = `${experimentId}/${runId}`;
     const info: RunInfo = {
       runId,
       experimentId,
@@ -159,11 +169,11 @@ export class FileTrackingStore implements TrackingStore {
       userId: options.tags?.['mlflow.user'] ?? runUser(),
       status: 'RUNNING',
       startTime: options.startTime ?? Date.now(),
-      artifactUri: nodePath.join(runDir, 'artifacts'),
+      artifactUri: this.store.location(`${runDir}/artifacts`),
       lifecycleStage: 'active',
     };
     for (const d of ['metrics', 'params', 'tags', 'artifacts'])
-      await fs.mkdir(nodePath.join(runDir, d), { recursive: true });
+      await this.store.makeFolder?.(`${runDir}/${d}`);
     await this.writeRunMeta(runDir, info);
     this.runDirs.set(runId, runDir);
     await this.writeKeyFiles(runDir, 'tags', systemRunTags(runName, options.tags));
@@ -171,7 +181,7 @@ export class FileTrackingStore implements TrackingStore {
   }
 
   private async writeRunMeta(runDir: string, info: RunInfo): Promise<void> {
-    await writeYaml(nodePath.join(runDir, 'meta.yaml'), {
+    await writeYaml(this.store, `${runDir}/meta.yaml`, {
       artifact_uri: info.artifactUri,
       end_time: info.endTime ?? null,
       entry_point_name: '',
@@ -194,9 +204,7 @@ export class FileTrackingStore implements TrackingStore {
   private async writeKeyFiles(runDir: string, kind: 'tags', values: Record<string, string>): Promise<void> {
     for (const [k, v] of Object.entries(values)) {
       checkKey('tag', k);
-      const path = nodePath.join(runDir, kind, ...k.split('/'));
-      await fs.mkdir(nodePath.dirname(path), { recursive: true });
-      await fs.writeFile(path, v);
+      await this.store.put(`${runDir}/${kind}/${k}`, v);
     }
   }
 
@@ -204,11 +212,11 @@ export class FileTrackingStore implements TrackingStore {
     const known = this.runDirs.get(runId);
     if (known) return known;
     if (!/^[0-9a-zA-Z-]{1,64}$/.test(runId)) throw new TrackingNotFound(`run '${runId}'`, this.root);
-    for (const base of [this.root, nodePath.join(this.root, '.trash')]) {
-      for (const exp of await subdirs(base)) {
+    for (const base of ['', '.trash']) {
+      for (const exp of await subdirs(this.store, base)) {
         if (!/^\d+$/.test(exp)) continue;
-        const dir = nodePath.join(base, exp, runId);
-        if (existsSync(nodePath.join(dir, 'meta.yaml'))) {
+        const dir = base === '' ? `${exp}/${runId}` : `${base}/${exp}/${runId}`;
+        if (await this.store.head(`${dir}/meta.yaml`)) {
           this.runDirs.set(runId, dir);
           return dir;
         }
@@ -218,7 +226,10 @@ export class FileTrackingStore implements TrackingStore {
   }
 
   private async readRunInfo(runDir: string): Promise<RunInfo> {
-    const m = (await readYaml(nodePath.join(runDir, 'meta.yaml'))) ?? {};
+    return this.runInfoFrom(runDir, (await readYaml(this.store, `${runDir}/meta.yaml`)) ?? {});
+  }
+
+  private runInfoFrom(runDir: string, m: Yaml): RunInfo {
     return {
       runId: String(m.run_id ?? m.run_uuid),
       experimentId: String(m.experiment_id),
@@ -227,7 +238,7 @@ export class FileTrackingStore implements TrackingStore {
       status: STATUS_NAME[Number(m.status ?? 1)] ?? 'RUNNING',
       startTime: Number(m.start_time ?? 0),
       ...(m.end_time != null ? { endTime: Number(m.end_time) } : {}),
-      artifactUri: String(m.artifact_uri ?? nodePath.join(runDir, 'artifacts')),
+      artifactUri: String(m.artifact_uri ?? this.store.location(`${runDir}/artifacts`)),
       lifecycleStage: String(m.lifecycle_stage ?? 'active'),
     };
   }
@@ -244,13 +255,12 @@ export class FileTrackingStore implements TrackingStore {
     validateBatch(batch);
     const { dir, info } = await this.activeRun(runId);
     for (const [k, v] of Object.entries(batch.params ?? {})) {
-      const path = nodePath.join(dir, 'params', ...k.split('/'));
-      await fs.mkdir(nodePath.dirname(path), { recursive: true });
+      const path = `${dir}/params/${k}`;
       try {
-        await fs.writeFile(path, v, { flag: 'wx' });
+        await this.store.putIfAbsent(path, v);
       } catch (err) {
-        if ((err as { code?: string }).code !== 'EEXIST') throw err;
-        const old = await fs.readFile(path, 'utf8');
+        if (!(err instanceof ObjectExists)) throw err;
+        const old = await readText(this.store, path);
         if (old !== v)
           throw new InvalidTrackingInput(
             `param '${k}' of run ${runId} is already '${old}'; MLflow params cannot change (log a metric or a tag instead)`,
@@ -264,9 +274,9 @@ export class FileTrackingStore implements TrackingStore {
       lines.set(m.key, l);
     }
     for (const [k, l] of lines) {
-      const path = nodePath.join(dir, 'metrics', ...k.split('/'));
-      await fs.mkdir(nodePath.dirname(path), { recursive: true });
-      await fs.appendFile(path, l.join(''));
+      // An append as read, add, put: safe with one writer per run (the process that runs it).
+      const path = `${dir}/metrics/${k}`;
+      await this.store.put(path, `${(await readText(this.store, path)) ?? ''}${l.join('')}`);
     }
     if (batch.tags) {
       await this.writeKeyFiles(dir, 'tags', batch.tags);
@@ -280,24 +290,33 @@ export class FileTrackingStore implements TrackingStore {
     await this.logBatch(runId, { tags: { [key]: value } });
   }
 
+  /** The run's artifacts: in this store when its artifact URI is the run's own folder here, else where the URI says. */
+  private artifacts(dir: string, info: RunInfo): ArtifactRepo {
+    const own = `${dir}/artifacts`;
+    const uri = info.artifactUri;
+    if ((localPathOf(uri) ?? uri) === this.store.location(own))
+      return new StoreArtifactRepo(uri, this.store, own);
+    return openArtifactRepo(uri);
+  }
+
   async logArtifact(runId: string, localFile: string, artifactPath?: string): Promise<void> {
-    const { info } = await this.activeRun(runId);
-    await openArtifactRepo(info.artifactUri).uploadFile(localFile, artifactPath);
+    const { dir, info } = await this.activeRun(runId);
+    await this.artifacts(dir, info).uploadFile(localFile, artifactPath);
   }
 
   async logArtifacts(runId: string, localDir: string, artifactPath?: string): Promise<void> {
-    const { info } = await this.activeRun(runId);
-    await openArtifactRepo(info.artifactUri).uploadDir(localDir, artifactPath);
+    const { dir, info } = await this.activeRun(runId);
+    await this.artifacts(dir, info).uploadDir(localDir, artifactPath);
   }
 
   async listArtifacts(runId: string, path?: string): Promise<ArtifactEntry[]> {
-    const info = await this.readRunInfo(await this.runDir(runId));
-    return openArtifactRepo(info.artifactUri).list(path);
+    const dir = await this.runDir(runId);
+    return this.artifacts(dir, await this.readRunInfo(dir)).list(path);
   }
 
   async downloadArtifacts(runId: string, path: string, destDir: string): Promise<string> {
-    const info = await this.readRunInfo(await this.runDir(runId));
-    return openArtifactRepo(info.artifactUri).download(path, destDir);
+    const dir = await this.runDir(runId);
+    return this.artifacts(dir, await this.readRunInfo(dir)).download(path, destDir);
   }
 
   async endRun(runId: string, status: RunStatus = 'FINISHED', endTime: number = Date.now()): Promise<void> {
@@ -310,15 +329,15 @@ export class FileTrackingStore implements TrackingStore {
     const dir = await this.runDir(runId);
     const info = await this.readRunInfo(dir);
     const history: Metric[] = [];
-    for (const [key, text] of Object.entries(await readKeyFiles(nodePath.join(dir, 'metrics')))) {
+    for (const [key, text] of Object.entries(await readKeyFiles(this.store, `${dir}/metrics`))) {
       for (const line of text.split('\n')) if (line.trim()) history.push(parseMetricLine(key, line));
     }
     return {
       info,
       data: {
         metrics: latestMetrics(history),
-        params: await readKeyFiles(nodePath.join(dir, 'params')),
-        tags: await readKeyFiles(nodePath.join(dir, 'tags')),
+        params: await readKeyFiles(this.store, `${dir}/params`),
+        tags: await readKeyFiles(this.store, `${dir}/tags`),
       },
     };
   }
@@ -326,13 +345,7 @@ export class FileTrackingStore implements TrackingStore {
   async getMetricHistory(runId: string, key: string): Promise<Metric[]> {
     checkKey('metric', key);
     const dir = await this.runDir(runId);
-    let text: string;
-    try {
-      text = await fs.readFile(nodePath.join(dir, 'metrics', ...key.split('/')), 'utf8');
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
+    const text = (await readText(this.store, `${dir}/metrics/${key}`)) ?? '';
     return text
       .split('\n')
       .filter((l) => l.trim())
@@ -341,11 +354,13 @@ export class FileTrackingStore implements TrackingStore {
 
   async searchRuns(experimentId: string, options: { maxResults?: number } = {}): Promise<Run[]> {
     await this.init();
-    const expDir = nodePath.join(this.root, experimentId);
     const infos: RunInfo[] = [];
-    for (const name of await subdirs(expDir)) {
-      if (RESERVED.has(name) || !existsSync(nodePath.join(expDir, name, 'meta.yaml'))) continue;
-      const info = await this.readRunInfo(nodePath.join(expDir, name));
+    for (const name of /^\d+$/.test(experimentId) ? await subdirs(this.store, experimentId) : []) {
+      const dir = `${experimentId}/${name}`;
+      const meta = RESERVED.has(name) ? undefined : await readYaml(this.store, `${dir}/meta.yaml`);
+      if (!meta) continue;
+      const info = this.runInfoFrom(dir, meta);
+      this.runDirs.set(info.runId, dir);
       if (info.lifecycleStage === 'active') infos.push(info);
     }
     infos.sort((a, b) => b.startTime - a.startTime || (a.runId < b.runId ? -1 : 1));

@@ -9,7 +9,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileModelRegistry } from '../../src/model/file-registry.js';
-import { listLocalFiles } from '../../src/storage/local-store.js';
+import { listLocalFiles, LocalObjectStore } from '../../src/storage/local-store.js';
 import { resolveModel } from '../../src/model/resolve.js';
 import { RestModelRegistry } from '../../src/model/rest-registry.js';
 import {
@@ -310,9 +310,9 @@ describe('the local store tweetlake writes, opened by MLflow', () => {
   it('shows the same runs, metrics, params, model versions, stages and aliases (file store, and after migrate-filestore to SQLite)', async () => {
     const lake = await scratch('lake');
     const mlruns = nodePath.join(lake, 'mlruns');
-    const store = new FileTrackingStore(mlruns);
+    const store = new FileTrackingStore(new LocalObjectStore(mlruns));
     const logged = await logRuns(store, await scratch('lake-scratch'));
-    const registry = new FileModelRegistry(mlruns);
+    const registry = new FileModelRegistry(new LocalObjectStore(mlruns));
     const modelDir = writeFakeMlflowModel(await scratch('lake-model'), 'lake');
     await registry.createVersion('HF_TWEET_SENTIMENT', modelDir, { runId: logged.evalRun.runId });
     await registry.createVersion('HF_TWEET_SENTIMENT', modelDir);

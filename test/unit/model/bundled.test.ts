@@ -7,6 +7,7 @@ import {
   DEFAULT_MODEL_NAME,
   ensureBundledModelRegistered,
 } from '../../../src/model/bundled.js';
+import { LocalObjectStore } from '../../../src/storage/local-store.js';
 import { FileModelRegistry } from '../../../src/model/file-registry.js';
 import { tempDirs } from '../../helpers/delta.js';
 import { bundledModelIfBuilt, writeFakeMlflowModel } from './fixtures.js';
@@ -20,7 +21,7 @@ const BUILD = (
 const DESCRIPTION = 'Bundled tweet sentiment model (MiniLM fine-tuned on TweetEval; see its model card)';
 
 function registry(): FileModelRegistry {
-  return new FileModelRegistry(nodePath.join(dirs.make(), 'mlruns'));
+  return new FileModelRegistry(new LocalObjectStore(nodePath.join(dirs.make(), 'mlruns')));
 }
 
 async function stages(r: FileModelRegistry): Promise<[string, string, string[]][]> {

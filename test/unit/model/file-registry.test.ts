@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/storage/local-store.js';
 import { DEFAULT_MODEL_NAME, ensureBundledModelRegistered } from '../../../src/model/bundled.js';
 import { FileModelRegistry } from '../../../src/model/file-registry.js';
 import { ModelNotFound } from '../../../src/model/registry.js';
@@ -15,7 +16,7 @@ afterAll(() => dirs.cleanup());
 function fresh(): { registry: FileModelRegistry; model: (tag: string) => string } {
   const root = dirs.make();
   return {
-    registry: new FileModelRegistry(nodePath.join(root, 'mlruns')),
+    registry: new FileModelRegistry(new LocalObjectStore(nodePath.join(root, 'mlruns'))),
     model: (tag) => writeFakeMlflowModel(nodePath.join(root, `src-${tag}`), tag),
   };
 }

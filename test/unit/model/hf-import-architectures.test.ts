@@ -7,6 +7,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/storage/local-store.js';
 import { FileModelRegistry } from '../../../src/model/file-registry.js';
 import { importFromFolder, importFromHub } from '../../../src/model/hf-import.js';
 import { loadClassifier } from '../../../src/model/load.js';
@@ -66,7 +67,7 @@ afterAll(async () => {
 function registry() {
   const root = dirs.make();
   return {
-    registry: new FileModelRegistry(nodePath.join(root, 'mlruns')),
+    registry: new FileModelRegistry(new LocalObjectStore(nodePath.join(root, 'mlruns'))),
     cacheDir: nodePath.join(root, 'cache'),
   };
 }

@@ -2,6 +2,7 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/storage/local-store.js';
 import { FileModelRegistry } from '../../../src/model/file-registry.js';
 import { defaultModelName, importFromHub } from '../../../src/model/hf-import.js';
 import { readMlflowModel } from '../../../src/model/mlmodel.js';
@@ -61,7 +62,7 @@ afterAll(async () => {
 function registry() {
   const root = dirs.make();
   return {
-    registry: new FileModelRegistry(nodePath.join(root, 'mlruns')),
+    registry: new FileModelRegistry(new LocalObjectStore(nodePath.join(root, 'mlruns'))),
     cacheDir: nodePath.join(root, 'cache'),
   };
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/storage/local-store.js';
 import { FileModelRegistry } from '../../../src/model/file-registry.js';
 import { formatModelUri, parseModelUri } from '../../../src/model/model-uri.js';
 import { ModelNotFound } from '../../../src/model/registry.js';
@@ -77,7 +78,7 @@ describe('parseModelUri', () => {
 describe('resolveModel', () => {
   async function setup() {
     const root = dirs.make();
-    const registry = new FileModelRegistry(nodePath.join(root, 'mlruns'));
+    const registry = new FileModelRegistry(new LocalObjectStore(nodePath.join(root, 'mlruns')));
     for (const t of ['v1', 'v2', 'v3'])
       await registry.createVersion('M', writeFakeMlflowModel(nodePath.join(root, t), t));
     await registry.transitionStage('M', '1', 'Archived');
@@ -121,7 +122,7 @@ describe('resolveModel', () => {
 
   it('resolves runs:/ URIs through the tracking store', async () => {
     const { root, registry, cache } = await setup();
-    const tracking = new FileTrackingStore(nodePath.join(root, 'mlruns'));
+    const tracking = new FileTrackingStore(new LocalObjectStore(nodePath.join(root, 'mlruns')));
     const exp = await tracking.getOrCreateExperiment('e');
     const run = await tracking.createRun(exp.experimentId);
     await tracking.logArtifacts(run.runId, nodePath.join(root, 'v3'), 'model');

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/storage/local-store.js';
 import { FileModelRegistry } from '../../../src/model/file-registry.js';
 import { openArtifactRepo } from '../../../src/mlflow/artifact-repo.js';
 import { ScheduleHistory, ScheduleHistoryCorrupt } from '../../../src/pipeline/schedule.js';
@@ -42,19 +43,19 @@ describe('only a missing path means "absent"', () => {
   });
 
   it('stream states and stop requests: a folder that cannot be listed is an error, not "none"', async () => {
-    const missing = new StateStore(nodePath.join(dirs.make(), '_state'));
+    const missing = new StateStore(new LocalObjectStore(nodePath.join(dirs.make(), '_state')));
     expect(await missing.streams()).toEqual([]);
     expect(await missing.takeStopRequests()).toEqual([]);
     expect(await missing.process()).toBeUndefined();
-    const broken = new StateStore(underAFile('_state'));
-    expect(await rejection(broken.streams())).toMatchObject({ code: 'ENOTDIR' });
-    expect(await rejection(broken.takeStopRequests())).toMatchObject({ code: 'ENOTDIR' });
-    expect(await rejection(broken.process())).toMatchObject({ code: 'ENOTDIR' });
+    const broken = new StateStore(new LocalObjectStore(underAFile('_state')));
+    expect(await rejection(broken.streams())).toMatchObject({ osCode: 'ENOTDIR' });
+    expect(await rejection(broken.takeStopRequests())).toMatchObject({ osCode: 'ENOTDIR' });
+    expect(await rejection(broken.process())).toMatchObject({ osCode: 'ENOTDIR' });
   });
 
   it('a damaged state document is an error naming the file', async () => {
     const dir = dirs.make();
-    const store = new StateStore(dir);
+    const store = new StateStore(new LocalObjectStore(dir));
     mkdirSync(nodePath.join(dir, 'streams'), { recursive: true });
     writeFileSync(nodePath.join(dir, 'streams', 'gold_stream.json'), '{"name": ');
     const err = await rejection(store.streams());
@@ -65,17 +66,23 @@ describe('only a missing path means "absent"', () => {
   });
 
   it('the model registry, artifact repository and tracking store propagate listing failures', async () => {
-    expect(await new FileModelRegistry(nodePath.join(dirs.make(), 'mlruns')).listModels()).toEqual([]);
-    expect(await rejection(new FileModelRegistry(underAFile('mlruns')).listModels())).toMatchObject({
-      code: 'ENOTDIR',
+    expect(
+      await new FileModelRegistry(new LocalObjectStore(nodePath.join(dirs.make(), 'mlruns'))).listModels(),
+    ).toEqual([]);
+    expect(
+      await rejection(new FileModelRegistry(new LocalObjectStore(underAFile('mlruns'))).listModels()),
+    ).toMatchObject({
+      osCode: 'ENOTDIR',
     });
     expect(await openArtifactRepo(nodePath.join(dirs.make(), 'a')).list()).toEqual([]);
     expect(await rejection(openArtifactRepo(underAFile('a')).list())).toMatchObject({
       code: 'ENOTDIR',
     });
-    expect(await subdirs(nodePath.join(dirs.make(), 'x'))).toEqual([]);
-    expect(await rejection(subdirs(underAFile('x')))).toMatchObject({ code: 'ENOTDIR' });
-    const tracking = new FileTrackingStore(nodePath.join(dirs.make(), 'mlruns'));
+    expect(await subdirs(new LocalObjectStore(nodePath.join(dirs.make(), 'x')), '')).toEqual([]);
+    expect(await rejection(subdirs(new LocalObjectStore(underAFile('x')), ''))).toMatchObject({
+      osCode: 'ENOTDIR',
+    });
+    const tracking = new FileTrackingStore(new LocalObjectStore(nodePath.join(dirs.make(), 'mlruns')));
     const exp = await tracking.getOrCreateExperiment('e');
     const run = await tracking.createRun(exp.experimentId);
     expect(await tracking.getMetricHistory(run.runId, 'never_logged')).toEqual([]);

@@ -11,6 +11,7 @@ import {
   trackingChoice,
   RestTrackingStore,
 } from '../../../src/tracking/index.js';
+import { LocalObjectStore } from '../../../src/storage/local-store.js';
 import { rejection, tempDirs } from '../../helpers/delta.js';
 
 const dirs = tempDirs('tweetlake-tracking-');
@@ -20,7 +21,7 @@ const yamlOf = (path: string) => parse(readFileSync(path, 'utf8')) as Record<str
 
 describe('FileTrackingStore (MLflow file-store layout)', () => {
   it('creates the root with the Default experiment and .trash, as MLflow does', async () => {
-    const store = new FileTrackingStore(nodePath.join(dirs.make(), 'mlruns'));
+    const store = new FileTrackingStore(new LocalObjectStore(nodePath.join(dirs.make(), 'mlruns')));
     const e = await store.getOrCreateExperiment('tweetlake-evaluation');
     expect(yamlOf(nodePath.join(store.root, '0', 'meta.yaml'))).toMatchObject({
       experiment_id: '0',
@@ -38,7 +39,7 @@ describe('FileTrackingStore (MLflow file-store layout)', () => {
 
   it('gets or creates experiments by name: once, also when many callers race', async () => {
     const root = nodePath.join(dirs.make(), 'mlruns');
-    const stores = Array.from({ length: 8 }, () => new FileTrackingStore(root));
+    const stores = Array.from({ length: 8 }, () => new FileTrackingStore(new LocalObjectStore(root)));
     const got = await Promise.all(
       stores.map((s, i) => s.getOrCreateExperiment('shared', i === 0 ? { team: 'ml' } : {})),
     );
@@ -49,7 +50,7 @@ describe('FileTrackingStore (MLflow file-store layout)', () => {
   });
 
   it('creates a run with MLflow meta.yaml, system tags and folders', async () => {
-    const store = new FileTrackingStore(nodePath.join(dirs.make(), 'mlruns'));
+    const store = new FileTrackingStore(new LocalObjectStore(nodePath.join(dirs.make(), 'mlruns')));
     const e = await store.getOrCreateExperiment('x');
     const run = await store.createRun(e.experimentId, {
       runName: 'eval-1',
@@ -81,7 +82,7 @@ describe('FileTrackingStore (MLflow file-store layout)', () => {
   });
 
   it('logs metrics (history and latest), params, tags; ends the run', async () => {
-    const store = new FileTrackingStore(nodePath.join(dirs.make(), 'mlruns'));
+    const store = new FileTrackingStore(new LocalObjectStore(nodePath.join(dirs.make(), 'mlruns')));
     const e = await store.getOrCreateExperiment('x');
     const run = await store.createRun(e.experimentId);
     await store.logBatch(run.runId, {
@@ -122,7 +123,7 @@ describe('FileTrackingStore (MLflow file-store layout)', () => {
   });
 
   it('keeps params write-once (same value again is fine) and refuses names MLflow refuses', async () => {
-    const store = new FileTrackingStore(nodePath.join(dirs.make(), 'mlruns'));
+    const store = new FileTrackingStore(new LocalObjectStore(nodePath.join(dirs.make(), 'mlruns')));
     const run = await store.createRun((await store.getOrCreateExperiment('x')).experimentId);
     await store.logBatch(run.runId, { params: { p: 'a' } });
     await store.logBatch(run.runId, { params: { p: 'a' } });
@@ -143,7 +144,7 @@ describe('FileTrackingStore (MLflow file-store layout)', () => {
 
   it('logs, lists and downloads artifacts (a file, a folder)', async () => {
     const root = dirs.make();
-    const store = new FileTrackingStore(nodePath.join(root, 'mlruns'));
+    const store = new FileTrackingStore(new LocalObjectStore(nodePath.join(root, 'mlruns')));
     const run = await store.createRun((await store.getOrCreateExperiment('x')).experimentId);
     const png = nodePath.join(root, 'confusion_matrix.png');
     await fs.writeFile(png, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]));
@@ -172,12 +173,12 @@ describe('FileTrackingStore (MLflow file-store layout)', () => {
 
   it('searches runs newest first, and finds runs from a fresh store instance', async () => {
     const root = nodePath.join(dirs.make(), 'mlruns');
-    const store = new FileTrackingStore(root);
+    const store = new FileTrackingStore(new LocalObjectStore(root));
     const e = await store.getOrCreateExperiment('x');
     const ids: string[] = [];
     for (const t of [3000, 1000, 2000])
       ids.push((await store.createRun(e.experimentId, { startTime: t })).runId);
-    const again = new FileTrackingStore(root);
+    const again = new FileTrackingStore(new LocalObjectStore(root));
     expect((await again.searchRuns(e.experimentId)).map((r) => r.info.startTime)).toEqual([3000, 2000, 1000]);
     expect((await again.searchRuns(e.experimentId, { maxResults: 1 }))[0]!.info.runId).toBe(ids[0]);
     expect((await again.getRun(ids[1]!)).info.startTime).toBe(1000);
