@@ -127,7 +127,7 @@ export async function evaluateGold(
     metrics,
     params,
   };
-  await new StateStore(new LocalObjectStore(paths.state)).putDocument('evaluation', summary);
+  await new StateStore(storeAt(paths.state)).putDocument('evaluation', summary);
   logFor('evaluate').info(
     { runId: run.runId, goldVersion: snapshot.version, rows: report.total, accuracy: report.accuracy },
     'evaluation run logged',

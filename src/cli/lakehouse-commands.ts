@@ -5,7 +5,7 @@ import { bundledSampleDir } from '../pipeline/config.js';
 import { lakehousePaths } from '../pipeline/paths.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { StateStore } from '../pipeline/state.js';
-import { LocalObjectStore } from '../storage/local-store.js';
+import { storeAt } from '../storage/locations.js';
 import { lakehouseLease } from '../pipeline/lakehouse-lease.js';
 import type { LeaseState } from '../storage/lease.js';
 import { UsageError } from './errors.js';
@@ -61,7 +61,7 @@ async function lakehouseStreamsCommand(
 ): Promise<void> {
   const config = configFor(opts);
   const format = parseFormat(opts.format);
-  const states = await new StateStore(new LocalObjectStore(lakehousePaths(config.root).state)).streams();
+  const states = await new StateStore(storeAt(lakehousePaths(config.root).state)).streams();
   if (format === 'jsonl') {
     for (const s of states) out.write(`${JSON.stringify(s)}\n`);
     return;
@@ -94,7 +94,7 @@ async function lakehouseStopCommand(
   out: NodeJS.WritableStream,
 ): Promise<void> {
   const config = configFor(opts);
-  const store = new StateStore(new LocalObjectStore(lakehousePaths(config.root).state));
+  const store = new StateStore(storeAt(lakehousePaths(config.root).state));
   const active = (await store.streams()).filter((s) => s.active);
   if (active.length === 0)
     throw new UsageError(`no run is active in ${config.root}: nothing to stop`, 'NOTHING_TO_STOP');

@@ -4,7 +4,7 @@ import { MlflowHttpClient, mlflowHttpOptionsFromEnv } from '../mlflow/http-clien
 import type { ModelRegistry } from './registry.js';
 import { RestModelRegistry } from './rest-registry.js';
 import { logFor } from '../log.js';
-import { LocalObjectStore } from '../storage/local-store.js';
+import { storeAt } from '../storage/locations.js';
 
 /** Which registry the environment asks for (MLFLOW_REGISTRY_URI, else MLFLOW_TRACKING_URI, else the lakehouse). */
 export function registryChoice(
@@ -24,7 +24,7 @@ export function openRegistry(options: {
   const env = options.env ?? process.env;
   const choice = registryChoice(options.lakehouseMlflowDir, env);
   logFor('model').debug({ kind: choice.kind, location: choice.location }, 'model registry');
-  if (choice.kind === 'file') return new FileModelRegistry(new LocalObjectStore(choice.location));
+  if (choice.kind === 'file') return new FileModelRegistry(storeAt(choice.location));
   const http = mlflowHttpOptionsFromEnv(env, 'registry');
   return new RestModelRegistry(new MlflowHttpClient(http ?? { baseUrl: choice.location }));
 }

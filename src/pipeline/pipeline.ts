@@ -99,7 +99,7 @@ export class Pipeline {
 
   constructor(private readonly options: PipelineOptions) {
     this.paths = lakehousePaths(options.root);
-    this.state = new StateStore(new LocalObjectStore(this.paths.state));
+    this.state = new StateStore(storeAt(this.paths.state));
   }
 
   get session(): DuckSession {

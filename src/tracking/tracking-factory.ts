@@ -4,7 +4,7 @@ import { FileTrackingStore } from './file-tracking-store.js';
 import { RestTrackingStore } from './rest-tracking-store.js';
 import type { TrackingStore } from './tracking-store.js';
 import { logFor } from '../log.js';
-import { LocalObjectStore } from '../storage/local-store.js';
+import { storeAt } from '../storage/locations.js';
 
 /** MLFLOW_TRACKING_URI=http(s)://… → that server; a file:// URI or folder → a file store there; unset → `<lakehouse>/mlruns`. */
 export function trackingChoice(
@@ -22,7 +22,7 @@ export function openTrackingStore(options: {
   const env = options.env ?? process.env;
   const choice = trackingChoice(options.lakehouseMlflowDir, env);
   logFor('tracking').debug({ kind: choice.kind, location: choice.location }, 'tracking store');
-  if (choice.kind === 'file') return new FileTrackingStore(new LocalObjectStore(choice.location));
+  if (choice.kind === 'file') return new FileTrackingStore(storeAt(choice.location));
   return new RestTrackingStore(
     new MlflowHttpClient(mlflowHttpOptionsFromEnv(env, 'tracking') ?? { baseUrl: choice.location }),
   );

@@ -17,7 +17,6 @@ import { performanceReport, type PerformanceReport } from '../analytics/performa
 import { computeInsights, type Insights } from '../analytics/queries.js';
 import { lakehousePaths, TABLE_NAMES, type LakehousePaths } from '../pipeline/paths.js';
 import { StateStore, type ProcessState, type StreamState } from '../pipeline/state.js';
-import { LocalObjectStore } from '../storage/local-store.js';
 import { DeltaViews } from '../sql/views.js';
 import type { EvaluationSummary } from '../tracking/metrics.js';
 import { isNotFound } from '../errors.js';
@@ -97,7 +96,7 @@ export async function dashboardState(
   options: { source?: string; mlflowUrl?: string } = {},
 ): Promise<DashboardState> {
   const paths: LakehousePaths = lakehousePaths(root);
-  const store = new StateStore(new LocalObjectStore(paths.state));
+  const store = new StateStore(storeAt(paths.state));
   const streams = await store.streams();
   const process = await store.process();
   const views = new DeltaViews(session);
