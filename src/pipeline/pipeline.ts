@@ -8,7 +8,8 @@ import { StreamCheckpoint } from '../engine/checkpoint.js';
 import type { Source } from '../engine/source.js';
 import { Trigger } from '../engine/trigger.js';
 import { LeaseLost } from '../storage/lease.js';
-import { joinLocation, removeLocation, storeAt } from '../storage/locations.js';
+import { hostname } from 'node:os';
+import { isRemoteLocation, joinLocation, removeLocation, storeAt } from '../storage/locations.js';
 import { withLakehouseLease } from './lakehouse-lease.js';
 import { checkMentionFormat } from './mention-format.js';
 import { PredictionCache } from '../model/prediction-cache.js';
@@ -291,6 +292,7 @@ export class Pipeline {
       id: q.id,
       runId: q.runId,
       pid: process.pid,
+      host: hostname(),
       active: q.isActive,
       status: q.status,
       startedAt: this.startedAt.get(name) ?? new Date().toISOString(),
@@ -301,6 +303,11 @@ export class Pipeline {
     });
   }
 
+  /** How often stream states are published and stop requests read: each is a request on object storage. */
+  private get statePublishMs(): number {
+    return isRemoteLocation(this.paths.root) ? 3_000 : 300;
+  }
+
   /** Samples memory and DuckDB spill while the pipeline runs; publishes the high-water marks. */
   private async monitorProcess(): Promise<{ close(): Promise<void> }> {
     const startedAt = new Date().toISOString();
@@ -308,7 +315,8 @@ export class Pipeline {
     let rss = 0;
     let heap = 0;
     let spill = 0;
-    const sample = async () => {
+    let published = 0;
+    const sample = async (final = false) => {
       const m = process.memoryUsage();
       rss = Math.max(rss, m.rss);
       heap = Math.max(heap, m.heapUsed);
@@ -317,6 +325,9 @@ export class Pipeline {
         return 0;
       });
       spill = Math.max(spill, spilled);
+      // every sample on disk; on object storage every few seconds (each is a PUT per stream)
+      if (!final && Date.now() - published < this.statePublishMs) return;
+      published = Date.now();
       for (const q of this.manager.all) await this.publish(q); // statuses change between batches too
       await this.state.publishProcess({
         pid: process.pid,
@@ -337,7 +348,7 @@ export class Pipeline {
     return {
       close: async () => {
         clearInterval(timer);
-        await sample();
+        await sample(true);
       },
     };
   }
@@ -356,7 +367,7 @@ export class Pipeline {
         })
         // The next poll tries again; an operator sees why `tweetlake stop` is not obeyed.
         .catch((err: unknown) => log.error({ err }, 'could not read or act on stop requests'));
-    }, 300);
+    }, this.statePublishMs);
     timer.unref();
     return { close: () => clearInterval(timer) };
   }

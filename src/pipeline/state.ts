@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { QueryProgress, QueryStatus } from '../engine/progress.js';
 import { listChecked } from '../storage/checked-list.js';
 import { ObjectNotFound, type ObjectStore } from '../storage/object-store.js';
@@ -43,6 +44,8 @@ export interface StreamState {
   id: string;
   runId: string;
   pid: number;
+  /** The host the process runs on (older states lack it). */
+  host?: string;
   active: boolean;
   status: QueryStatus;
   startedAt: string;
@@ -106,7 +109,7 @@ export class StateStore {
       // States are replaced whole, so a read sees a whole one; one removed meanwhile is skipped.
       const s = await this.readJson<StreamState>(m.path);
       if (!s) continue;
-      if (s.active && !processAlive(s.pid)) s.active = false;
+      if (s.active && !holderAlive(s)) s.active = false;
       out.push(s);
     }
     return out;
@@ -125,6 +128,15 @@ export class StateStore {
     for (const n of requests) await this.store.delete(`stop/${n}`);
     return requests;
   }
+}
+
+/** A stream state not refreshed for this long belongs to a process that is gone (other hosts only). */
+const STALE_STATE_MS = 60_000;
+
+/** Whether the process of a state still runs: by its pid on this host, by its freshness on another. */
+function holderAlive(s: StreamState): boolean {
+  if (s.host === undefined || s.host === hostname()) return processAlive(s.pid);
+  return Date.now() - Date.parse(s.updatedAt) < STALE_STATE_MS;
 }
 
 function processAlive(pid: number): boolean {
