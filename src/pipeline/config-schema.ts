@@ -108,6 +108,7 @@ export const CONFIG_FILE_SCHEMA = section({
       forcePathStyle: flag().optional(),
       allowHttp: flag().optional(),
       requestTimeoutMs: positiveInt().optional(),
+      maxAttempts: positiveInt().optional(),
     }).optional(),
     cacheBytes: positiveInt().optional(),
   }).optional(),

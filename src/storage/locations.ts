@@ -19,7 +19,10 @@ import { formatS3Url, isS3Url, parseS3Url } from './s3-url.js';
 
 /** How stores reach S3 and how much local disk the cache of S3 data files may hold. */
 export interface StorageOptions {
-  s3?: Omit<S3StoreOptions, 'client' | 'localFiles'>;
+  s3?: Omit<S3StoreOptions, 'client' | 'localFiles' | 'stats'> & {
+    /** Attempts of one request before it fails (default 8, about 10 s of backoff). */
+    maxAttempts?: number;
+  };
   /** Bytes of downloaded S3 data files kept for DuckDB (default 1 GiB per bucket). */
   cacheBytes?: number;
 }
@@ -91,11 +94,17 @@ export function storeAt(location: string): ObjectStore {
   if (!isS3Url(loc)) return new LocalObjectStore(loc);
   const { bucket, prefix } = parseS3Url(loc);
   return new S3ObjectStore(loc, {
-    ...options.s3,
+    ...storeOptions(),
     client: sharedClient(),
     stats: s3Totals,
     localFiles: new CachedPrefixFiles(() => bucketCache(bucket), prefix),
   });
+}
+
+/** The S3 store options of the settings (maxAttempts is the retry policy's). */
+function storeOptions(): S3StoreOptions {
+  const { maxAttempts, ...rest } = options.s3 ?? {};
+  return maxAttempts === undefined ? rest : { ...rest, retry: { ...rest.retry, maxAttempts } };
 }
 
 function sharedClient(): S3Client {
@@ -111,7 +120,7 @@ function bucketCache(bucket: string): Promise<FileCache> {
       const dir = await fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-s3-cache-'));
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
       const source = new S3ObjectStore(`s3://${bucket}`, {
-        ...options.s3,
+        ...storeOptions(),
         client: sharedClient(),
         stats: s3Totals,
       });

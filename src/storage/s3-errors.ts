@@ -58,8 +58,8 @@ export class S3EndpointUnreachable extends TweetlakeError {
   constructor(endpoint: string, reason: string, attempts: number, cause: unknown) {
     super(
       'S3_UNREACHABLE',
-      `cannot reach the S3 endpoint ${endpoint} (${reason}, ${attempts} attempts): check AWS_ENDPOINT_URL ` +
-        '(scheme, host and port), AWS_REGION and the network, then run again',
+      `cannot reach the S3 endpoint ${endpoint} (${reason}, ${attempts} attempts): check the endpoint's scheme, ` +
+        'host and port (AWS_ENDPOINT_URL, or storage.s3.endpoint in the config), AWS_REGION and the network, then run again',
       { domain: 'external', retryable: true, cause },
     );
   }

@@ -93,6 +93,48 @@ async function unreachableModelServer(ctx: Ctx, line: string): Promise<void> {
   }
 }
 
+/**
+ * Runs a documented `s3://` line against an endpoint where nothing listens (npm test starts no S3
+ * server: test/interop/s3/s3-pipeline.test.ts runs these commands against a real one), trying each
+ * request twice: exit 3 and a message naming the endpoint and what to check; nothing local is made.
+ */
+async function unreachableS3(ctx: Ctx, line: string): Promise<void> {
+  const config = nodePath.join(ctx.dir, 'tweetlake.config.json');
+  const port = await closedPort();
+  writeFileSync(
+    config,
+    JSON.stringify({ storage: { s3: { endpoint: `http://127.0.0.1:${port}`, maxAttempts: 2 } } }),
+  );
+  try {
+    const env = {
+      ...ctx.env,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_REGION: 'us-east-1',
+    };
+    const r = spawnSync('bash', ['-c', PREAMBLE + line], { cwd: ctx.dir, env, encoding: 'utf8' });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(r.status, `${line}\n${out}`).toBe(3);
+    expect(out).toMatch(/S3_UNREACHABLE/);
+    expect(out).toContain(`http://127.0.0.1:${port}`);
+    expect(readdirSync(ctx.dir)).not.toContain('s3:');
+  } finally {
+    rmSync(config, { force: true });
+  }
+}
+
+/** A loopback port nothing listens on (taken, then freed). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 const CHECKS: Record<string, Check> = {
   'npm ci && npx tweetlake run': {
     run: 'npx tweetlake run', // npm ci from a fresh clone: test/e2e/readme.test.ts
@@ -192,6 +234,11 @@ const CHECKS: Record<string, Check> = {
   'tweetlake run --model mlflow+http://gpu-host:5001 --config tweetlake.config.json': {
     server: unreachableModelServer,
   },
+  'tweetlake run --root s3://team-lake/tweets --source s3://team-lake/incoming': { server: unreachableS3 },
+  'tweetlake table show s3://team-lake/tweets/silver --limit 5': { server: unreachableS3 },
+  'tweetlake sql --root s3://team-lake/tweets "SELECT mention, count(*) FROM gold GROUP BY 1 ORDER BY 2 DESC LIMIT 5"':
+    { server: unreachableS3 },
+  'tweetlake streams --root s3://team-lake/tweets': { server: unreachableS3 },
   'npx tweetlake dashboard': {
     server: async (ctx, line) => {
       const child = spawn('bash', ['-c', PREAMBLE + line], { cwd: ctx.dir, env: ctx.env, detached: true });

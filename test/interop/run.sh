@@ -61,11 +61,13 @@ if ! command -v mvn >/dev/null 2>&1; then
   exit 1
 fi
 
-# --- Delta jars ---------------------------------------------------------------------------------
-# delta-spark's jars come from Maven Central through spark.jars.packages (ivy cache: ~/.ivy2).
-# Resolve them once here so that no test spends its time downloading.
-if [ ! -f "$VENV/.spark-warm" ] || ! ls "$HOME"/.ivy2/jars/io.delta_delta-spark_* >/dev/null 2>&1; then
-  echo "interop: resolving delta-spark jars (Maven Central) and starting Spark once" >&2
+# --- Delta and S3 jars --------------------------------------------------------------------------
+# delta-spark's jars, and for s3a:// hadoop-aws (of pyspark's Hadoop version) with the AWS SDK bundle it
+# depends on, come from Maven Central through spark.jars.packages (ivy cache: ~/.ivy2).
+# Resolve them once here so that no test spends its time downloading (the SDK bundle is ~280 MB).
+if [ ! -f "$VENV/.spark-warm" ] || ! ls "$HOME"/.ivy2/jars/io.delta_delta-spark_* >/dev/null 2>&1 ||
+  ! ls "$HOME"/.ivy2/jars/org.apache.hadoop_hadoop-aws-* >/dev/null 2>&1; then
+  echo "interop: resolving delta-spark and hadoop-aws jars (Maven Central) and starting Spark once" >&2
   "$TWEETLAKE_PYTHON" "$ROOT/test/interop/py/spark_job.py" --warm
   touch "$VENV/.spark-warm"
 fi

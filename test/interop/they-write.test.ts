@@ -23,6 +23,7 @@ import {
   runPythonJson,
   schemaSignature,
   sparkJob,
+  sparkTypedRows,
   tempDir,
   tweetlakeRows,
   typedRows,
@@ -32,30 +33,6 @@ import {
   type SparkTask,
 } from './helpers.js';
 import { CONFORMANCE_DIR } from '../helpers/fixtures.js';
-
-/** Spark SQL for the same typed rows as helpers.typedRows (without arr_struct_col). */
-function sparkTypedRows(from: number, to: number, extra = false): string {
-  return `SELECT id,
-    CASE WHEN id % 5 = 0 THEN NULL ELSE CAST(id % 3 AS INT) END AS int_col,
-    CAST((id * 7) % 30000 - 20 AS SMALLINT) AS short_col,
-    CAST(id % 100 - 50 AS TINYINT) AS byte_col,
-    CASE id % 11 WHEN 1 THEN double('NaN') WHEN 2 THEN double('Infinity') WHEN 3 THEN double('-Infinity')
-                 WHEN 4 THEN -0.0D WHEN 5 THEN NULL ELSE id / 3.0D END AS double_col,
-    CAST(id / 7.0 AS FLOAT) AS float_col,
-    CAST(id * 1.25 - 3 AS DECIMAL(10,2)) AS dec_col,
-    CAST(id * 1234567.891 AS DECIMAL(38,6)) AS big_dec_col,
-    CASE id % 4 WHEN 0 THEN concat('str-', id) WHEN 1 THEN concat('üñí€😀-', id)
-                WHEN 2 THEN concat(repeat('long', 12), id) ELSE NULL END AS str_col,
-    id % 2 = 0 AS bool_col,
-    date_add(DATE'2024-02-28', CAST(id AS INT)) AS date_col,
-    timestamp_micros(1704067200000000 + id * 1000123) AS ts_col,
-    CAST(concat('bin', id) AS BINARY) AS bin_col,
-    CASE WHEN id % 6 = 0 THEN NULL ELSE named_struct('a', CAST(id AS INT), 'b', concat('x', id), 'c', named_struct('d', id / 2.0D)) END AS struct_col,
-    CASE WHEN id % 7 = 0 THEN NULL ELSE array(id, NULL, id + 1) END AS arr_col,
-    map(concat('k', id), CAST(id AS INT), 'z', CAST(NULL AS INT)) AS map_col
-    ${extra ? `, concat('extra-', id) AS extra` : ''}
-    FROM range(${from}, ${to})`;
-}
 
 const SPARK_TABLES = [
   'spark_types',

@@ -2,7 +2,8 @@
 
     dump_deltalake.py <table> [--version N]
     dump_deltalake.py --batch spec.json [--out result.json]
-        spec: [{"table": ..., "version": N?, "noRows"?, "reader": "pyarrow"?, "history"?, "vacuumDryRun"?}, ...]
+        spec: [{"table": ..., "version": N?, "noRows"?, "reader": "pyarrow"?, "history"?, "vacuumDryRun"?,
+                "storageOptions": {...}? (delta-rs storage_options, e.g. for s3:// tables)}, ...]
 
 Per table: {table, version, files (sorted add paths as in the log), schema (Delta schema JSON),
 partitionColumns, protocol, numRows, rows (canonical, see canon.py) or rowsError, reader}; or {table, error}
@@ -52,12 +53,12 @@ def read_rows(dt, reader=None):
     return None, None, errors
 
 
-def dump(table, version=None, with_rows=True, reader=None, history=False, vacuum_dry_run=False):
+def dump(table, version=None, with_rows=True, reader=None, history=False, vacuum_dry_run=False, storage_options=None):
     out = {"table": table}
     if version is not None:
         out["requestedVersion"] = version
     try:
-        dt = DeltaTable(table, version=version) if version is not None else DeltaTable(table)
+        dt = DeltaTable(table, version=version, storage_options=storage_options)
     except Exception as err:  # noqa: BLE001
         out["error"] = short(err)
         return out
@@ -125,6 +126,7 @@ def main():
                 s.get("reader"),
                 s.get("history", False),
                 s.get("vacuumDryRun", False),
+                s.get("storageOptions"),
             )
             for s in spec
         ]

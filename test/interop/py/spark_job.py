@@ -2,6 +2,8 @@
 
     spark_job.py --warm                                   # resolve the delta-spark jars, start Spark once
     spark_job.py --batch tasks.json --out result.json     # tasks: [{"id": ..., "op": ..., ...}, ...]
+    spark_job.py --batch tasks.json --out result.json --s3 '{"endpoint": ..., "accessKey": ..., "secretKey": ..., "region": ...}'
+                                                          # also reach an S3 server through s3a:// paths
 
 Ops (paths are table directories; tables are addressed as delta.`path`):
   sql       {"statements": [...]}                               run SQL statements in order
@@ -18,6 +20,7 @@ stop the others.
 """
 
 import argparse
+import glob
 import json
 import os
 import shutil
@@ -32,7 +35,35 @@ import pyarrow as pa  # noqa: E402
 from canon import emit, rows_summary  # noqa: E402
 
 
-def spark_session():
+def hadoop_aws_package():
+    """hadoop-aws of the Hadoop version bundled with pyspark (its pom brings the matching aws-java-sdk-bundle)."""
+    import pyspark
+
+    jars = glob.glob(os.path.join(os.path.dirname(pyspark.__file__), "jars", "hadoop-client-api-*.jar"))
+    if len(jars) != 1:
+        raise RuntimeError(f"cannot tell pyspark's Hadoop version from its jars: {jars}")
+    version = os.path.basename(jars[0])[len("hadoop-client-api-") : -len(".jar")]
+    return f"org.apache.hadoop:hadoop-aws:{version}"
+
+
+def s3a_settings(s3):
+    """Spark settings for s3a:// on an S3-compatible server: endpoint, static credentials, path-style, plain HTTP."""
+    return {
+        "spark.hadoop.fs.s3a.endpoint": s3["endpoint"],
+        "spark.hadoop.fs.s3a.endpoint.region": s3.get("region", "us-east-1"),
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+        "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+        "spark.hadoop.fs.s3a.access.key": s3["accessKey"],
+        "spark.hadoop.fs.s3a.secret.key": s3["secretKey"],
+        # S3A deletes the parent "dir/" marker objects after each write by default; versitygw's posix backend
+        # refuses to delete a non-empty directory, and S3A retries that for minutes
+        "spark.hadoop.fs.s3a.directory.marker.retention": "keep",
+    }
+
+
+def spark_session(s3=None):
+    """A local Spark session with Delta; with `s3` ({} for the jars only) also hadoop-aws and its s3a settings."""
     from delta import configure_spark_with_delta_pip
     from pyspark.sql import SparkSession
 
@@ -58,7 +89,12 @@ def spark_session():
         .config("spark.jars.ivy", os.path.join(os.path.expanduser("~"), ".ivy2"))
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
     )
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    extra_packages = None
+    if s3 is not None:
+        extra_packages = [hadoop_aws_package()]
+        for k, v in (s3a_settings(s3) if s3 else {}).items():
+            builder = builder.config(k, v)
+    spark = configure_spark_with_delta_pip(builder, extra_packages=extra_packages).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     SCRATCH.append(scratch)
     return spark
@@ -244,7 +280,7 @@ OPS = {
 
 
 def warm():
-    spark = spark_session()
+    spark = spark_session(s3={})  # resolves hadoop-aws and the AWS SDK bundle too
     path = tempfile.mkdtemp(prefix="tweetlake-spark-warm-")
     spark.range(3).write.format("delta").mode("overwrite").save(path)
     n = spark.read.format("delta").load(path).count()
@@ -258,6 +294,7 @@ def main():
     ap.add_argument("--warm", action="store_true")
     ap.add_argument("--batch")
     ap.add_argument("--out")
+    ap.add_argument("--s3", help="JSON: endpoint, accessKey, secretKey, region of an S3 server for s3a:// paths")
     args = ap.parse_args()
     if args.warm:
         warm()
@@ -265,7 +302,7 @@ def main():
     with open(args.batch, encoding="utf-8") as f:
         tasks = json.load(f)
     started = time.time()
-    spark = spark_session()
+    spark = spark_session(json.loads(args.s3) if args.s3 else None)
     results = []
     for task in tasks:
         t0 = time.time()
