@@ -16,7 +16,7 @@ import {
 import { CheckpointFailed, writeCheckpoint } from './checkpoint-writer.js';
 import { CommitConflict, ProtocolViolation } from './errors.js';
 import { hasFeature } from './features.js';
-import { commitPath } from './log-files.js';
+import { baseName, commitPath, LOG_DIR, parseLogFileName } from './log-files.js';
 import { commitInfoOf, logReaderOf } from './log-reader.js';
 import { numRecordsOf, Snapshot, type TableContext } from './snapshot.js';
 import { ENGINE_INFO } from './version.js';
@@ -218,14 +218,29 @@ export class Transaction {
         if (retries >= maxRetries) {
           throw new CommitConflict('TooManyRetries', attempt, attempt, `gave up after ${retries} retries`);
         }
-        await this.checkConflicts(attempt);
-        attempt++;
+        // Catch up in one listing: every version committed since (a fast writer may have added
+        // several) is checked, and the next attempt is the version after the newest.
+        const newest = await this.newestCommitFrom(attempt);
+        for (let v = attempt; v <= newest; v++) await this.checkConflicts(v);
+        attempt = newest + 1;
         retries++;
         continue;
       }
       await this.postCommit(attempt);
       return { version: attempt, retries };
     }
+  }
+
+  /** The newest version of the unbroken run of commits from `version` (which exists) on. */
+  private async newestCommitFrom(version: number): Promise<number> {
+    let newest = version;
+    for (const m of await this.context.store.listFrom(LOG_DIR, commitPath(version))) {
+      const f = parseLogFileName(baseName(m.path));
+      if (f.kind !== 'commit') continue;
+      if (f.version !== newest + 1) break;
+      newest = f.version;
+    }
+    return newest;
   }
 
   /** Throws if the commit that won version `version` conflicts with this transaction. */

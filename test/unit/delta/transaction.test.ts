@@ -212,14 +212,33 @@ describe('optimistic concurrency', () => {
 
   it('gives up with TooManyRetries (retryable) after maxRetries lost races', async () => {
     const { t, s } = await table();
-    const late = new Transaction(t, s, { operation: 'WRITE', maxRetries: 1 }).addFiles(
+    const late = new Transaction(t, s, { operation: 'WRITE', maxRetries: 0 }).addFiles(
       await files(t, 100, 1),
     );
     await t.write(idRows(30, 1));
-    await t.write(idRows(31, 1));
     const err = await conflict(late.commit());
     expect(err.kind).toBe('TooManyRetries');
     expect(err.retryable).toBe(true);
+  });
+
+  it('a writer several versions behind checks them all and catches up in one retry', async () => {
+    const { t, s } = await table();
+    const late = new Transaction(t, s, { operation: 'WRITE' }).addFiles(await files(t, 100, 1));
+    for (const id of [30, 31, 32]) await t.write(idRows(id, 1)); // versions 2, 3, 4
+    const result = await late.commit();
+    expect(result).toEqual({ version: 5, retries: 1 });
+    // and each of them was checked: a concurrent delete among them still fails an overwrite
+    const s2 = await t.snapshot();
+    const overwrite = new Transaction(t, s2, { operation: 'WRITE' })
+      .markReadWholeTable()
+      .removeFiles(s2.files, true)
+      .addFiles(await files(t, 500, 1));
+    await t.write(idRows(40, 1));
+    await new Transaction(t, await t.snapshot(), { operation: 'DELETE' })
+      .removeFiles([s2.files[0]!], true)
+      .commit();
+    await t.write(idRows(41, 1));
+    expect((await conflict(overwrite.commit())).kind).toBe('ConcurrentDeleteRead');
   });
 
   it('a created table records protocol 1/2, the schema and CREATE TABLE in version 0', async () => {
