@@ -116,6 +116,22 @@ export class FileCache {
     };
   }
 
+  /**
+   * Takes `file`, whose bytes are now the object `path` with this ETag (it was just uploaded), as
+   * the copy of `path`: moved into the cache, no download. A copy of an older version is dropped.
+   */
+  async adopt(path: string, file: string, etag: string): Promise<void> {
+    const size = (await fs.stat(file)).size;
+    const old = this.entries.get(path);
+    if (old) this.drop(old);
+    const entry: Entry = { path, file: this.fileFor(path, etag), size, etag, pins: 0, stale: false };
+    await moveInto(file, entry.file);
+    await fs.writeFile(`${entry.file}.json`, JSON.stringify({ path, size, etag }));
+    this.held += size;
+    this.entries.set(path, entry);
+    await this.evict();
+  }
+
   /** Runs `fn` with a local copy of `path`, released afterwards. */
   async withFile<T>(path: string, fn: (file: string) => Promise<T>, expected: Expected = {}): Promise<T> {
     const copy = await this.acquire(path, expected);
@@ -229,6 +245,17 @@ export class FileCache {
       )
         await fs.rm(file, { force: true });
     }
+  }
+}
+
+/** Moves a file, copying it where a rename cannot cross file systems. */
+async function moveInto(from: string, to: string): Promise<void> {
+  try {
+    await fs.rename(from, to);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EXDEV') throw err;
+    await fs.copyFile(from, to);
+    await fs.rm(from, { force: true });
   }
 }
 

@@ -33,6 +33,8 @@ export interface StagingDir {
 export interface LocalFiles {
   open(paths: string[]): Promise<OpenedFiles>;
   staging(): Promise<StagingDir>;
+  /** Takes a local file just uploaded as object `path` (with this ETag) as its copy; the file is moved. */
+  adopt?(path: string, file: string, etag: string): Promise<void>;
 }
 
 /** A staging folder at `dir` (created here). */

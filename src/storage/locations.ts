@@ -156,6 +156,10 @@ class CachedPrefixFiles implements LocalFiles {
   staging() {
     return tempStaging();
   }
+
+  async adopt(path: string, file: string, etag: string): Promise<void> {
+    await (await this.cache()).adopt(this.prefix + path, file, etag);
+  }
 }
 
 /** Deletes everything at a location (a folder and what is in it, or every object under a prefix). */

@@ -250,13 +250,13 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /** One PUT of bytes in memory; conditional: `If-None-Match: *`, 412 -> ObjectExists, 409 retried. */
-  private async putBody(path: string, body: Uint8Array, ifAbsent: boolean): Promise<void> {
+  private async putBody(path: string, body: Uint8Array, ifAbsent: boolean): Promise<string | undefined> {
     let lost = false;
-    const { attempts } = await this.request(
+    const { value, attempts } = await this.request<string | undefined | true>(
       'PutObject',
       path,
       async () => {
-        await this.client.send(
+        const out = await this.client.send(
           new PutObjectCommand({
             Bucket: this.target.bucket,
             Key: this.key(path),
@@ -265,7 +265,7 @@ export class S3ObjectStore implements ObjectStore {
             ...(ifAbsent ? { IfNoneMatch: '*' } : {}),
           }),
         );
-        return true;
+        return out.ETag;
       },
       (g) => (ifAbsent && g.failure.status === 412 ? (lost = true) : undefined),
       ifAbsent,
@@ -273,10 +273,11 @@ export class S3ObjectStore implements ObjectStore {
     if (lost) {
       // After a retried attempt, 412 may answer our own first PUT (it landed, its answer was lost):
       // the object is ours when its content is byte for byte what we sent (its single-part ETag is the MD5).
-      if (attempts > 1 && (await this.head(path))?.etag === `"${md5(body)}"`) return;
+      if (attempts > 1 && (await this.head(path))?.etag === `"${md5(body)}"`) return undefined;
       throw new ObjectExists(path);
     }
     this.stats.bytesSent += body.length;
+    return typeof value === 'string' ? value : undefined;
   }
 
   /** Uploads a local file (streamed in parts above the multipart threshold), replacing the object. */
@@ -291,7 +292,9 @@ export class S3ObjectStore implements ObjectStore {
   private async upload(path: string, file: string, ifAbsent: boolean): Promise<void> {
     const size = (await fs.stat(file)).size;
     if (size <= this.multipartThreshold) {
-      await this.putBody(path, await fs.readFile(file), ifAbsent);
+      const etag = await this.putBody(path, await fs.readFile(file), ifAbsent);
+      // the file is the object now: the next reader (the next stage) need not download it again
+      if (!ifAbsent && etag && this.localFiles?.adopt) await this.localFiles.adopt(path, file, etag);
       return;
     }
     // a big file that would lose the race anyway is not uploaded at all
