@@ -31,6 +31,9 @@ CLEAN = rf"^\s*\{{(?:{_MEMBER}(?:,{_MEMBER})*)?\}}\s*$"
 # Mention rules of docs/pipeline.md, without look-around (as RE2 in tweetlake): see bench/duckdb.
 CANDIDATE = r"(?:^|[^A-Za-z0-9_@.])@[\p{L}\p{N}_]+@?"
 STRIP = r"(^|[^A-Za-z0-9_@.])@[A-Za-z0-9_]{1,15}([^\p{L}\p{N}_@]|$)"
+# RE2's (and Spark's) \s; a run of them becomes one space (single spaces are left alone: far fewer replacements)
+# RE2's \s (what tweetlake collapses); runs of two or more, or one that is not a space, become one space
+# (the same result as replacing every run, with far fewer replacements)
 WS = r"[\t\n\f\r ]"
 DATE = r"^(?i)(?:mon|tue|wed|thu|fri|sat|sun) ([^\t\n\f\r ]+ [0-9]{1,2} [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}) ([^\t\n\f\r ]+) ([0-9]{4})$"
 STRUCT = pl.Struct({f: pl.String for f in peer.SCHEMA_FIELDS})
@@ -103,7 +106,7 @@ def silver(lf: pl.LazyFrame, zones: dict) -> pl.LazyFrame:
     handles = words.list.eval(e.filter(e.str.contains(r"^[A-Za-z0-9_]{1,15}$")))
     mentions = handles.list.eval(pl.lit("@") + e.str.to_lowercase()).list.unique(maintain_order=True)
     strip = lambda x: x.str.replace_all(STRIP, "${1}${2}")  # noqa: E731
-    cleaned = strip(strip(pl.col("text"))).str.replace_all(WS + "+", " ").str.strip_chars(" ")
+    cleaned = strip(strip(pl.col("text"))).str.replace_all(f"{WS}{{2,}}|[\\t\\n\\f\\r]", " ").str.strip_chars(" ")
     return lf.select(
         ts.alias("timestamp"), mentions.alias("mention"), cleaned.alias("cleaned_text"), "sentiment"
     ).explode("mention", empty_as_null=True)
