@@ -31,7 +31,6 @@ CLEAN = rf"^\s*\{{(?:{_MEMBER}(?:,{_MEMBER})*)?\}}\s*$"
 # Mention rules of docs/pipeline.md, without look-around (as RE2 in tweetlake): see bench/duckdb.
 CANDIDATE = r"(?:^|[^A-Za-z0-9_@.])@[\p{L}\p{N}_]+@?"
 STRIP = r"(^|[^A-Za-z0-9_@.])@[A-Za-z0-9_]{1,15}([^\p{L}\p{N}_@]|$)"
-# RE2's (and Spark's) \s; a run of them becomes one space (single spaces are left alone: far fewer replacements)
 # RE2's \s (what tweetlake collapses); runs of two or more, or one that is not a space, become one space
 # (the same result as replacing every run, with far fewer replacements)
 WS = r"[\t\n\f\r ]"
