@@ -198,4 +198,4 @@ def check(t: dict) -> dict:
 
 
 if __name__ == "__main__":
-    peer.run("duckdb-medallion", ["duckdb", "deltalake", "pyarrow"], medallion, check)
+    peer.run("duckdb-medallion", {"duckdb (Python)": "duckdb", "deltalake": "deltalake", "pyarrow": "pyarrow"}, medallion, check)

@@ -99,10 +99,11 @@ def tables(root: str) -> dict:
     return {k: os.path.join(root, k) for k in STAGES + ["quarantine"]}
 
 
-def run(name: str, versions: list, medallion, check) -> None:
+def run(name: str, versions: dict, medallion, check) -> None:
     """The command line of a peer: `python medallion.py --source DIR --work DIR --zones JSON
     [--max-files-per-trigger 10] [--iterations 2] [--check] [--keep]` (--batch-size is accepted and
-    ignored: there is no model). medallion(args, paths, zones) -> stages; check(paths) -> figures."""
+    ignored: there is no model). versions: label -> Python distribution; medallion(args, paths, zones) ->
+    stages; check(paths) -> figures."""
     p = argparse.ArgumentParser(prog=name)
     p.add_argument("--source", required=True)
     p.add_argument("--work", required=True)
@@ -114,7 +115,7 @@ def run(name: str, versions: list, medallion, check) -> None:
     p.add_argument("--keep", action="store_true", help="keep the tables of the last iteration")
     args = p.parse_args()
     zones = json.loads(args.zones)
-    emit("ready", sessionMs=0, versions={"python": sys.version.split()[0], **{d: version(d) for d in versions}})
+    emit("ready", sessionMs=0, versions={"python": sys.version.split()[0], **{k: version(d) for k, d in versions.items()}})
     for i in range(args.iterations):
         root = os.path.join(args.work, f"iter-{i}")
         shutil.rmtree(root, ignore_errors=True)

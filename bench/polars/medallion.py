@@ -180,4 +180,4 @@ def check(t: dict) -> dict:
 
 
 if __name__ == "__main__":
-    peer.run("polars-medallion", ["polars", "deltalake"], medallion, check)
+    peer.run("polars-medallion", {"polars": "polars", "deltalake": "deltalake"}, medallion, check)
