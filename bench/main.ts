@@ -1,10 +1,11 @@
 /**
- * `npm run bench`: tweetlake vs PySpark + delta-spark on the same generated sources, same stages, same
- * machine (docs/BENCHMARKS.md). Prints per stage and end to end: wall time, tweets/s, peak memory of
+ * `npm run bench`: tweetlake vs PySpark + delta-spark (and, opt-in, the DuckDB (Python) + delta-rs and
+ * Polars + delta-rs batch scripts) on the same generated sources, same stages, same machine
+ * (docs/BENCHMARKS.md). Prints per stage and end to end: wall time, tweets/s, peak memory of
  * all the processes of each system, files written, and the ratio tweetlake / Spark; cold (fresh
  * process: node start, or JVM + SparkSession start, reported apart) and warm (same process, again).
  *
- *   npm run bench -- [--sizes 10k,100k,1M] [--model-sizes 10k] [--runs 3] [--systems tweetlake,spark]
+ *   npm run bench -- [--sizes 10k,100k,1M] [--model-sizes 10k] [--runs 3] [--systems tweetlake,spark,duckdb,polars]
  *                    [--inference] [--json out.json] [--smoke] [--warm 1] [--gold-modes rows,distinct]
  *                    [--tweets-per-file 10000] [--max-files-per-trigger 10] [--seed 42] [--python PY]
  *                    [--max-load 1.5] [--work bench/.work] [--no-check] [--tweetlake-dist DIR]
@@ -26,7 +27,16 @@ import type { StageFigures } from './tweetlake/medallion.js';
 const REPO = nodePath.resolve(nodePath.dirname(fileURLToPath(import.meta.url)), '..');
 const STAGES = ['bronze', 'silver', 'gold', 'application'] as const;
 type Stage = (typeof STAGES)[number];
-type System = 'tweetlake' | 'spark';
+const SYSTEMS = ['tweetlake', 'spark', 'duckdb', 'polars'] as const;
+type System = (typeof SYSTEMS)[number];
+/** The Python + delta-rs batch scripts (bench/<system>/medallion.py, model-free only). */
+const PEERS: readonly System[] = ['duckdb', 'polars'];
+const SYSTEM_NAMES: Record<System, string> = {
+  tweetlake: 'tweetlake',
+  spark: 'PySpark + delta-spark',
+  duckdb: 'DuckDB (Python) + delta-rs',
+  polars: 'Polars + delta-rs',
+};
 
 // ---------------------------------------------------------------------------------------------- flags
 
@@ -80,7 +90,7 @@ const opts = {
   tweetlakeDist: nodePath.resolve(argValue('tweetlake-dist') ?? nodePath.join(REPO, 'dist')),
 };
 for (const s of opts.systems)
-  if (s !== 'tweetlake' && s !== 'spark') throw new Error(`unknown system '${s}' (tweetlake, spark)`);
+  if (!SYSTEMS.includes(s)) throw new Error(`unknown system '${s}' (${SYSTEMS.join(', ')})`);
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -96,7 +106,7 @@ function pythonBin(): string {
   const found = candidates.find((p): p is string => !!p && existsSync(p));
   if (!found)
     throw new Error(
-      'no Python with pyspark + delta-spark: create .venv-bench (see bench/requirements.txt) or pass --python',
+      'no Python with pyspark + delta-spark (and duckdb, polars, deltalake for those systems): create .venv-bench (see bench/requirements.txt) or pass --python',
     );
   return found;
 }
@@ -317,6 +327,17 @@ async function measure(
       ],
       { cwd: work },
     );
+  } else if (PEERS.includes(system)) {
+    child = await runChild(
+      pythonBin(),
+      [
+        nodePath.join(REPO, `bench/${system}/medallion.py`),
+        ...common,
+        '--zones',
+        JSON.stringify(ZONE_OFFSETS),
+      ],
+      { cwd: work, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+    );
   } else {
     const zones = JSON.stringify(ZONE_OFFSETS);
     const model = hf
@@ -408,8 +429,9 @@ function comparisonTable(bySystem: Partial<Record<System, RunResult[]>>, goldNam
   const systems = opts.systems.filter((s) => bySystem[s]?.length);
   const header = ['stage', 'run'];
   for (const s of systems) header.push(`${s} s`, `${s} tweets/s`, `${s} peak MB`, `${s} files`);
-  const both = systems.length === 2;
-  if (both) header.push('speed tl/spark', 'memory tl/spark');
+  // tweetlake against each other system: its time / tweetlake's (above 1: tweetlake faster), memory tl / it
+  const others = systems.includes('tweetlake') ? systems.filter((s) => s !== 'tweetlake') : [];
+  for (const s of others) header.push(`speed tl/${s}`, `memory tl/${s}`);
   const out: (Cell[] | null)[] = [];
   for (const kind of ['cold', 'warm'] as const) {
     const per = systems.map((s) => summarise(bySystem[s]!, kind, goldName));
@@ -427,8 +449,9 @@ function comparisonTable(bySystem: Partial<Record<System, RunResult[]>>, goldNam
           r && r.files !== null ? Math.round(r.files) : '-',
         );
       }
-      if (both) {
-        const [a, b] = per.map((p) => p[k]);
+      const a = per[systems.indexOf('tweetlake')]?.[k];
+      for (const s of others) {
+        const b = per[systems.indexOf(s)]![k];
         row.push(
           a && b ? `${fmt(b.ms / a.ms, 1)}×` : '-',
           a && b && Number.isFinite(a.peakMB) && Number.isFinite(b.peakMB)
@@ -442,10 +465,11 @@ function comparisonTable(bySystem: Partial<Record<System, RunResult[]>>, goldNam
   return renderTable(header, out);
 }
 
-/** Whether both systems produced the same tables (figures computed by each on its own output). */
+/** Whether tweetlake and the other system produced the same tables (figures computed by each on its own output). */
 function compareChecks(
-  a?: RunResult['check'],
-  b?: RunResult['check'],
+  a: RunResult['check'],
+  b: RunResult['check'],
+  other: System,
 ): { same: boolean; differences: string[] } {
   if (!a || !b) return { same: false, differences: ['(not checked)'] };
   const differences: string[] = [];
@@ -453,7 +477,7 @@ function compareChecks(
     for (const [k, v] of Object.entries(a[table] ?? {})) {
       const w = b[table]?.[k];
       if (String(v) !== String(w))
-        differences.push(`${table}.${k}: tweetlake ${String(v)} vs spark ${String(w)}`);
+        differences.push(`${table}.${k}: tweetlake ${String(v)} vs ${other} ${String(w)}`);
     }
   }
   return { same: differences.length === 0, differences };
@@ -466,7 +490,7 @@ async function main(): Promise<void> {
   mkdirSync(opts.work, { recursive: true });
   const env = machine();
   log(
-    `tweetlake bench: ${JSON.stringify({ ...opts, python: opts.systems.includes('spark') ? pythonBin() : undefined })}`,
+    `tweetlake bench: ${JSON.stringify({ ...opts, python: opts.systems.some((s) => s !== 'tweetlake') ? pythonBin() : undefined })}`,
   );
   log(`machine: ${JSON.stringify(env)}; load now ${loadAverage().toFixed(2)}`);
   const report: string[] = [];
@@ -495,14 +519,16 @@ async function main(): Promise<void> {
 
   print(`\nmachine: ${env.cores} cores, ${env.memoryGiB} GiB, ${env.cpu}`);
   if (opts.sizes.length) {
-    print(`\n# tweetlake vs PySpark + delta-spark: model-free stages (gold = benchmark fixture labeller)`);
+    print(
+      `\n# ${opts.systems.map((s) => SYSTEM_NAMES[s]).join(' vs ')}: model-free stages (gold = benchmark fixture labeller)`,
+    );
     print(
       `versions: ${Object.entries(versions)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}`,
     );
     print(
-      `speed tl/spark = Spark time / tweetlake time (above 1: tweetlake faster); memory = peak RSS of all the system's processes`,
+      `speed tl/X = X's time / tweetlake's time (above 1: tweetlake faster); memory = peak RSS of all the system's processes`,
     );
   }
   const verdicts: Record<string, unknown> = {};
@@ -513,16 +539,23 @@ async function main(): Promise<void> {
     print(
       `\n## ${label(tweets)} tweets (${src.files} files, ${opts.maxFilesPerTrigger} per trigger), median of ${opts.runs} run(s), cold + ${opts.warm} warm; load ${fmt(Math.min(...loads))}–${fmt(Math.max(...loads))}`,
     );
-    print(comparisonTable({ tweetlake: of('tweetlake'), spark: of('spark') }, 'fixture'));
-    if (opts.systems.length === 2 && opts.check) {
-      const c = compareChecks(
-        of('tweetlake').find((r) => r.check)?.check,
-        of('spark').find((r) => r.check)?.check,
-      );
-      print(
-        `same tables in both systems (row counts, mentions, timestamps, labels, application sums): ${c.same ? 'yes' : `NO\n  ${c.differences.join('\n  ')}`}`,
-      );
-      verdicts[`sameOutput${label(tweets)}`] = c.same;
+    print(comparisonTable(Object.fromEntries(opts.systems.map((s) => [s, of(s)])), 'fixture'));
+    const others = opts.systems.filter((s) => s !== 'tweetlake');
+    if (opts.systems.includes('tweetlake') && others.length && opts.check) {
+      let all = true;
+      for (const s of others) {
+        const c = compareChecks(
+          of('tweetlake').find((r) => r.check)?.check,
+          of(s).find((r) => r.check)?.check,
+          s,
+        );
+        print(
+          `same tables in both systems, tweetlake and ${s} (row counts, mentions, timestamps, labels, application sums): ${c.same ? 'yes' : `NO\n  ${c.differences.join('\n  ')}`}`,
+        );
+        verdicts[`sameOutput${label(tweets)}:${s}`] = c.same;
+        all &&= c.same;
+      }
+      verdicts[`sameOutput${label(tweets)}`] = all;
     }
   }
 
