@@ -7,11 +7,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
+import { freePort } from '../helpers/s3-server.js';
 
 const CLI = nodePath.resolve('dist/cli/main.js');
 const SAMPLE = nodePath.resolve('data/sample/tweets-001.json');
@@ -100,7 +100,7 @@ async function unreachableModelServer(ctx: Ctx, line: string): Promise<void> {
  */
 async function unreachableS3(ctx: Ctx, line: string): Promise<void> {
   const config = nodePath.join(ctx.dir, 'tweetlake.config.json');
-  const port = await closedPort();
+  const port = await freePort(); // nothing listens there
   writeFileSync(
     config,
     JSON.stringify({ storage: { s3: { endpoint: `http://127.0.0.1:${port}`, maxAttempts: 2 } } }),
@@ -121,18 +121,6 @@ async function unreachableS3(ctx: Ctx, line: string): Promise<void> {
   } finally {
     rmSync(config, { force: true });
   }
-}
-
-/** A loopback port nothing listens on (taken, then freed). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const CHECKS: Record<string, Check> = {
@@ -264,14 +252,6 @@ const CHECKS: Record<string, Check> = {
     },
   },
 };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('every tweetlake command in README.md and docs/, as written', () => {
   const documented = documentedCommands();

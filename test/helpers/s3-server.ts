@@ -22,6 +22,8 @@ export interface S3TestServer {
   createBucket(name: string): Promise<string>;
   /** Store options that reach this server (merged with `extra`). */
   options(extra?: S3StoreOptions): S3StoreOptions;
+  /** The standard AWS variables that reach this server, as a user sets them for a process. */
+  env(): Record<string, string>;
   /** Kills the server process (the data stays); `start` brings it back on the same port. */
   kill(): Promise<void>;
   start(): Promise<void>;
@@ -153,6 +155,13 @@ export async function startS3Server(): Promise<S3TestServer> {
       return `s3://${name}`;
     },
     options: (extra = {}) => ({ endpoint, credentials, region: 'us-east-1', ...extra }),
+    env: () => ({
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    }),
     kill,
     start,
     async stop() {

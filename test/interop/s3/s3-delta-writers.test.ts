@@ -23,17 +23,6 @@ const SCHEMA: StructType = {
 };
 let server: S3TestServer;
 
-/** The connection, as a user gives it: the standard AWS variables only. */
-function awsEnv(): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL: server.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
-}
-
 /** One append-writer process (test/helpers/append-writer.ts) on the S3 table. */
 function runWriter(
   url: string,
@@ -44,7 +33,7 @@ function runWriter(
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', WRITER, url, writer, String(COMMITS), String(startAt)],
-      { cwd: ROOT, env: { ...process.env, ...awsEnv() }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: ROOT, env: { ...process.env, ...server.env() }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
     let err = '';
@@ -61,7 +50,7 @@ function runWriter(
 beforeAll(async () => {
   server = await startS3Server();
   await server.createBucket('race');
-  Object.assign(process.env, awsEnv());
+  Object.assign(process.env, server.env());
   configureStorage({});
 }, 900_000);
 

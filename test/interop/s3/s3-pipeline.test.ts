@@ -31,17 +31,6 @@ let scratch: string;
 let localSource: string;
 let clean: Record<string, string[]>;
 
-/** The connection, as a user gives it: the standard AWS variables only. */
-function awsEnv(endpoint = server.endpoint): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL: endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
-}
-
 /** Runs the CLI with the AWS variables; resolves with its exit code and output. */
 function cli(args: string[], timeoutMs = 300_000): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
@@ -79,7 +68,7 @@ async function uploadSource(prefix: string): Promise<string> {
 beforeAll(async () => {
   server = await startS3Server();
   await server.createBucket(BUCKET);
-  Object.assign(process.env, awsEnv());
+  Object.assign(process.env, server.env());
   configureStorage({});
   session = await sharedSession();
   scratch = mkdtempSync(nodePath.join(tmpdir(), 'tweetlake-s3-pipeline-'));
