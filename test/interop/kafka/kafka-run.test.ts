@@ -15,9 +15,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Consumer } from '@platformatic/kafka';
 import { DeltaTable } from '../../../src/delta/table.js';
 import { DuckSession } from '../../../src/duck/session.js';
+import { KafkaReader } from '../../../src/engine/kafka-reader.js';
+import { parseKafkaUri } from '../../../src/engine/kafka-uri.js';
 import { freePort } from '../../helpers/s3-server.js';
 import { startKafkaServer, type KafkaTestServer } from '../../helpers/kafka-server.js';
-import { CLI, TABLES, batchMillis, runAndKill, runToEnd, tableContents } from '../../helpers/kill-restart.js';
+import {
+  CLI,
+  STREAM_STAGES,
+  TABLES,
+  batchMillis,
+  runAndKill,
+  runToEnd,
+  tableContents,
+} from '../../helpers/kill-restart.js';
 import { runPythonJson } from '../helpers.js';
 
 const SAMPLE = nodePath.resolve(import.meta.dirname, '../../../data/sample');
@@ -170,7 +180,30 @@ describe('tweetlake produce, then tweetlake run from the topic', () => {
     expect(await versions(lake)).toEqual(before);
   }, 600_000);
 
-  it('a run SIGKILLed mid-bronze, run again, gives the same tables', async () => {
+  it('produce sends JSON arrays element by element and CRLF lines without their CR', async () => {
+    const mixed = nodePath.join(work, 'mixed');
+    await fs.mkdir(mixed);
+    const tweets = lines.slice(0, 5).map((l) => JSON.parse(l) as Record<string, unknown>);
+    await fs.writeFile(nodePath.join(mixed, 'a.json'), JSON.stringify(tweets.slice(0, 3), null, 2));
+    await fs.writeFile(nodePath.join(mixed, 'b.json'), lines.slice(3, 5).join('\r\n') + '\r\n');
+    await fs.writeFile(nodePath.join(mixed, '_hidden.json'), lines[0] + '\n');
+    const to = `kafka://${kafka.bootstrap}/mixed`;
+    const r = await cli(['produce', '--source', mixed, '--to', to, '--partitions', '1']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('sent 5 records');
+    const reader = new KafkaReader(parseKafkaUri(to), { clientId: 'kafka-run-mixed' });
+    const values: string[] = [];
+    try {
+      const [end] = await reader.offsets('latest');
+      await reader.readRange(0, 0, end!, 1 << 20, (rec) => values.push(rec.value!.toString('utf8')));
+    } finally {
+      await reader.close();
+    }
+    expect(values.map((v) => JSON.parse(v))).toEqual(tweets);
+    expect(values.slice(3)).toEqual(lines.slice(3, 5));
+  }, 120_000);
+
+  it('a run SIGKILLed mid-run, run again, gives the same tables', async () => {
     const lake = nodePath.join(work, 'lake-killed');
     const extra = ['--config', configFile];
     const kill = await runAndKill(
@@ -180,6 +213,7 @@ describe('tweetlake produce, then tweetlake run from the topic', () => {
       extra,
     );
     expect(kill.outcome).toBe('killed');
+    expect(STREAM_STAGES).toContain(kill.stage);
     await runToEnd(lake, uri, undefined, extra);
     const got = withoutProvenance(await tableContents(session, lake, CONTENTS));
     for (const table of TABLES) expect(got[table], table).toEqual(reference[table]);
