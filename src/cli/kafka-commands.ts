@@ -24,23 +24,31 @@ async function produceCommand(
   opts: { source: string; to: string; partitions?: string; config?: string },
   out: NodeJS.WritableStream,
 ): Promise<void> {
-  const config = configFor(opts);
+  await produceFolder(opts.source, opts, configFor(opts).kafka.clientId, out);
+}
+
+/** Sends the records of a folder's files (hidden ones left out) to `opts.to`; prints what it sent. */
+export async function produceFolder(
+  source: string,
+  opts: { to: string; partitions?: string },
+  clientId: string | undefined,
+  out: NodeJS.WritableStream,
+): Promise<void> {
   const to = parseKafkaUri(opts.to);
   const partitions = opts.partitions === undefined ? undefined : positiveInt(opts.partitions, '--partitions');
-  const store = storeAt(opts.source);
+  const store = storeAt(source);
   // the files a file source would read: hidden ones (., _) left out, in name order
   const keys = (await store.list(''))
     .map((m) => m.path)
     .filter((k) => !k.split('/').some((s) => s.startsWith('.') || s.startsWith('_')))
     .sort();
-  if (keys.length === 0)
-    throw new UsageError(`no files in ${opts.source}: give --source a folder of JSON files`);
+  if (keys.length === 0) throw new UsageError(`no files in ${source}: give --source a folder of JSON files`);
   const r = await produceFiles({
     store,
     keys,
     to,
     ...(partitions !== undefined ? { partitions } : {}),
-    ...(config.kafka.clientId ? { connection: { clientId: config.kafka.clientId } } : {}),
+    ...(clientId ? { connection: { clientId } } : {}),
   });
   const seconds = r.elapsedMs / 1000;
   out.write(

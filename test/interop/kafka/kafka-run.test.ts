@@ -203,6 +203,34 @@ describe('tweetlake produce, then tweetlake run from the topic', () => {
     expect(values.slice(3)).toEqual(lines.slice(3, 5));
   }, 120_000);
 
+  it('generate --to produces the generated tweets, and leaves no folder behind', async () => {
+    const before = (await fs.readdir(tmpdir())).filter((d) => d.startsWith('tweetlake-generate-'));
+    const r = await cli([
+      'generate',
+      '--tweets',
+      '300',
+      '--files',
+      '2',
+      '--to',
+      `kafka://${kafka.bootstrap}/generated`,
+      '--partitions',
+      '2',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(
+      /^created topic generated with 2 partitions; sent 300 records .* from 2 files to /m,
+    );
+    const probe = new Consumer({
+      clientId: 'kafka-run-gen',
+      groupId: 'unused',
+      bootstrapBrokers: [kafka.bootstrap],
+    });
+    const ends = (await probe.listOffsets({ topics: ['generated'] })).get('generated')!.map(Number);
+    await probe.close();
+    expect(ends.reduce((a, b) => a + b, 0)).toBe(300);
+    expect((await fs.readdir(tmpdir())).filter((d) => d.startsWith('tweetlake-generate-'))).toEqual(before);
+  }, 120_000);
+
   it('a run SIGKILLed mid-run, run again, gives the same tables', async () => {
     const lake = nodePath.join(work, 'lake-killed');
     const extra = ['--config', configFile];
