@@ -93,31 +93,6 @@ async function unreachableModelServer(ctx: Ctx, line: string): Promise<void> {
   }
 }
 
-/**
- * The Kafka recipe needs a broker that npm test does not start (test/interop/kafka/kafka-run.test.ts
- * runs it against a real one): with nothing listening at the documented address, each command stops
- * with its typed error naming the broker (the run's source gives up after 1 s, one attempt a batch).
- */
-async function unreachableKafka(ctx: Ctx, line: string): Promise<void> {
-  const config = nodePath.join(ctx.dir, 'kafka.config.json');
-  // the documented folder, in the lakehouse's folder: a small sample
-  mkdirSync(nodePath.join(ctx.dir, 'data', 'sample'), { recursive: true });
-  writeFileSync(nodePath.join(ctx.dir, 'data', 'sample', 'tweets-001.json'), readFileSync(SAMPLE));
-  writeFileSync(
-    config,
-    JSON.stringify({ maxBatchAttempts: 1, kafka: { startingOffsets: 'earliest', retryMs: 1000 } }),
-  );
-  try {
-    const r = ctx.sh(line);
-    expect(r.status, `${line}\n${r.out}`).toBe(3);
-    expect(r.out).toContain('localhost:9092');
-    expect(r.out).toMatch(line.includes(' produce ') ? /error \[KAFKA_PRODUCE\]/ : /error \[KAFKA_SOURCE\]/);
-    expect(r.out).toMatch(/is the broker running and reachable/);
-  } finally {
-    rmSync(config, { force: true });
-  }
-}
-
 const CHECKS: Record<string, Check> = {
   'npm ci && npx tweetlake run': {
     run: 'npx tweetlake run', // npm ci from a fresh clone: test/e2e/readme.test.ts
@@ -207,6 +182,13 @@ const CHECKS: Record<string, Check> = {
       expect(describe.numFiles).toBe(1);
     },
   },
+  // The Kafka recipe, with nothing listening (unreachableKafka, below).
+  'npx tweetlake produce --source data/sample --to kafka://localhost:9092/tweets --partitions 6': {
+    server: unreachableKafka,
+  },
+  'npx tweetlake run --source kafka://localhost:9092/tweets --config kafka.config.json': {
+    server: unreachableKafka,
+  },
   // The model-server recipes need a server (Python) that npm test does not start: test/interop/
   // model-serving.test.ts runs gold through mlflow models serve and MLServer. Here, with nothing
   // listening at the documented address, each stops with a clear error naming the server.
@@ -216,12 +198,6 @@ const CHECKS: Record<string, Check> = {
   },
   'tweetlake run --model mlflow+http://gpu-host:5001 --config tweetlake.config.json': {
     server: unreachableModelServer,
-  },
-  'npx tweetlake produce --source data/sample --to kafka://localhost:9092/tweets --partitions 6': {
-    server: unreachableKafka,
-  },
-  'npx tweetlake run --source kafka://localhost:9092/tweets --config kafka.config.json': {
-    server: unreachableKafka,
   },
   'npx tweetlake dashboard': {
     server: async (ctx, line) => {
@@ -315,3 +291,28 @@ describe('every tweetlake command in README.md and docs/, as written', () => {
     }
   }, 300_000);
 });
+
+/**
+ * The Kafka recipe needs a broker that npm test does not start (test/interop/kafka/kafka-run.test.ts
+ * runs it against a real one): with nothing listening at the documented address, each command stops
+ * with its typed error naming the broker (the run's source gives up after 1 s, one attempt a batch).
+ */
+async function unreachableKafka(ctx: Ctx, line: string): Promise<void> {
+  const config = nodePath.join(ctx.dir, 'kafka.config.json');
+  // the documented folder, in the lakehouse's folder: a small sample
+  mkdirSync(nodePath.join(ctx.dir, 'data', 'sample'), { recursive: true });
+  writeFileSync(nodePath.join(ctx.dir, 'data', 'sample', 'tweets-001.json'), readFileSync(SAMPLE));
+  writeFileSync(
+    config,
+    JSON.stringify({ maxBatchAttempts: 1, kafka: { startingOffsets: 'earliest', retryMs: 1000 } }),
+  );
+  try {
+    const r = ctx.sh(line);
+    expect(r.status, `${line}\n${r.out}`).toBe(3);
+    expect(r.out).toContain('localhost:9092');
+    expect(r.out).toMatch(line.includes(' produce ') ? /error \[KAFKA_PRODUCE\]/ : /error \[KAFKA_SOURCE\]/);
+    expect(r.out).toMatch(/is the broker running and reachable/);
+  } finally {
+    rmSync(config, { force: true });
+  }
+}
