@@ -34,13 +34,25 @@ const files = Number(values.files);
 
 /** The generated source, shared with `npm run bench` (bench/.work/sources). */
 function source(): string {
-  const dir = nodePath.join(REPO, 'bench', '.work', 'sources', `${values.tweets}-${files}f-seed${values.seed}`);
+  const dir = nodePath.join(
+    REPO,
+    'bench',
+    '.work',
+    'sources',
+    `${values.tweets}-${files}f-seed${values.seed}`,
+  );
   if (!existsSync(`${dir}.complete`)) {
     rmSync(dir, { recursive: true, force: true });
     execFileSync(
       process.execPath,
-      [nodePath.join(REPO, 'dist/cli/main.js'), 'generate', '--tweets', String(tweets)]
-        .concat(['--files', String(files), '--seed', values.seed!, '--out', dir]),
+      [nodePath.join(REPO, 'dist/cli/main.js'), 'generate', '--tweets', String(tweets)].concat([
+        '--files',
+        String(files),
+        '--seed',
+        values.seed!,
+        '--out',
+        dir,
+      ]),
       { stdio: 'inherit' },
     );
     writeFileSync(`${dir}.complete`, new Date().toISOString());
