@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { DuckSession } from '../duck/session.js';
 import { generateSource } from '../pipeline/generate.js';
@@ -9,6 +12,7 @@ import { storeAt } from '../storage/locations.js';
 import { lakehouseLease } from '../pipeline/lakehouse-lease.js';
 import type { LeaseState } from '../storage/lease.js';
 import { UsageError } from './errors.js';
+import { produceFolder } from './kafka-commands.js';
 import { parseFormat, renderTable } from './format.js';
 import { configFor, lakehouseOptions, positiveInt } from './options.js';
 
@@ -48,7 +52,9 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
     .command('generate')
     .description('write a synthetic source by resampling the sample (new users, times and mentions)')
     .requiredOption('--tweets <n>', 'number of tweets')
-    .requiredOption('--out <dir>', 'output folder')
+    .option('--out <dir>', 'output folder (default, with --to: a temporary one, removed after)')
+    .option('--to <uri>', 'then send the tweets to a Kafka topic, kafka://host:port/topic (as `produce`)')
+    .option('--partitions <n>', 'with --to: create the topic with this many partitions if it does not exist')
     .option('--files <n>', 'number of files', '10')
     .option('--seed <n>', 'random seed', '42')
     .option('--sample <dir>', 'folder to resample (default: the bundled sample)')
@@ -130,23 +136,44 @@ async function lakehouseClearCommand(
 }
 
 async function lakehouseGenerateCommand(
-  opts: { tweets: string; out: string; files: string; seed: string; sample?: string },
+  opts: {
+    tweets: string;
+    out?: string;
+    to?: string;
+    partitions?: string;
+    files: string;
+    seed: string;
+    sample?: string;
+  },
   out: NodeJS.WritableStream,
 ): Promise<void> {
-  const session = await DuckSession.create();
+  if (!opts.out && !opts.to) throw new UsageError('give --out <dir>, --to kafka://host:port/topic, or both');
+  const folder = opts.out ?? mkdtempSync(nodePath.join(tmpdir(), 'tweetlake-generate-'));
   try {
-    const t0 = performance.now();
-    const r = await generateSource(session, {
-      sample: opts.sample ?? bundledSampleDir(),
-      out: opts.out,
-      tweets: positiveInt(opts.tweets, '--tweets'),
-      files: positiveInt(opts.files, '--files'),
-      seed: Number(opts.seed),
-    });
-    out.write(
-      `wrote ${opts.tweets} tweets in ${r.files.length} files to ${opts.out} in ${Math.round(performance.now() - t0)} ms\n`,
-    );
+    const session = await DuckSession.create();
+    try {
+      const t0 = performance.now();
+      const r = await generateSource(session, {
+        sample: opts.sample ?? bundledSampleDir(),
+        out: folder,
+        tweets: positiveInt(opts.tweets, '--tweets'),
+        files: positiveInt(opts.files, '--files'),
+        seed: Number(opts.seed),
+      });
+      out.write(
+        `wrote ${opts.tweets} tweets in ${r.files.length} files to ${folder} in ${Math.round(performance.now() - t0)} ms\n`,
+      );
+    } finally {
+      session.close();
+    }
+    if (opts.to)
+      await produceFolder(
+        folder,
+        { to: opts.to, ...(opts.partitions ? { partitions: opts.partitions } : {}) },
+        undefined,
+        out,
+      );
   } finally {
-    session.close();
+    if (!opts.out) rmSync(folder, { recursive: true, force: true });
   }
 }

@@ -6,6 +6,7 @@ import { TWEETLAKE_VERSION } from '../delta/version.js';
 import { configureLogging, DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../log.js';
 import { redactSecrets } from '../redact.js';
 import { presentError } from './errors.js';
+import { registerKafkaCommands } from './kafka-commands.js';
 import { registerLakehouseCommands } from './lakehouse-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerRunCommand } from './run-command.js';
@@ -39,6 +40,7 @@ export function buildProgram(out: NodeJS.WriteStream = process.stdout): Command 
   registerModelCommands(program, out);
   registerUiCommands(program, out);
   registerScheduleCommands(program, out);
+  registerKafkaCommands(program, out);
   return program;
 }
 

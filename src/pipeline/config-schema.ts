@@ -98,6 +98,7 @@ export const CONFIG_FILE_SCHEMA = section({
     startingOffsets: text("earliest, latest or Spark's JSON of offsets per partition").optional(),
     maxOffsetsPerTrigger: positiveInt().optional(),
     clientId: text('a client id').optional(),
+    retryMs: positiveInt().optional(),
   }).optional(),
   storage: section({
     s3: section({

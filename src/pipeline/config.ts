@@ -48,8 +48,11 @@ export interface TweetlakeConfig {
   schedule: { timezone?: string };
   /** How `s3://` locations are reached (the rest from the AWS variables and chain) and the local cache of their data files. */
   storage: StorageOptions;
-  /** A `kafka://` source: where partitions start the first time, records per batch, the client id. */
-  kafka: { startingOffsets?: string; maxOffsetsPerTrigger?: number; clientId?: string };
+  /**
+   * A `kafka://` source: where partitions start the first time, records per batch, the client id,
+   * and how long the broker may stay unreachable before a batch fails (default 120 s).
+   */
+  kafka: { startingOffsets?: string; maxOffsetsPerTrigger?: number; clientId?: string; retryMs?: number };
 }
 
 /** The package's own folder (holds models/ and data/sample/). */

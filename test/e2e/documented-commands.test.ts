@@ -212,6 +212,13 @@ const CHECKS: Record<string, Check> = {
       expect(describe.numFiles).toBe(1);
     },
   },
+  // The Kafka recipe, with nothing listening (unreachableKafka, below).
+  'npx tweetlake produce --source data/sample --to kafka://localhost:9092/tweets --partitions 6': {
+    server: unreachableKafka,
+  },
+  'npx tweetlake run --source kafka://localhost:9092/tweets --config kafka.config.json': {
+    server: unreachableKafka,
+  },
   // The model-server recipes need a server (Python) that npm test does not start: test/interop/
   // model-serving.test.ts runs gold through mlflow models serve and MLServer. Here, with nothing
   // listening at the documented address, each stops with a clear error naming the server.
@@ -311,3 +318,28 @@ describe('every tweetlake command in README.md and docs/, as written', () => {
     }
   }, 300_000);
 });
+
+/**
+ * The Kafka recipe needs a broker that npm test does not start (test/interop/kafka/kafka-run.test.ts
+ * runs it against a real one): with nothing listening at the documented address, each command stops
+ * with its typed error naming the broker (the run's source gives up after 1 s, one attempt a batch).
+ */
+async function unreachableKafka(ctx: Ctx, line: string): Promise<void> {
+  const config = nodePath.join(ctx.dir, 'kafka.config.json');
+  // the documented folder, in the lakehouse's folder: a small sample
+  mkdirSync(nodePath.join(ctx.dir, 'data', 'sample'), { recursive: true });
+  writeFileSync(nodePath.join(ctx.dir, 'data', 'sample', 'tweets-001.json'), readFileSync(SAMPLE));
+  writeFileSync(
+    config,
+    JSON.stringify({ maxBatchAttempts: 1, kafka: { startingOffsets: 'earliest', retryMs: 1000 } }),
+  );
+  try {
+    const r = ctx.sh(line);
+    expect(r.status, `${line}\n${r.out}`).toBe(3);
+    expect(r.out).toContain('localhost:9092');
+    expect(r.out).toMatch(line.includes(' produce ') ? /error \[KAFKA_PRODUCE\]/ : /error \[KAFKA_SOURCE\]/);
+    expect(r.out).toMatch(/is the broker running and reachable/);
+  } finally {
+    rmSync(config, { force: true });
+  }
+}

@@ -104,10 +104,15 @@ function runEnv(): NodeJS.ProcessEnv {
   return { ...process.env, MLFLOW_TRACKING_URI: '', HF_HUB_OFFLINE: '1' };
 }
 
-/** Runs `tweetlake run` to its end; resolves with its output, rejects when it fails. */
-export function runToEnd(root: string, source: string, timeoutMs = HUNG_MS): Promise<string> {
+/** Runs `tweetlake run` (with `extra` flags) to its end; resolves with its output, rejects when it fails. */
+export function runToEnd(
+  root: string,
+  source: string,
+  timeoutMs = HUNG_MS,
+  extra: string[] = [],
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, runArgs(root, source), {
+    const child = spawn(process.execPath, runArgs(root, source, extra), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: runEnv(),
     });
@@ -155,11 +160,16 @@ function isAimedLine(plan: KillPlan, line: string): boolean {
     : line.startsWith(`${stream}batch ${plan.batch} `);
 }
 
-/** Starts `tweetlake run` and SIGKILLs it as `plan` says (if it is still running then). */
-export function runAndKill(root: string, source: string, plan: KillPlan): Promise<KillOutcome> {
+/** Starts `tweetlake run` (with `extra` flags) and SIGKILLs it as `plan` says (if it is still running then). */
+export function runAndKill(
+  root: string,
+  source: string,
+  plan: KillPlan,
+  extra: string[] = [],
+): Promise<KillOutcome> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, runArgs(root, source), {
+    const child = spawn(process.execPath, runArgs(root, source, extra), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: runEnv(),
     });

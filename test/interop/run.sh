@@ -72,4 +72,10 @@ if [ ! -f "$VENV/.spark-warm" ] || ! ls "$HOME"/.ivy2/jars/io.delta_delta-spark_
   touch "$VENV/.spark-warm"
 fi
 
+# Spark's own Kafka source (spark-sql-kafka-0-10) for test/interop/kafka/kafka-run.test.ts, the same way.
+if ! ls "$HOME"/.ivy2/jars/org.apache.spark_spark-sql-kafka-0-10_* >/dev/null 2>&1; then
+  echo "interop: resolving Spark's Kafka source jars (Maven Central)" >&2
+  "$TWEETLAKE_PYTHON" "$ROOT/test/interop/py/spark_kafka.py" --warm
+fi
+
 exec npx vitest run --project interop "$@"
