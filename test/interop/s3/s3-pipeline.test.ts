@@ -61,7 +61,8 @@ async function contents(root: string, source: string): Promise<Record<string, st
 async function uploadSource(prefix: string): Promise<string> {
   const url = `s3://${BUCKET}/${prefix}`;
   const store = storeAt(url);
-  for (const f of FILES) await store.putFile(f, nodePath.join(SAMPLE, f));
+  // putFileIfAbsent leaves the local file; putFile may move it (into the file cache)
+  for (const f of FILES) await store.putFileIfAbsent(f, nodePath.join(SAMPLE, f));
   return url;
 }
 
