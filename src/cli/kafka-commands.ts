@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isSourceFile } from '../engine/file-source.js';
 import { parseKafkaUri } from '../engine/kafka-uri.js';
 import { produceFiles } from '../pipeline/produce.js';
 import { storeAt } from '../storage/locations.js';
@@ -40,7 +41,7 @@ export async function produceFolder(
   // the files a file source would read: hidden ones (., _) left out, in name order
   const keys = (await store.list(''))
     .map((m) => m.path)
-    .filter((k) => !k.split('/').some((s) => s.startsWith('.') || s.startsWith('_')))
+    .filter(isSourceFile)
     .sort();
   if (keys.length === 0) throw new UsageError(`no files in ${source}: give --source a folder of JSON files`);
   const r = await produceFiles({

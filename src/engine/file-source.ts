@@ -53,6 +53,11 @@ export interface FileSourceOptions {
 }
 
 export const DEFAULT_SETTLE_MS = 1000;
+
+/** Whether a source object is one the file source reads: no part of its path starts with '.' or '_'. */
+export function isSourceFile(path: string): boolean {
+  return !path.split('/').some((s) => s.startsWith('.') || s.startsWith('_'));
+}
 const DEFAULT_CHUNK_BYTES = 4 << 20;
 
 /** The source folder is missing, not a folder, or cannot be read. */
@@ -162,7 +167,7 @@ export class FileSource implements Source {
   /** The folder's files that a batch may read: not hidden, matching the pattern. */
   private async listing(): Promise<ObjectMeta[]> {
     const files = (await this.listAll())
-      .filter((m) => !m.path.split('/').some((s) => s.startsWith('.') || s.startsWith('_')))
+      .filter((m) => isSourceFile(m.path))
       .filter((m) => !this.options.pattern || this.options.pattern.test(nodePath.basename(m.path)));
     if (files.length === 0 && this.tracker.files.size === 0 && !this.warnedEmpty) {
       this.warnedEmpty = true;

@@ -20,7 +20,7 @@ export interface KafkaLocation {
 
 /** True for a `kafka://` source URI. */
 export function isKafkaUri(source: string): boolean {
-  return source.startsWith('kafka://');
+  return /^kafka:\/\//i.test(source);
 }
 
 /** Parses `kafka://host:port[,host:port]/topic`. */

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TweetlakeError, errorMessage } from '../errors.js';
+import { isKafkaUri } from '../engine/kafka-uri.js';
 import { resolveLocation, type StorageOptions } from '../storage/locations.js';
 import { CONFIG_FILE_SCHEMA, configIssues } from './config-schema.js';
 import { DEFAULT_MODEL_URI } from '../model/bundled.js';
@@ -179,7 +180,7 @@ export function loadConfig(flags: ConfigOverrides = {}, configFile?: string): Tw
   config = merge(config, flags);
   config.root = resolveLocation(config.root);
   // a Kafka topic is a URI the engine reads; folders and S3 prefixes are locations
-  if (!/^kafka:\/\//i.test(config.source)) config.source = resolveLocation(config.source);
+  if (!isKafkaUri(config.source)) config.source = resolveLocation(config.source);
   return checkConfig(config, 'the settings (flags and TWEETLAKE_* variables)');
 }
 

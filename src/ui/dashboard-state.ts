@@ -1,3 +1,5 @@
+import { isSourceFile } from '../engine/file-source.js';
+import { isKafkaUri } from '../engine/kafka-uri.js';
 import { storeAt } from '../storage/locations.js';
 import type { DuckSession } from '../duck/session.js';
 import { DeltaTable } from '../delta/table.js';
@@ -78,11 +80,9 @@ async function predictionCacheState(
 
 /** Sizes of the source's files, as the file source sees them (not hidden, any depth); [] when it is gone. */
 async function sourceFileSizes(location: string | undefined): Promise<number[]> {
-  if (!location || /^kafka:\/\//i.test(location)) return [];
+  if (!location || isKafkaUri(location)) return [];
   try {
-    return (await storeAt(location).list(''))
-      .filter((m) => !m.path.split('/').some((s) => s.startsWith('.') || s.startsWith('_')))
-      .map((m) => m.size);
+    return (await storeAt(location).list('')).filter((m) => isSourceFile(m.path)).map((m) => m.size);
   } catch (err) {
     if (isNotFound(err)) return []; // the source folder is gone: the lakehouse is still shown
     throw err;

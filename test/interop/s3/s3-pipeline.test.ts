@@ -50,6 +50,29 @@ function cli(args: string[], timeoutMs = 300_000): Promise<{ code: number | null
   });
 }
 
+/** Starts `tweetlake run` in the background: its output so far, a wait for a line, its exit code. */
+function startRun(root: string, source: string) {
+  const child = spawn(process.execPath, runArgs(root, source), {
+    env: { ...process.env, MLFLOW_TRACKING_URI: '', HF_HUB_OFFLINE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  /** Resolves once the output matches (or the run has ended). */
+  const reached = (line: RegExp) =>
+    new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (line.test(out) || child.exitCode !== null) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 20);
+    });
+  return { exited, reached, output: () => out };
+}
+
 /** The tables with source locations made comparable (a local folder vs an S3 prefix of the same files). */
 async function contents(root: string, source: string): Promise<Record<string, string[]>> {
   const raw = await tableContents(session, root, { predictions: true });
@@ -178,25 +201,12 @@ describe('tweetlake run with root and source on S3', () => {
   it('a second run on the same S3 lakehouse is refused while the first holds its lease', async () => {
     const source = await uploadSource('src-lease');
     const root = `s3://${BUCKET}/lease`;
-    const first = spawn(process.execPath, runArgs(root, source), {
-      env: { ...process.env, MLFLOW_TRACKING_URI: '', HF_HUB_OFFLINE: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    first.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const done = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        if (/bronze_stream: started/.test(out) || first.exitCode !== null) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 20);
-    });
+    const first = startRun(root, source);
+    await first.reached(/bronze_stream: started/);
     const second = await cli(runArgs(root, source).slice(1));
     expect(second.code, second.out).toBe(2);
     expect(second.out).toMatch(/in use by another tweetlake process: pid \d+/);
-    expect(await done).toBe(0);
+    expect(await first.exited).toBe(0);
   }, 600_000);
 
   it('SIGKILLed at moments of its S3 writes and run again: every table equal to the clean run', async () => {
@@ -218,29 +228,15 @@ describe('tweetlake run with root and source on S3', () => {
   it('the S3 server killed mid-run: the run fails cleanly or retries, and a rerun completes the same tables', async () => {
     const source = await uploadSource('src-outage');
     const root = `s3://${BUCKET}/outage`;
-    const child = spawn(process.execPath, runArgs(root, source), {
-      env: { ...process.env, MLFLOW_TRACKING_URI: '', HF_HUB_OFFLINE: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        if (/silver_stream: batch 0 /.test(out) || child.exitCode !== null) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 20);
-    });
+    const run = startRun(root, source);
+    await run.reached(/silver_stream: batch 0 /);
     await server.kill();
     await new Promise((r) => setTimeout(r, 3_000));
     await server.start();
-    const code = await exited;
+    const code = await run.exited;
     // either the retries outlasted the outage, or the run stopped with an external error (exit 3)
-    expect([0, 3], out).toContain(code);
-    if (code === 3) expect(out).toMatch(/run again|retr/i);
+    expect([0, 3], run.output()).toContain(code);
+    if (code === 3) expect(run.output()).toMatch(/run again|retr/i);
     await runToEnd(root, source);
     expect(await contents(root, source)).toEqual(clean);
   }, 900_000);
