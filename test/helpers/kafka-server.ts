@@ -91,9 +91,16 @@ function javaBinary(): string {
   return process.env.JAVA_HOME ? nodePath.join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
 }
 
-/** A random KRaft cluster id: 16 bytes, base64url without padding (Kafka's Uuid text form). */
-function clusterId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * A random KRaft cluster id: 16 bytes, base64url without padding (Kafka's Uuid text form). Like
+ * Kafka's own Uuid.randomUuid, never one that starts with '-': the storage tool's argument parser
+ * reads such a value as an option (1 format in 64 failed so in CI).
+ */
+export function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function serverProperties(dataDir: string, port: number, controllerPort: number): string {
@@ -135,7 +142,7 @@ function formatStorage(libs: string, dataDir: string, properties: string): void 
     nodePath.join(libs, '*'),
     `-Dlog4j2.configurationFile=${nodePath.join(dataDir, 'log4j2.properties')}`,
   ];
-  args.push('kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', properties);
+  args.push('kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId()}`, `--config=${properties}`);
   const result = spawnSync(javaBinary(), args, { encoding: 'utf8', timeout: 120_000 });
   if (result.error || result.status !== 0)
     throw new Error(
