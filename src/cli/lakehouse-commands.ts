@@ -9,20 +9,25 @@ import { lakehousePaths } from '../pipeline/paths.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { StateStore } from '../pipeline/state.js';
 import { storeAt } from '../storage/locations.js';
-import { lakehouseLease } from '../pipeline/lakehouse-lease.js';
-import type { LeaseState } from '../storage/lease.js';
+import { lakehouseLease, LEASE_TIMING } from '../pipeline/lakehouse-lease.js';
+import { APPLICATION_LEASE_PREFIX } from '../pipeline/group-worker.js';
+import { Lease, type LeaseState } from '../storage/lease.js';
 import { UsageError } from './errors.js';
 import { produceFolder } from './kafka-commands.js';
 import { parseFormat, renderTable } from './format.js';
 import { configFor, lakehouseOptions, positiveInt } from './options.js';
 
 /** One line on who holds a lakehouse's lease. */
-function describeLease(lease: LeaseState | undefined): string {
-  if (!lease) return 'lease: free (no run is using this lakehouse)';
+function describeLease(
+  lease: LeaseState | undefined,
+  what = 'lease',
+  free = 'no run is using this lakehouse',
+): string {
+  if (!lease) return `${what}: free (${free})`;
   const h = lease.holder;
   return (
-    `lease: held by pid ${h.pid} on ${h.host} since ${h.startedAt} (${h.command}), refreshed ${h.refreshedAt}` +
-    (lease.stale ? '; stale: its process is gone or stopped refreshing, the next run takes it over' : '')
+    `${what}: held by pid ${h.pid} on ${h.host} since ${h.startedAt} (${h.command}), refreshed ${h.refreshedAt}` +
+    (lease.stale ? '; stale: its process is gone or stopped refreshing, the next one takes it over' : '')
   );
 }
 
@@ -73,6 +78,16 @@ async function lakehouseStreamsCommand(
     return;
   }
   out.write(`${describeLease(await lakehouseLease(config.root))}\n`);
+  if (states.some((s) => s.worker))
+    out.write(
+      `${describeLease(
+        await Lease.current(storeAt(config.root), APPLICATION_LEASE_PREFIX, {
+          staleAfterMs: LEASE_TIMING.staleAfterMs,
+        }),
+        'application lease (group workers)',
+        'no worker keeps the application table now',
+      )}\n`,
+    );
   if (states.length === 0) {
     out.write(`no streams have run in ${config.root}\n`);
     return;
@@ -83,7 +98,15 @@ async function lakehouseStreamsCommand(
         name: s.name,
         active: s.active,
         status: s.status.message,
-        batch: s.lastProgress?.batchId ?? null,
+        ...(states.some((x) => x.worker)
+          ? {
+              // a worker of a group: the partitions Kafka gave it, and what of them is not in gold yet
+              partitions: s.worker ? s.worker.partitions.join(',') || '-' : null,
+              lag: s.worker ? s.worker.lag : null,
+              application: s.worker ? (s.worker.application ? 'yes' : 'no') : null,
+            }
+          : {}),
+        batch: s.lastProgress?.batchId ?? (s.worker ? s.worker.batches : null),
         'input rows': s.lastProgress?.numInputRows ?? null,
         'rows/s': s.lastProgress ? Math.round(s.lastProgress.processedRowsPerSecond) : null,
         'total batches': s.history.length,

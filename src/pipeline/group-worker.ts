@@ -23,7 +23,7 @@ import { Lease, LeaseHeld, LeaseLost } from '../storage/lease.js';
 import { joinLocation, storeAt } from '../storage/locations.js';
 import { bronzeRowsSql, newKeysSql, quarantineRowsSql } from './bronze.js';
 import { scoreBatch } from './gold.js';
-import { LEASE_TIMING } from './lakehouse-lease.js';
+import { lakehouseLease, LEASE_TIMING } from './lakehouse-lease.js';
 import { lakehousePaths, type LakehousePaths } from './paths.js';
 import { BRONZE_SCHEMA, GOLD_SCHEMA, QUARANTINE_SCHEMA, SILVER_SCHEMA } from './schemas.js';
 import { silverRowsSql } from './silver.js';
@@ -41,6 +41,9 @@ const SCHEMAS = {
   silver: SILVER_SCHEMA,
   gold: GOLD_SCHEMA,
 };
+
+/** The application lease's folder under the lakehouse root: who keeps the application table. */
+export const APPLICATION_LEASE_PREFIX = '_leases/application/';
 
 /** Conflicts in a row (other workers committing the same partitions) before a worker gives up. */
 const MAX_CONFLICTS = 20;
@@ -178,6 +181,9 @@ export class GroupWorker {
     const t0 = performance.now();
     const kafka = this.options.kafka ?? {};
     this.reader = new KafkaReader(this.location, kafka, kafka.retryMs);
+    // a single-process run holds the lakehouse's lease and writes the same tables with its own checkpoints
+    const run = await lakehouseLease(this.paths.root);
+    if (run && !run.stale) throw new LeaseHeld(run.holder, this.paths.root);
     const partitionCount = await this.reader.partitions();
     this.starts = new PartitionStarts(
       storeAt(joinLocation(this.paths.root, '_checkpoints', `group-${this.options.group}`)),
@@ -246,6 +252,8 @@ export class GroupWorker {
       try {
         await this.runBatch(plan);
         conflicts = 0;
+        // advisory, for Kafka's own lag tools: where gold now stands in each partition of the batch
+        await this.member!.commitAdvisory(new Map(plan.ranges.map((r) => [r.partition, r.to])));
       } catch (err) {
         if (!(err instanceof CommitConflict) || ++conflicts > MAX_CONFLICTS) throw err;
         // another worker committed these partitions (a rebalance): plan again from the tables
@@ -443,7 +451,7 @@ export class GroupWorker {
   private acquireApplicationLease(): Promise<Lease> {
     return Lease.acquire(
       storeAt(this.paths.root),
-      '_leases/application/',
+      APPLICATION_LEASE_PREFIX,
       this.options.command ?? process.argv.slice(1).join(' '),
       {
         staleAfterMs: LEASE_TIMING.staleAfterMs,

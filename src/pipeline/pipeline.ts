@@ -24,6 +24,7 @@ import {
 import { stageQueries, type StageOptions } from './stages.js';
 import { StateStore, type StreamState } from './state.js';
 import { logFor } from '../log.js';
+import { TweetlakeError } from '../errors.js';
 
 const log = logFor('pipeline');
 
@@ -68,6 +69,19 @@ export interface PipelineSummary {
   ingest: IngestFigures;
   /** What the sources warned about during the run. */
   warnings: string[];
+}
+
+/** A run or clear was refused: workers of a group are writing the lakehouse. */
+export class WorkersRunning extends TweetlakeError {
+  constructor(root: string, what: string, workers: StreamState[]) {
+    super(
+      'WORKERS_RUNNING',
+      `cannot ${what} ${root}: ${workers.length} worker(s) of group ${[...new Set(workers.map((w) => w.worker!.group))].join(', ')} ` +
+        `are writing it (${workers.map((w) => `pid ${w.pid} on ${w.host ?? 'this host'}`).join(', ')}); ` +
+        'stop them first (Ctrl-C, SIGTERM or `tweetlake stop`)',
+      { domain: 'user', retryable: true },
+    );
+  }
 }
 
 /** A batch position not yet committed: the stream is (or was, when it died) running a batch. */
@@ -117,7 +131,10 @@ export class Pipeline {
    * lakehouse's lease: it refuses while a run is using the lakehouse.
    */
   async clear(options: { predictionCache?: boolean } = {}): Promise<void> {
-    await withLakehouseLease(this.paths.root, this.command, () => this.deleteTablesAndCheckpoints(options));
+    await withLakehouseLease(this.paths.root, this.command, async () => {
+      await this.refuseWhileWorkersRun('clear');
+      await this.deleteTablesAndCheckpoints(options);
+    });
   }
 
   private async deleteTablesAndCheckpoints(options: { predictionCache?: boolean } = {}): Promise<void> {
@@ -125,6 +142,12 @@ export class Pipeline {
     await removeLocation(joinLocation(this.paths.root, '_checkpoints'));
     await removeLocation(this.paths.state);
     if (options.predictionCache) await new PredictionCache(this.paths.predictionCache, this.session).clear();
+  }
+
+  /** Workers of a group (`run --group`) write the tables without the lakehouse's lease: their states say they run. */
+  private async refuseWhileWorkersRun(what: 'run' | 'clear'): Promise<void> {
+    const workers = (await this.state.streams()).filter((s) => s.worker && s.active);
+    if (workers.length) throw new WorkersRunning(this.paths.root, what, workers);
   }
 
   /** Asks every stream to stop after its current batch; `run()` then resolves with `stopped` set. */
@@ -143,6 +166,7 @@ export class Pipeline {
       this.paths.root,
       this.command,
       async () => {
+        await this.refuseWhileWorkersRun('run');
         if (options.clear) await this.deleteTablesAndCheckpoints();
         else await checkMentionFormat(this.session, this.paths);
         return this.runStreams();
