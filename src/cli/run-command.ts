@@ -195,6 +195,8 @@ export async function runGroupWorker(
     trigger: config.trigger,
     pollIntervalMs: config.pollIntervalMs,
     maxRecordBytes: config.maxRecordBytes,
+    maxBatchAttempts: config.maxBatchAttempts,
+    retryBackoffMs: config.retryBackoffMs,
     kafka: config.kafka,
     dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
     schemaEvolution: config.schemaEvolution,

@@ -64,6 +64,9 @@ export interface GroupWorkerOptions extends Omit<
   group: string;
   /** available-now: stop once gold holds the whole topic up to its end at start (default); continuous: until stopped. */
   trigger?: 'available-now' | 'continuous';
+  /** Failed attempts of a batch (a retryable error) before the worker gives up (default 3), and the first wait. */
+  maxBatchAttempts?: number;
+  retryBackoffMs?: number;
   /** Wait between polls when there is nothing to read (ms, default 1000). */
   pollIntervalMs?: number;
   /** How the worker keeps its place in the group. */
@@ -203,7 +206,13 @@ export class GroupWorker {
       this.wake?.();
     };
     const stopWatch = this.watchStopRequests();
-    const application = ends ? undefined : this.keepApplication();
+    let applicationError: unknown;
+    const application = ends
+      ? undefined
+      : this.keepApplication().catch((err: unknown) => {
+          applicationError = err; // the application stream failed: the worker stops, and says why
+          this.stop();
+        });
     try {
       await this.member.join(kafka.retryMs);
       this.line(
@@ -224,6 +233,7 @@ export class GroupWorker {
       await this.reader.close();
       await this.publish(false).catch(() => undefined);
     }
+    if (applicationError) throw applicationError;
     const failed = this.manager.all.find((q) => q.exception);
     if (failed) throw failed.exception;
     return { ...this.summary, stopped: this.stopRequested && !ends, elapsedMs: performance.now() - t0 };
@@ -232,6 +242,7 @@ export class GroupWorker {
   /** Batches of the partitions this worker holds, until stopped or (with `ends`) gold holds them all. */
   private async consume(ends: number[] | undefined): Promise<void> {
     let conflicts = 0;
+    let failures = 0;
     let published = 0;
     while (!this.stopRequested) {
       const plan = await this.plan(this.member!.partitions, ends);
@@ -252,9 +263,18 @@ export class GroupWorker {
       try {
         await this.runBatch(plan);
         conflicts = 0;
+        failures = 0;
         // advisory, for Kafka's own lag tools: where gold now stands in each partition of the batch
         await this.member!.commitAdvisory(new Map(plan.ranges.map((r) => [r.partition, r.to])));
       } catch (err) {
+        if (!(err instanceof CommitConflict) && err instanceof TweetlakeError && err.retryable) {
+          // storage or broker trouble that may pass: the batch is planned again from the tables
+          if (++failures >= (this.options.maxBatchAttempts ?? 3)) throw err;
+          const wait = (this.options.retryBackoffMs ?? 1_000) * 2 ** (failures - 1);
+          this.line(`batch failed (${err.code}: ${err.message}); trying again in ${wait} ms`);
+          await this.sleep(wait);
+          continue;
+        }
         if (!(err instanceof CommitConflict) || ++conflicts > MAX_CONFLICTS) throw err;
         // another worker committed these partitions (a rebalance): plan again from the tables
         this.line(`${err.kind} on a table (partitions moving between workers): planning again`);
