@@ -133,7 +133,7 @@ export class RawRecordsTable {
     if (this.recordsTable) return `SELECT * FROM ${this.recordsTable}`;
     const t = `${SCRATCH_SCHEMA}.${this.name}`;
     return `SELECT source_file, line_number + i - 1 AS line_number, CAST(NULL AS BIGINT) AS byte_offset,
-        byte_offset AS segment_offset, rtrim(p, chr(13)) AS line, strlen(p) AS line_bytes,
+        byte_offset AS segment_offset, CASE WHEN ends_with(p, chr(13)) THEN rtrim(p, chr(13)) ELSE p END AS line, strlen(p) AS line_bytes,
         CAST(NULL AS VARCHAR) AS file_error, CAST(NULL AS VARCHAR) AS raw_bytes
       FROM (SELECT source_file, byte_offset, line_number, unnest(parts) AS p, generate_subscripts(parts, 1) AS i
         FROM (SELECT source_file, byte_offset, line_number, string_split(decode(bytes), chr(10)) AS parts
