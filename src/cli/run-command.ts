@@ -9,10 +9,11 @@ import { isModelServerUri } from '../model/model-server-uri.js';
 import { resolveModel } from '../model/resolve.js';
 import type { TweetlakeConfig } from '../pipeline/config.js';
 import { NothingToEvaluate } from '../analytics/evaluate.js';
+import { checkGroupSource, GroupWorker } from '../pipeline/group-worker.js';
 import { Pipeline, type PipelineSummary } from '../pipeline/pipeline.js';
 import { lakehousePaths, STREAM_NAMES, TABLE_NAMES, type StreamName } from '../pipeline/paths.js';
 import { redactSecrets } from '../redact.js';
-import { Interrupted } from './errors.js';
+import { Interrupted, UsageError } from './errors.js';
 import { renderTable } from './format.js';
 import { InterruptHandler } from './interrupts.js';
 import { configFor, defaultDashboardPort, lakehouseOptions, positiveInt, tcpPort } from './options.js';
@@ -101,6 +102,10 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
       '--source <dir>',
       'folder or s3://bucket/prefix of source JSON files, or kafka://host:port/topic (default: the bundled sample)',
     )
+    .option(
+      '--group <name>',
+      "run one worker of a consumer group on a kafka:// source: the workers of a group share the topic's partitions",
+    )
     .option('--orchestration <mode>', 'sequential | concurrent')
     .option('--trigger <mode>', 'available-now | continuous')
     .option('--max-files-per-trigger <n>', 'source files per micro-batch')
@@ -144,6 +149,18 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
           : opts.dashboard === true
             ? defaultDashboardPort()
             : tcpPort(String(opts.dashboard), '--dashboard');
+      if (opts.group !== undefined) {
+        if (opts.clear)
+          throw new UsageError(
+            '--clear cannot be given to a worker of a group (the others are writing): clear the lakehouse once with `tweetlake clear` before starting the workers',
+          );
+        if (dashboardPort)
+          throw new UsageError(
+            '--dashboard cannot be given to a worker: start `tweetlake dashboard` on the lakehouse',
+          );
+        await runGroupWorker(config, { group: String(opts.group), out });
+        return;
+      }
       await runPipeline(config, {
         clear: !!opts.clear,
         out,
@@ -151,6 +168,57 @@ export function registerRunCommand(program: Command, out: NodeJS.WriteStream): v
         ...(opts.retryFailed ? { retryFailedBatches: true } : {}),
       });
     });
+}
+
+/**
+ * One worker of a consumer group (`run --group`): prints its assignment and batches; Ctrl-C or
+ * SIGTERM gives its partitions and the application lease back after the current batch, and the
+ * worker ends normally (the others, or the next worker, go on from the tables).
+ */
+export async function runGroupWorker(
+  config: TweetlakeConfig,
+  options: { group: string; out: NodeJS.WriteStream },
+): Promise<void> {
+  const { out } = options;
+  checkGroupSource(config.source);
+  const session = await DuckSession.create({
+    ...(config.duckdb.memoryLimit ? { memoryLimit: config.duckdb.memoryLimit } : {}),
+    ...(config.duckdb.threads ? { threads: config.duckdb.threads } : {}),
+  });
+  const log = (line: string) => out.write(`${redactSecrets(line)}\n`);
+  const classifier = lazyClassifier(config, log);
+  const worker = new GroupWorker({
+    root: config.root,
+    source: config.source,
+    group: options.group,
+    session,
+    trigger: config.trigger,
+    pollIntervalMs: config.pollIntervalMs,
+    maxRecordBytes: config.maxRecordBytes,
+    kafka: config.kafka,
+    dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
+    schemaEvolution: config.schemaEvolution,
+    inferenceBatchSize: 1024,
+    predictionCache: config.model.cache,
+    classifier: classifier.get,
+    command: ['tweetlake', ...process.argv.slice(2)].join(' '),
+    onLine: log,
+  });
+  log(`tweetlake run --group ${options.group}: ${config.source} -> ${config.root} (${config.trigger})`);
+  const interrupts = new InterruptHandler(out, () => worker.stop());
+  try {
+    const s = await worker.run();
+    log(
+      `worker ${s.worker}: ${s.batches} batch(es), ${s.records} records -> bronze ${s.rows.bronze}, ` +
+        `quarantine ${s.rows.quarantine}, silver ${s.rows.silver}, gold ${s.rows.gold}; ` +
+        `${s.applicationBatches} application batch(es); ${(s.elapsedMs / 1000).toFixed(1)} s` +
+        (interrupts.signal ? ` (stopped by ${interrupts.signal})` : ''),
+    );
+  } finally {
+    interrupts.dispose();
+    await classifier.close();
+    session.close();
+  }
 }
 
 /** Prints the tables after a run and the input accounting (every record in bronze or quarantine). */

@@ -37,6 +37,12 @@ export interface WriteOptions {
   txn?: { appId: string; version: number };
   /** More txn actions in the same commit (what a streaming batch consumed of each source part). */
   txns?: { appId: string; version: number }[];
+  /**
+   * The txn versions the write was planned from (undefined: the app id had none): when another
+   * writer has recorded one of these app ids since, the write fails with a ConcurrentTransaction
+   * conflict, whether that commit came before the write read the table or while it committed.
+   */
+  expectedTxns?: { appId: string; version: number | undefined }[];
   /** Table properties when the write creates the table. */
   properties?: Record<string, string>;
   name?: string;
@@ -192,6 +198,16 @@ async function writeOnce(ctx: TableContext, source: DataSource, options: WriteOp
   if (snapshot && options.txn && (snapshot.txnVersion(options.txn.appId) ?? -1) >= options.txn.version) {
     return { version: snapshot.version, skipped: true, numFiles: 0, numRows: 0 };
   }
+  for (const e of options.expectedTxns ?? []) {
+    const now = snapshot?.txnVersion(e.appId);
+    if (now !== e.version)
+      throw new CommitConflict(
+        'ConcurrentTransaction',
+        (snapshot?.version ?? -1) + 1,
+        snapshot?.version ?? -1,
+        `application '${e.appId}' committed version ${now} since this write was planned at ${e.version ?? 'none'}`,
+      );
+  }
   const withSchema =
     'rows' in source && !source.schema && snapshot ? { ...source, schema: snapshot.schema } : source;
   const src = await sourceSql(ctx.session, withSchema);
@@ -247,9 +263,10 @@ async function writeOnce(ctx: TableContext, source: DataSource, options: WriteOp
       compression: (metadata ?? snapshot!.metadata).configuration['delta.parquet.compression.codec'],
       dataChange: true,
     });
-    if (snapshot && !overwrite && !metadata && adds.length === 0 && !options.txn) {
+    if (snapshot && !overwrite && !metadata && adds.length === 0 && !options.txn && !options.txns?.length) {
       // Nothing to add and no batch to record: no commit. With a txn the commit is made anyway, as
-      // Spark's streaming sink does for an empty batch, so the table always knows the query's last batch.
+      // Spark's streaming sink does for an empty batch, so the table always knows the query's last batch
+      // (or, with txns only, what a worker of a group consumed of each partition).
       return { version: snapshot.version, skipped: false, numFiles: 0, numRows: 0 };
     }
     const txn = new Transaction(ctx, snapshot, {

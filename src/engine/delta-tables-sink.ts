@@ -39,7 +39,11 @@ export type StageTransform<T extends string> = (
 ) => Promise<StageOutput<T>>;
 
 /** Creates the table when it is missing (another writer creating it first is fine). */
-async function ensureTable(path: string, schema: StructType, session: DuckSession): Promise<DeltaTable> {
+export async function ensureTable(
+  path: string,
+  schema: StructType,
+  session: DuckSession,
+): Promise<DeltaTable> {
   const table = await DeltaTable.forPath(path, session);
   if (!(await table.exists())) {
     try {

@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import type { DuckSession, JsonValue } from '../duck/session.js';
-import { ObjectExists, type ObjectStore } from '../storage/object-store.js';
-import { CheckpointError, formatLogEntry, parseLogEntry, RECOVERY_HINT } from './checkpoint-file.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { CheckpointError, RECOVERY_HINT } from './checkpoint-file.js';
 import { KafkaReader, type KafkaConnection } from './kafka-reader.js';
+import { PartitionStarts } from './kafka-starts.js';
 import {
   parseKafkaUri,
   parseStartingOffsets,
@@ -32,7 +33,6 @@ type KafkaOffset = Record<string, Record<string, number>>;
 
 export const DEFAULT_MAX_OFFSETS_PER_TRIGGER = 100_000;
 const DEFAULT_FETCH_BYTES = 4 << 20;
-const START_FILE = /^start-(\d+)$/;
 
 /**
  * Spark's Kafka source: each batch reads, per partition, the offsets from the previous batch's end
@@ -53,7 +53,7 @@ export class KafkaSource implements Source {
   private session!: DuckSession;
   private log!: ObjectStore;
   /** The logged first offset of each partition the query has read. */
-  private readonly starts = new Map<number, number>();
+  private starts!: PartitionStarts;
   /** Per partition, the next offset after what the sink's tables hold (their txn). */
   private readonly held = new Map<number, number>();
   /** availableNow: the partitions' ends at start. */
@@ -73,14 +73,8 @@ export class KafkaSource implements Source {
     this.session = session;
     this.log = checkpoint;
     this.reader = new KafkaReader(this.location, this.options, this.options.retryMs);
-    for (const entry of await checkpoint.list('')) {
-      const m = START_FILE.exec(entry.path);
-      if (m)
-        this.starts.set(
-          Number(m[1]),
-          readStart(await checkpoint.get(entry.path), checkpoint.location(entry.path)),
-        );
-    }
+    this.starts = new PartitionStarts(checkpoint, this.topic, this.starting);
+    await this.starts.load();
     await this.reader.partitions(); // a missing topic or an unreachable broker is said now
   }
 
@@ -109,39 +103,7 @@ export class KafkaSource implements Source {
 
   /** The first offset of a partition new to the query: after what the tables hold, else startingOffsets. */
   private async resolveStart(partition: number, firstBatch: boolean, latest: number[]): Promise<number> {
-    const held = this.held.get(partition);
-    if (held !== undefined) return held;
-    const given =
-      this.starting === 'earliest' || this.starting === 'latest'
-        ? undefined
-        : this.starting[this.topic]?.[String(partition)];
-    // Spark: a partition that appears after the first batch starts from the earliest
-    const word =
-      given === -1 || (given === undefined && this.starting === 'latest' && firstBatch)
-        ? 'latest'
-        : given === undefined || given === -2
-          ? 'earliest'
-          : undefined;
-    if (word === 'latest') return latest[partition] ?? 0;
-    if (word === 'earliest') return (await this.reader.offsets('earliest'))[partition] ?? 0;
-    return given!;
-  }
-
-  /** Logs a partition's first offset (write-ahead: before the batch that reads it is planned). */
-  private async logStart(partition: number, offset: number): Promise<number> {
-    try {
-      await this.log.putIfAbsent(`start-${partition}`, formatLogEntry({ offset }));
-    } catch (err) {
-      if (!(err instanceof ObjectExists)) throw err;
-      const logged = readStart(
-        await this.log.get(`start-${partition}`),
-        this.log.location(`start-${partition}`),
-      );
-      this.starts.set(partition, logged);
-      return logged;
-    }
-    this.starts.set(partition, offset);
-    return offset;
+    return this.held.get(partition) ?? this.starts.resolve(partition, firstBatch, latest, this.reader);
   }
 
   /** Each partition's start for the batch after `start`, logging the first offset of new ones. */
@@ -155,7 +117,9 @@ export class KafkaSource implements Source {
           `the checkpoint of the Kafka source ${this.location.uri} starts partition ${p} at offset ${known}, but ` +
             `the tables already hold its records up to offset ${held - 1}: they would be written twice. ${RECOVERY_HINT}`,
         );
-      from.push(known ?? (await this.logStart(p, await this.resolveStart(p, start === undefined, latest))));
+      from.push(
+        known ?? (await this.starts.record(p, await this.resolveStart(p, start === undefined, latest))),
+      );
     }
     return from;
   }
@@ -174,57 +138,12 @@ export class KafkaSource implements Source {
     return { [this.topic]: end };
   }
 
-  async getBatch(start: JsonValue | undefined, end: JsonValue): Promise<SourceBatch> {
-    const ranges = this.ranges(start, end);
-    const table = await RawRecordsTable.create(this.session);
-    const maxRecord = this.options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-    let records: string;
-    try {
-      try {
-        for (const { partition, from, to } of ranges) {
-          const prefix = `${this.location.uri}/${partition}/`;
-          await this.reader.readRange(
-            partition,
-            from,
-            to,
-            this.options.maxFetchBytes ?? DEFAULT_FETCH_BYTES,
-            ({ offset, value }) => {
-              const sink = table.sink(prefix + offset);
-              if (value === null) sink.error(0, offset, 'a Kafka record with no value (a tombstone)');
-              else if (value.length > maxRecord)
-                sink.error(
-                  0,
-                  offset,
-                  `a record of ${value.length} bytes, longer than the ${maxRecord}-byte limit`,
-                );
-              else if (!isUtf8(value)) sink.error(0, offset, 'not UTF-8 text', value);
-              else sink.record(0, offset, value);
-            },
-          );
-        }
-      } finally {
-        table.close();
-      }
-      records = await table.materialize();
-    } catch (err) {
-      await table.dispose();
-      throw err;
-    }
-    const read = ranges.filter((r) => r.to > r.from);
-    return {
-      sql: table.sql,
-      table: records,
-      description: `${this.location.uri} ${read.map((r) => `${r.partition}:[${r.from},${r.to})`).join(' ') || '(nothing)'}`,
-      numRows: table.records,
-      dispose: () => table.dispose(),
-    };
+  getBatch(start: JsonValue | undefined, end: JsonValue): Promise<SourceBatch> {
+    return readKafkaRanges(this.reader, this.session, this.location, this.ranges(start, end), this.options);
   }
 
   /** The offsets a batch (start, end] reads, per partition. */
-  private ranges(
-    start: JsonValue | undefined,
-    end: JsonValue,
-  ): { partition: number; from: number; to: number }[] {
+  private ranges(start: JsonValue | undefined, end: JsonValue): KafkaRange[] {
     const ends = (end as KafkaOffset)[this.topic] ?? {};
     return Object.entries(ends).map(([p, to]) => {
       const from = this.startOf(Number(p), start);
@@ -255,12 +174,67 @@ export class KafkaSource implements Source {
   }
 }
 
-/** The offset of a logged `start-<partition>` entry. */
-function readStart(bytes: Uint8Array, file: string): number {
-  const { offset } = parseLogEntry<{ offset?: unknown }>(bytes, file);
-  if (!Number.isSafeInteger(offset))
-    throw new CheckpointError(`checkpoint file ${file} has no first offset: ${RECOVERY_HINT}`);
-  return offset as number;
+/** Offsets [from, to) of one partition. */
+export interface KafkaRange {
+  partition: number;
+  from: number;
+  to: number;
+}
+
+/**
+ * Reads the records of `ranges` into the raw-record relation of the file source: one record per
+ * Kafka record, `source_file` = `kafka://…/topic/partition/offset`, `line_number` = the offset; a
+ * value that is not UTF-8, is missing (a tombstone) or is too long goes to quarantine with it.
+ */
+export async function readKafkaRanges(
+  reader: KafkaReader,
+  session: DuckSession,
+  location: KafkaLocation,
+  ranges: readonly KafkaRange[],
+  options: Pick<KafkaSourceOptions, 'maxFetchBytes' | 'maxRecordBytes'> = {},
+): Promise<SourceBatch> {
+  const table = await RawRecordsTable.create(session);
+  const maxRecord = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  let records: string;
+  try {
+    try {
+      for (const { partition, from, to } of ranges) {
+        const prefix = `${location.uri}/${partition}/`;
+        await reader.readRange(
+          partition,
+          from,
+          to,
+          options.maxFetchBytes ?? DEFAULT_FETCH_BYTES,
+          ({ offset, value }) => {
+            const sink = table.sink(prefix + offset);
+            if (value === null) sink.error(0, offset, 'a Kafka record with no value (a tombstone)');
+            else if (value.length > maxRecord)
+              sink.error(
+                0,
+                offset,
+                `a record of ${value.length} bytes, longer than the ${maxRecord}-byte limit`,
+              );
+            else if (!isUtf8(value)) sink.error(0, offset, 'not UTF-8 text', value);
+            else sink.record(0, offset, value);
+          },
+        );
+      }
+    } finally {
+      table.close();
+    }
+    records = await table.materialize();
+  } catch (err) {
+    await table.dispose();
+    throw err;
+  }
+  const read = ranges.filter((r) => r.to > r.from);
+  return {
+    sql: table.sql,
+    table: records,
+    description: `${location.uri} ${read.map((r) => `${r.partition}:[${r.from},${r.to})`).join(' ') || '(nothing)'}`,
+    numRows: table.records,
+    dispose: () => table.dispose(),
+  };
 }
 
 /** Splits `limit` among partitions in proportion to their backlog (all of it when it fits). */

@@ -91,5 +91,14 @@ export async function ensureBundledModelRegistered(
   const created = await registry.createVersion(DEFAULT_MODEL_NAME, dir, {
     description: `${DESCRIPTION} (tweetlake bundle ${build})`,
   });
+  // Processes starting together (the workers of a group) may each have registered this build: the
+  // lowest version wins, and a later one is archived instead of taking Production from it.
+  for (const v of (await registry.getModel(DEFAULT_MODEL_NAME))?.versions ?? []) {
+    if (Number(v.version) >= Number(created.version)) break;
+    if ((await bundleOf(registry, v)) === build) {
+      await registry.transitionStage(DEFAULT_MODEL_NAME, created.version, 'Archived', false);
+      return undefined;
+    }
+  }
   return promote(registry, created);
 }

@@ -199,32 +199,34 @@ export class FileModelRegistry implements ModelRegistry {
   ): Promise<ModelVersionInfo> {
     const now = Date.now();
     await this.touchModel(name, now);
-    // Number after every version with an object, including one whose registration never finished.
-    const taken = (await this.entries(name)).versions.map(Number);
-    const version = String(Math.max(0, ...taken) + 1);
-    const source = this.sourceOf(name, version);
-    const info: ModelVersionInfo = {
-      name,
-      version,
-      currentStage: 'None',
-      aliases: [],
-      source,
-      ...(options.runId ? { runId: options.runId } : {}),
-      status: 'PENDING_REGISTRATION',
-      ...(options.description ? { description: options.description } : {}),
-      creationTimestamp: now,
-      lastUpdatedTimestamp: now,
-    };
-    const dir = this.versionDir(name, version);
-    try {
-      await this.store.putIfAbsent(`${dir}/meta.yaml`, this.metaOf(info, source));
-    } catch (err) {
-      if (!(err instanceof ObjectExists)) throw err;
-      throw new TweetlakeError(
-        'MODEL_VERSION_RACE',
-        `version ${version} of ${name} was created concurrently; try again`,
-        { domain: 'external', retryable: true },
-      );
+    // Number after every version with an object, including one whose registration never finished;
+    // a number another process claims first (put-if-absent) goes to it, and this one takes the next.
+    let version = String(Math.max(0, ...(await this.entries(name)).versions.map(Number)) + 1);
+    let info: ModelVersionInfo;
+    let source: string;
+    let dir: string;
+    for (;;) {
+      source = this.sourceOf(name, version);
+      info = {
+        name,
+        version,
+        currentStage: 'None',
+        aliases: [],
+        source,
+        ...(options.runId ? { runId: options.runId } : {}),
+        status: 'PENDING_REGISTRATION',
+        ...(options.description ? { description: options.description } : {}),
+        creationTimestamp: now,
+        lastUpdatedTimestamp: now,
+      };
+      dir = this.versionDir(name, version);
+      try {
+        await this.store.putIfAbsent(`${dir}/meta.yaml`, this.metaOf(info, source));
+        break;
+      } catch (err) {
+        if (!(err instanceof ObjectExists)) throw err;
+        version = String(Number(version) + 1);
+      }
     }
     // Copies, streamed: the caller's folder stays as it is.
     for (const f of await listLocalFiles(modelDir))

@@ -240,7 +240,10 @@ function goldTransform(o: StageOptions): StageTransform<'gold'> {
 }
 
 /** The prediction cache for a classifier, unless it is off or the model has no registry version. */
-function batchCache(o: StageOptions, classifier: Classifier): BatchCache | undefined {
+export function batchCache(
+  o: Pick<StageOptions, 'predictionCache' | 'paths' | 'session'>,
+  classifier: Classifier,
+): BatchCache | undefined {
   if (o.predictionCache === false) return undefined;
   const key = cacheKeyOf(classifier.info);
   return key ? { cache: new PredictionCache(o.paths.predictionCache, o.session), key } : undefined;

@@ -54,6 +54,21 @@ export interface StreamState {
   /** Input rows per batch, recent batches (for rate charts). */
   history: BatchRecord[];
   error?: string;
+  /** A worker of a consumer group (`run --group`): its partitions and how far behind they are. */
+  worker?: WorkerState;
+}
+
+/** What a group worker publishes besides a stream's state. */
+export interface WorkerState {
+  group: string;
+  topic: string;
+  partitions: number[];
+  /** Records of its partitions not yet through gold, at its last plan. */
+  lag: number;
+  batches: number;
+  records: number;
+  /** Whether it runs the application stream (holds the application lease). */
+  application: boolean;
 }
 
 /**
@@ -118,6 +133,24 @@ export class StateStore {
   /** Asks running streams to stop: one by name, or all. */
   async requestStop(name?: string): Promise<void> {
     await this.store.put(`stop/${name ?? '_all'}`, new Date().toISOString());
+  }
+
+  /**
+   * Whether a stop request for `name` or for all streams was made at or after `since` (an ISO time),
+   * left in place for the other workers of a group (a later run takes it away when it starts).
+   */
+  async stopRequestedSince(name: string, since: string): Promise<boolean> {
+    for (const n of [name, '_all']) {
+      let at: string;
+      try {
+        at = new TextDecoder().decode(await this.store.get(`stop/${n}`));
+      } catch (err) {
+        if (err instanceof ObjectNotFound) continue;
+        throw err;
+      }
+      if (Date.parse(at) >= Date.parse(since)) return true;
+    }
+    return false;
   }
 
   /** Stop requests waiting (names; '_all' for all); consumed when read. */

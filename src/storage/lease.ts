@@ -171,6 +171,11 @@ export class Lease {
     }
   }
 
+  /** The lease's generation: 1 for the first holder, one more at each takeover. */
+  get generationNumber(): number {
+    return this.generation;
+  }
+
   /** Who holds this lease (this process). */
   get info(): LeaseHolder {
     return this.holder;

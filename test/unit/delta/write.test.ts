@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeltaTable, ProtocolViolation, SchemaMismatch } from '../../../src/delta/index.js';
+import { CommitConflict, DeltaTable, ProtocolViolation, SchemaMismatch } from '../../../src/delta/index.js';
 import { field, type StructType } from '../../../src/delta/schema.js';
 import { DeltaSink } from '../../../src/engine/sink.js';
 import {
@@ -84,6 +84,44 @@ describe('idempotent writes (txn action)', () => {
     expect((await t.snapshot()).txnVersion('app')).toBe(11);
     expect((await t.write(idRows(5, 1), { txn: { appId: 'app', version: 5 } })).skipped).toBe(true);
     expect(await countRows(t)).toBe(12);
+  });
+});
+
+describe('per-partition txns of a group worker (txns + expectedTxns)', () => {
+  it('records txns only (no txn) even with no rows, and refuses a write planned before another writer took one of its app ids', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir);
+    await t.write(idRows(0, 2), { txns: [{ appId: 'g-t-0', version: 9 }] }); // v0
+    const planned = await t.snapshot();
+    // nothing to add, but the partitions' txns are recorded
+    const empty = await t.write(idRows(2, 0), {
+      snapshot: planned,
+      txns: [{ appId: 'g-t-1', version: 4 }],
+      expectedTxns: [{ appId: 'g-t-1', version: undefined }],
+    });
+    expect(empty).toMatchObject({ version: 1, numRows: 0 });
+    expect((await t.snapshot()).txnVersion('g-t-1')).toBe(4);
+    // planned from v0, where g-t-1 had no txn: another worker has committed it since (v1)
+    const late = await t
+      .write(idRows(10, 3), {
+        snapshot: planned,
+        txns: [{ appId: 'g-t-1', version: 7 }],
+        expectedTxns: [{ appId: 'g-t-1', version: undefined }],
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(late).toBeInstanceOf(CommitConflict);
+    expect((late as CommitConflict).kind).toBe('ConcurrentTransaction');
+    // an app id nobody else took goes through on the same old snapshot, beside the others' commits
+    const other = await t.write(idRows(20, 1), {
+      snapshot: planned,
+      txns: [{ appId: 'g-t-0', version: 12 }],
+      expectedTxns: [{ appId: 'g-t-0', version: 9 }],
+    });
+    expect(other).toMatchObject({ version: 2, numRows: 1 });
+    expect((await readRows(t, await t.snapshot(), 'id')).map((r) => Number(r.id))).toEqual([0, 1, 20]);
   });
 });
 

@@ -41,6 +41,21 @@ describe.skipIf(!bundledModelIfBuilt())('registering the bundled model', () => {
     expect(await stages(r)).toEqual([['1', 'None', ['production']]]);
   });
 
+  it('registered by processes starting together (a group of workers): one version in Production, the others archived', async () => {
+    const r = registry();
+    // separate registry objects on one store, as separate processes have
+    const racers = [r, new FileModelRegistry(r.store), new FileModelRegistry(r.store)];
+    const results = await Promise.all(racers.map((x) => ensureBundledModelRegistered(x)));
+    const promoted = results.filter((x) => x !== undefined);
+    expect(promoted).toHaveLength(1);
+    expect(promoted[0]).toMatchObject({ version: '1', currentStage: 'Production' });
+    const all = await stages(r);
+    expect(all[0]).toEqual(['1', 'Production', ['production']]);
+    for (const [, stage, aliases] of all.slice(1)) expect([stage, aliases]).toEqual(['Archived', []]);
+    // and the next start changes nothing
+    expect(await ensureBundledModelRegistered(r)).toBeUndefined();
+  });
+
   it('completes a registration that a killed process left half-done', async () => {
     const r = registry();
     // Killed after creating the version, before the alias and the stage.
