@@ -87,6 +87,8 @@ export class GroupWorker {
   exit?: WorkerExit;
   /** Whether the test killed it (SIGKILL). */
   killed = false;
+  readonly startedAt = performance.now();
+  endedAt?: number;
   private readonly listeners = new Set<(line: string) => void>();
   private pending = '';
   /** The partitions held since the last batch line (see WorkerBatch.assigned). */
@@ -111,6 +113,7 @@ export class GroupWorker {
       this.child.once('exit', (code, signal) => {
         if (this.pending) this.line(this.pending);
         this.exit = { code, signal };
+        this.endedAt = performance.now();
         live.delete(this);
         resolve(this.exit);
       });
@@ -208,7 +211,9 @@ export class GroupWorker {
 
   /** Its output's last `chars` characters, for a failing assertion's message. */
   tail(chars = 3000): string {
-    return `--- worker ${this.label} (pid ${this.pid}) ---\n${this.output.slice(-chars)}`;
+    const life =
+      this.endedAt === undefined ? 'running' : `ended after ${Math.round(this.endedAt - this.startedAt)} ms`;
+    return `--- worker ${this.label} (pid ${this.pid}, ${life}, ${JSON.stringify(this.exit)}) ---\n${this.output.slice(-chars)}`;
   }
 }
 

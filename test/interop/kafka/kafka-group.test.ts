@@ -435,7 +435,10 @@ describe('tweetlake run --group: a consumer group of workers into one lakehouse'
     await sleep(5_000);
     await kafka.start();
     const up = performance.now();
-    console.log(`[${clock()}] broker down ${((up - down) / 1000).toFixed(1)} s after "${first}"`);
+    console.log(
+      `[${clock()}] broker killed after "${first}"; answering again ${((up - down) / 1000).toFixed(1)} s later ` +
+        `(5 s down, then its start)`,
+    );
     await until('gold holds every offset of every partition', FINISH_MS, async () =>
       (await goldOffsets(root, group)).every((o, p) => o === ends[p]! - 1),
     );
