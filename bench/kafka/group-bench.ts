@@ -124,16 +124,18 @@ async function runGroup(
   return run;
 }
 
-/** The lag samples of every run side by side, one row per second (thinned to at most ~30 rows). */
+/** The lag samples of every run side by side, one row per sample (thinned to ~30 rows; each run's last kept). */
 function lagTable(runs: GroupRun[]): string {
   const longest = Math.max(...runs.map((r) => r.lag.length));
   const step = Math.max(1, Math.ceil(longest / 30));
   const rows: string[] = [`| t (s) | ${runs.map((r) => `lag, ${r.workers} worker(s)`).join(' | ')} |`];
   rows.push(`|---:|${runs.map(() => '---:').join('|')}|`);
-  for (let i = 0; i < longest; i += step)
-    rows.push(
-      `| ${i * (sampleMs / 1000)} | ${runs.map((r) => (r.lag[i] ? fmt(r.lag[i]!.lag) : '')).join(' | ')} |`,
-    );
+  const lasts = new Set(runs.map((r) => r.lag.length - 1));
+  for (let i = 0; i < longest; i++)
+    if (i % step === 0 || lasts.has(i))
+      rows.push(
+        `| ${i * (sampleMs / 1000)} | ${runs.map((r) => (r.lag[i] ? fmt(r.lag[i]!.lag) : '')).join(' | ')} |`,
+      );
   return rows.join('\n') + '\n';
 }
 
