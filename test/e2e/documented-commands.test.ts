@@ -219,6 +219,15 @@ const CHECKS: Record<string, Check> = {
   'npx tweetlake run --source kafka://localhost:9092/tweets --config kafka.config.json': {
     server: unreachableKafka,
   },
+  // The worker-group recipe: brokers and a lakehouse on S3, none of them there
+  // (test/interop/kafka/kafka-group.test.ts runs workers against a real broker).
+  'npx tweetlake produce --source data/sample --to kafka://broker1:9092,broker2:9092/tweets --partitions 12':
+    {
+      server: unreachableKafka,
+    },
+  'npx tweetlake run --group tweets-to-gold --source kafka://broker1:9092,broker2:9092/tweets --config worker.config.json':
+    { server: unreachableGroup },
+  'npx tweetlake streams --root s3://lake/tweets': { server: unreachableS3 },
   // The model-server recipes need a server (Python) that npm test does not start: test/interop/
   // model-serving.test.ts runs gold through mlflow models serve and MLServer. Here, with nothing
   // listening at the documented address, each stops with a clear error naming the server.
@@ -324,6 +333,44 @@ describe('every tweetlake command in README.md and docs/, as written', () => {
  * runs it against a real one): with nothing listening at the documented address, each command stops
  * with its typed error naming the broker (the run's source gives up after 1 s, one attempt a batch).
  */
+/**
+ * A group worker as documented (the recipe's worker.config.json: a lakehouse on S3, continuous) with
+ * nothing listening at the S3 endpoint: it stops at once, before joining the group, with exit 3.
+ */
+async function unreachableGroup(ctx: Ctx, line: string): Promise<void> {
+  const config = nodePath.join(ctx.dir, 'worker.config.json');
+  const port = await freePort();
+  writeFileSync(
+    config,
+    JSON.stringify({
+      root: 's3://lake/tweets',
+      trigger: 'continuous',
+      kafka: { startingOffsets: 'earliest', maxOffsetsPerTrigger: 20000, retryMs: 1000 },
+      storage: { s3: { endpoint: `http://127.0.0.1:${port}`, maxAttempts: 2 } },
+    }),
+  );
+  try {
+    const env = {
+      ...ctx.env,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_REGION: 'us-east-1',
+    };
+    const r = spawnSync('bash', ['-c', PREAMBLE + line], {
+      cwd: ctx.dir,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(r.status, `${line}\n${out}`).toBe(3);
+    expect(out).toMatch(/S3_UNREACHABLE/);
+    expect(out).toContain(`http://127.0.0.1:${port}`);
+  } finally {
+    rmSync(config, { force: true });
+  }
+}
+
 async function unreachableKafka(ctx: Ctx, line: string): Promise<void> {
   const config = nodePath.join(ctx.dir, 'kafka.config.json');
   // the documented folder, in the lakehouse's folder: a small sample
@@ -336,7 +383,7 @@ async function unreachableKafka(ctx: Ctx, line: string): Promise<void> {
   try {
     const r = ctx.sh(line);
     expect(r.status, `${line}\n${r.out}`).toBe(3);
-    expect(r.out).toContain('localhost:9092');
+    expect(r.out).toContain(/kafka:\/\/([^/]+)\//.exec(line)![1]!);
     expect(r.out).toMatch(line.includes(' produce ') ? /error \[KAFKA_PRODUCE\]/ : /error \[KAFKA_SOURCE\]/);
     expect(r.out).toMatch(/is the broker running and reachable/);
   } finally {
