@@ -91,14 +91,23 @@ export async function ensureBundledModelRegistered(
   const created = await registry.createVersion(DEFAULT_MODEL_NAME, dir, {
     description: `${DESCRIPTION} (tweetlake bundle ${build})`,
   });
-  // Processes starting together (the workers of a group) may each have registered this build: the
-  // lowest version wins, and a later one is archived instead of taking Production from it.
-  for (const v of (await registry.getModel(DEFAULT_MODEL_NAME))?.versions ?? []) {
-    if (Number(v.version) >= Number(created.version)) break;
-    if ((await bundleOf(registry, v)) === build) {
-      await registry.transitionStage(DEFAULT_MODEL_NAME, created.version, 'Archived', false);
-      return undefined;
-    }
-  }
-  return promote(registry, created);
+  // Processes starting together (the workers of a group) may each register this build: the lowest
+  // version wins. Looked at before promoting and again after (a lower one may have become READY
+  // meanwhile); the loser archives its own and makes sure the winner is promoted before it resolves.
+  const winner = await lowestOfBuild(registry, build);
+  const promoted = winner?.version === created.version ? await promote(registry, created) : undefined;
+  const lowest = await lowestOfBuild(registry, build);
+  if (!lowest || lowest.version === created.version) return promoted;
+  const now = await registry.getModel(DEFAULT_MODEL_NAME);
+  if (lowest.currentStage !== 'Production' || now?.aliases.production !== lowest.version)
+    await promote(registry, lowest);
+  await registry.transitionStage(DEFAULT_MODEL_NAME, created.version, 'Archived', false);
+  return undefined;
+}
+
+/** The lowest (READY) version that holds this build of the bundled model. */
+async function lowestOfBuild(registry: ModelRegistry, build: string): Promise<ModelVersionInfo | undefined> {
+  for (const v of (await registry.getModel(DEFAULT_MODEL_NAME))?.versions ?? [])
+    if ((await bundleOf(registry, v)) === build) return v;
+  return undefined;
 }

@@ -9,6 +9,7 @@ import {
 } from '../../../src/model/bundled.js';
 import { LocalObjectStore } from '../../../src/storage/local-store.js';
 import { FileModelRegistry } from '../../../src/model/file-registry.js';
+import { resolveVersion } from '../../../src/model/resolve.js';
 import { tempDirs } from '../../helpers/delta.js';
 import { bundledModelIfBuilt, writeFakeMlflowModel } from './fixtures.js';
 
@@ -54,6 +55,26 @@ describe.skipIf(!bundledModelIfBuilt())('registering the bundled model', () => {
     for (const [, stage, aliases] of all.slice(1)) expect([stage, aliases]).toEqual(['Archived', []]);
     // and the next start changes nothing
     expect(await ensureBundledModelRegistered(r)).toBeUndefined();
+  });
+
+  it('each of several starting together finds the Production version right after registering (8 rounds of 4)', async () => {
+    for (let round = 0; round < 8; round++) {
+      const r = registry();
+      const resolved = await Promise.all(
+        [0, 1, 2, 3].map(async (i) => {
+          const mine = i === 0 ? r : new FileModelRegistry(r.store);
+          await ensureBundledModelRegistered(mine);
+          return (
+            await resolveVersion(mine, { kind: 'stage', name: DEFAULT_MODEL_NAME, stage: 'Production' })
+          ).version;
+        }),
+      );
+      expect(resolved).toEqual(['1', '1', '1', '1']);
+      const all = await stages(r);
+      expect(all.filter(([, stage]) => stage === 'Production')).toEqual([
+        ['1', 'Production', ['production']],
+      ]);
+    }
   });
 
   it('completes a registration that a killed process left half-done', async () => {
