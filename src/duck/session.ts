@@ -51,7 +51,17 @@ export class DuckSession {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
+    /** A fork shares its parent's database: closing it closes its connection only. */
+    private readonly forked = false,
   ) {}
+
+  /**
+   * Another connection to the same database (tables, scratch schema and memory limit shared), with
+   * its own statement queue: statements on two forks run at the same time.
+   */
+  async fork(): Promise<DuckSession> {
+    return new DuckSession(this.instance, await DuckSession.connect(this.instance), true);
+  }
 
   /** Runs `fn` after every earlier call on this connection has finished (one statement at a time). */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -219,7 +229,7 @@ export class DuckSession {
   /** Closes the connection and the database. */
   close(): void {
     this.connection.closeSync();
-    this.instance.closeSync();
+    if (!this.forked) this.instance.closeSync();
   }
 }
 

@@ -105,6 +105,8 @@ export class Pipeline {
   private readonly publishing = new Map<string, Promise<void>>();
   private readonly startedAt = new Map<StreamName, string>();
   private fileSource?: FileSource;
+  /** The connections of streams that run at the same time (closed when the run ends). */
+  private readonly forks: DuckSession[] = [];
   private readonly sources = new Map<StreamName, Source>();
   private readonly prior = new Map<StreamName, StreamState>();
   private stopRequested = false;
@@ -202,7 +204,7 @@ export class Pipeline {
         const interval = this.options.pollIntervalMs ?? 1000;
         for (const name of STREAM_NAMES) {
           if (this.stopRequested) break; // stopped before it started (an early Ctrl-C)
-          await this.startStream(name, Trigger.processingTime(interval));
+          await this.startStream(name, Trigger.processingTime(interval), true);
         }
         if (this.stopRequested) await this.manager.stopAll();
         else if (trigger === 'available-now') await this.watchUntilDone();
@@ -225,14 +227,22 @@ export class Pipeline {
           'stream stopped',
         );
       }
+      for (const f of this.forks.splice(0)) f.close();
     }
     const failed = this.manager.all.find((q) => q.exception);
     if (failed) throw failed.exception;
     return this.summary(performance.now() - started);
   }
 
-  private async startStream(name: StreamName, trigger: Trigger): Promise<StreamingQuery> {
-    const base = stageQueries({ ...this.options, paths: this.paths })[name];
+  private async startStream(
+    name: StreamName,
+    trigger: Trigger,
+    ownConnection = false,
+  ): Promise<StreamingQuery> {
+    // streams that run at the same time each get a connection: their statements then run side by side
+    const session = ownConnection ? await this.session.fork() : this.session;
+    if (ownConnection) this.forks.push(session);
+    const base = stageQueries({ ...this.options, session, paths: this.paths })[name];
     if (base.source instanceof FileSource) this.fileSource = base.source;
     this.sources.set(name, base.source);
     this.startedAt.set(name, new Date().toISOString());
