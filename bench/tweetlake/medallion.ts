@@ -131,6 +131,21 @@ async function runOnce(
 
 /** Untimed: the figures of each table that both systems must agree on (the runner compares them). */
 async function check(root: string, session: DuckSession): Promise<Record<string, Record<string, unknown>>> {
+  // count(DISTINCT text) over 10M rows does not fit the run's DuckDB limit (512 MB by default): the
+  // check, untimed and not part of the pipeline, runs with room, and the run's limit comes back after
+  const limit = await session.memoryLimit();
+  await session.run(`SET memory_limit = '8GB'`);
+  try {
+    return await checkFigures(root, session);
+  } finally {
+    if (limit) await session.run(`SET memory_limit = '${limit}'`);
+  }
+}
+
+async function checkFigures(
+  root: string,
+  session: DuckSession,
+): Promise<Record<string, Record<string, unknown>>> {
   const paths = lakehousePaths(root);
   const one = async (table: 'bronze' | 'silver' | 'gold' | 'application', select: string) => {
     const t = await DeltaTable.forPath(paths.tables[table], session);

@@ -4,8 +4,9 @@
  * equal a single-process `tweetlake run --source kafka://…` of the same topic, provenance included
  * (nothing lost, nothing twice): with 3 workers started together (each partition written by the
  * worker Kafka gave it; a 4th, later, commits nothing); with workers SIGKILLed 10 times at random
- * moments (seeded; the application lease's holder among them) and replaced; and with the broker
- * killed and restarted under 2 continuous workers.
+ * moments (seeded; the application lease's holder among them) and replaced; with the broker
+ * killed and restarted under 2 continuous workers; and on a lakehouse in S3 (versitygw), a worker
+ * SIGKILLed mid-batch and replaced.
  */
 import { mkdtempSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,8 @@ import { DuckSession } from '../../../src/duck/session.js';
 import { KafkaReader } from '../../../src/engine/kafka-reader.js';
 import { parseKafkaUri } from '../../../src/engine/kafka-uri.js';
 import { startKafkaServer, type KafkaTestServer } from '../../helpers/kafka-server.js';
+import { startS3Server } from '../../helpers/s3-server.js';
+import { configureStorage, storeAt } from '../../../src/storage/locations.js';
 import { CLI, TABLES, runToEnd, tableContents } from '../../helpers/kill-restart.js';
 import {
   GroupWorker,
@@ -456,5 +459,37 @@ describe('tweetlake run --group: a consumer group of workers into one lakehouse'
     expectCleanExits(workers);
     await expectReference(root, workers);
     console.log(`[${clock()}] test 3 done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }, 900_000);
+
+  it('on an S3 lakehouse (versitygw): 2 workers, one SIGKILLed mid-batch and replaced, give the same tables', async () => {
+    const started = performance.now();
+    const s3 = await startS3Server();
+    try {
+      await s3.createBucket('group-lake');
+      // the workers and this process reach the server through the usual AWS variables
+      Object.assign(process.env, s3.env());
+      configureStorage({});
+      const root = 's3://group-lake/lake';
+      const env = s3.env();
+      const workers = [1, 2].map((i) => worker(`s${i}`, root, 'g4', { env }));
+      const batch = await nextBatchOfAny(workers, 180_000);
+      expect(batch, workers.map((w) => w.tail()).join('\n')).toBeDefined();
+      await sleep(150);
+      expect(await batch!.worker.kill9()).toBe(true);
+      workers.push(worker('s3', root, 'g4', { env }));
+      await waitAll(workers, FINISH_MS);
+      expectCleanExits(workers);
+      await expectReference(root, workers);
+      // the tables are objects in the bucket, nothing local
+      const keys = (await storeAt(root).list('')).map((m) => m.path);
+      expect(keys).toContain('gold/_delta_log/00000000000000000000.json');
+      expect(keys.some((k) => k.startsWith('_checkpoints/group-g4/start-'))).toBe(true);
+      const gold = await (await DeltaTable.forPath(`${root}/gold`, session)).snapshot();
+      for (let p = 0; p < PARTITIONS; p++)
+        expect(gold.txnVersion(`tweetlake-group-g4-${TOPIC}-${p}`), `partition ${p}`).toBe(ends[p]! - 1);
+    } finally {
+      await s3.stop();
+    }
+    console.log(`[${clock()}] test 4 (S3) done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }, 900_000);
 });
