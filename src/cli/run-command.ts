@@ -188,22 +188,9 @@ export async function runGroupWorker(
   const log = (line: string) => out.write(`${redactSecrets(line)}\n`);
   const classifier = lazyClassifier(config, log);
   const worker = new GroupWorker({
-    root: config.root,
-    source: config.source,
+    ...stageOptionsOf(config, session, classifier),
     group: options.group,
-    session,
     trigger: config.trigger,
-    pollIntervalMs: config.pollIntervalMs,
-    maxRecordBytes: config.maxRecordBytes,
-    maxBatchAttempts: config.maxBatchAttempts,
-    retryBackoffMs: config.retryBackoffMs,
-    kafka: config.kafka,
-    dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
-    schemaEvolution: config.schemaEvolution,
-    inferenceBatchSize: 1024,
-    predictionCache: config.model.cache,
-    classifier: classifier.get,
-    command: ['tweetlake', ...process.argv.slice(2)].join(' '),
     onLine: log,
   });
   log(`tweetlake run --group ${options.group}: ${config.source} -> ${config.root} (${config.trigger})`);
@@ -316,6 +303,30 @@ export async function runPipeline(
   }
 }
 
+/** What a run and a group worker both take from the config: the lakehouse, source, stages and retries. */
+function stageOptionsOf(
+  config: TweetlakeConfig,
+  session: DuckSession,
+  classifier: ReturnType<typeof lazyClassifier>,
+) {
+  return {
+    root: config.root,
+    source: config.source,
+    session,
+    pollIntervalMs: config.pollIntervalMs,
+    maxRecordBytes: config.maxRecordBytes,
+    kafka: config.kafka,
+    maxBatchAttempts: config.maxBatchAttempts,
+    retryBackoffMs: config.retryBackoffMs,
+    dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
+    schemaEvolution: config.schemaEvolution,
+    inferenceBatchSize: 1024,
+    predictionCache: config.model.cache,
+    classifier: classifier.get,
+    command: ['tweetlake', ...process.argv.slice(2)].join(' '),
+  };
+}
+
 /** The pipeline of a `tweetlake run`, its progress shown in `view`. */
 function buildPipeline(
   config: TweetlakeConfig,
@@ -327,27 +338,14 @@ function buildPipeline(
 ): Pipeline {
   const produced = new Map<StreamName, number>();
   const pipeline: Pipeline = new Pipeline({
-    root: config.root,
-    source: config.source,
-    session,
+    ...stageOptionsOf(config, session, classifier),
     orchestration: config.orchestration,
     trigger: config.trigger,
-    pollIntervalMs: config.pollIntervalMs,
     maxFilesPerTrigger: config.maxFilesPerTrigger,
     maxBytesPerTrigger: config.maxBytesPerTrigger,
     fileSettleMs: config.fileSettleMs,
     allowOverwrites: config.allowOverwrites,
-    maxRecordBytes: config.maxRecordBytes,
-    kafka: config.kafka,
     ...(retryFailedBatches ? { retryFailedBatches: true } : {}),
-    maxBatchAttempts: config.maxBatchAttempts,
-    retryBackoffMs: config.retryBackoffMs,
-    dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,
-    schemaEvolution: config.schemaEvolution,
-    inferenceBatchSize: 1024,
-    predictionCache: config.model.cache,
-    classifier: classifier.get,
-    command: ['tweetlake', ...process.argv.slice(2)].join(' '),
     onStreamStart: (s) => view.start(s),
     onWarning: (s, message) => log(`warning: ${s}: ${message}`),
     onInference: (done, total) => view.inference(done, total),

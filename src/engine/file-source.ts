@@ -368,26 +368,11 @@ export class FileSource implements Source {
   }
 
   async getBatch(start: JsonValue | undefined, end: JsonValue): Promise<SourceBatch> {
-    const table = await RawRecordsTable.create(this.session);
-    let records: string;
-    try {
-      try {
-        for (const { id, ranges } of this.rangesBetween(start, end)) await this.readBatch(id, ranges, table);
-      } finally {
-        table.close();
-      }
-      records = await table.materialize();
-    } catch (err) {
-      await table.dispose();
-      throw err;
-    }
-    return {
-      sql: table.sql,
-      table: records,
-      description: describeRanges(this.rangesBetween(start, end).flatMap((b) => b.ranges)),
-      numRows: table.records,
-      dispose: () => table.dispose(),
-    };
+    const batches = this.rangesBetween(start, end);
+    const raw = await RawRecordsTable.read(this.session, async (table) => {
+      for (const { id, ranges } of batches) await this.readBatch(id, ranges, table);
+    });
+    return { ...raw, description: describeRanges(batches.flatMap((b) => b.ranges)) };
   }
 
   private async readBatch(id: number, ranges: LoggedRange[], table: RawRecordsTable): Promise<void> {

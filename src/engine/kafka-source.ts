@@ -193,47 +193,34 @@ export async function readKafkaRanges(
   ranges: readonly KafkaRange[],
   options: Pick<KafkaSourceOptions, 'maxFetchBytes' | 'maxRecordBytes'> = {},
 ): Promise<SourceBatch> {
-  const table = await RawRecordsTable.create(session);
   const maxRecord = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  let records: string;
-  try {
-    try {
-      for (const { partition, from, to } of ranges) {
-        const prefix = `${location.uri}/${partition}/`;
-        await reader.readRange(
-          partition,
-          from,
-          to,
-          options.maxFetchBytes ?? DEFAULT_FETCH_BYTES,
-          ({ offset, value }) => {
-            const sink = table.sink(prefix + offset);
-            if (value === null) sink.error(0, offset, 'a Kafka record with no value (a tombstone)');
-            else if (value.length > maxRecord)
-              sink.error(
-                0,
-                offset,
-                `a record of ${value.length} bytes, longer than the ${maxRecord}-byte limit`,
-              );
-            else if (!isUtf8(value)) sink.error(0, offset, 'not UTF-8 text', value);
-            else sink.record(0, offset, value);
-          },
-        );
-      }
-    } finally {
-      table.close();
+  const raw = await RawRecordsTable.read(session, async (table) => {
+    for (const { partition, from, to } of ranges) {
+      const prefix = `${location.uri}/${partition}/`;
+      await reader.readRange(
+        partition,
+        from,
+        to,
+        options.maxFetchBytes ?? DEFAULT_FETCH_BYTES,
+        ({ offset, value }) => {
+          const sink = table.sink(prefix + offset);
+          if (value === null) sink.error(0, offset, 'a Kafka record with no value (a tombstone)');
+          else if (value.length > maxRecord)
+            sink.error(
+              0,
+              offset,
+              `a record of ${value.length} bytes, longer than the ${maxRecord}-byte limit`,
+            );
+          else if (!isUtf8(value)) sink.error(0, offset, 'not UTF-8 text', value);
+          else sink.record(0, offset, value);
+        },
+      );
     }
-    records = await table.materialize();
-  } catch (err) {
-    await table.dispose();
-    throw err;
-  }
+  });
   const read = ranges.filter((r) => r.to > r.from);
   return {
-    sql: table.sql,
-    table: records,
+    ...raw,
     description: `${location.uri} ${read.map((r) => `${r.partition}:[${r.from},${r.to})`).join(' ') || '(nothing)'}`,
-    numRows: table.records,
-    dispose: () => table.dispose(),
   };
 }
 

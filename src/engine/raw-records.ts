@@ -59,6 +59,30 @@ export class RawRecordsTable {
     this.name = name;
   }
 
+  /**
+   * A batch of raw records: a table that `fill` appends to, then materialized; a failure drops what
+   * was made. `table` is the table of records, `sql` the relation over it.
+   */
+  static async read(
+    session: DuckSession,
+    fill: (table: RawRecordsTable) => Promise<void>,
+  ): Promise<{ sql: string; table: string; numRows: number; dispose: () => Promise<void> }> {
+    const table = await RawRecordsTable.create(session);
+    let records: string;
+    try {
+      try {
+        await fill(table);
+      } finally {
+        table.close();
+      }
+      records = await table.materialize();
+    } catch (err) {
+      await table.dispose();
+      throw err;
+    }
+    return { sql: table.sql, table: records, numRows: table.records, dispose: () => table.dispose() };
+  }
+
   /** Creates the scratch table and its appender. */
   static async create(session: DuckSession): Promise<RawRecordsTable> {
     const table = `raw_${randomUUID().replace(/-/g, '')}`;

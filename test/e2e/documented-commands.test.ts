@@ -98,12 +98,20 @@ async function unreachableModelServer(ctx: Ctx, line: string): Promise<void> {
  * server: test/interop/s3/s3-pipeline.test.ts runs these commands against a real one), trying each
  * request twice: exit 3 and a message naming the endpoint and what to check; nothing local is made.
  */
-async function unreachableS3(ctx: Ctx, line: string): Promise<void> {
-  const config = nodePath.join(ctx.dir, 'tweetlake.config.json');
+async function unreachableS3(
+  ctx: Ctx,
+  line: string,
+  configName = 'tweetlake.config.json',
+  settings: Record<string, unknown> = {},
+): Promise<void> {
+  const config = nodePath.join(ctx.dir, configName);
   const port = await freePort(); // nothing listens there
   writeFileSync(
     config,
-    JSON.stringify({ storage: { s3: { endpoint: `http://127.0.0.1:${port}`, maxAttempts: 2 } } }),
+    JSON.stringify({
+      ...settings,
+      storage: { s3: { endpoint: `http://127.0.0.1:${port}`, maxAttempts: 2 } },
+    }),
   );
   try {
     const env = {
@@ -337,38 +345,12 @@ describe('every tweetlake command in README.md and docs/, as written', () => {
  * A group worker as documented (the recipe's worker.config.json: a lakehouse on S3, continuous) with
  * nothing listening at the S3 endpoint: it stops at once, before joining the group, with exit 3.
  */
-async function unreachableGroup(ctx: Ctx, line: string): Promise<void> {
-  const config = nodePath.join(ctx.dir, 'worker.config.json');
-  const port = await freePort();
-  writeFileSync(
-    config,
-    JSON.stringify({
-      root: 's3://lake/tweets',
-      trigger: 'continuous',
-      kafka: { startingOffsets: 'earliest', maxOffsetsPerTrigger: 20000, retryMs: 1000 },
-      storage: { s3: { endpoint: `http://127.0.0.1:${port}`, maxAttempts: 2 } },
-    }),
-  );
-  try {
-    const env = {
-      ...ctx.env,
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_REGION: 'us-east-1',
-    };
-    const r = spawnSync('bash', ['-c', PREAMBLE + line], {
-      cwd: ctx.dir,
-      env,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    const out = `${r.stdout}${r.stderr}`;
-    expect(r.status, `${line}\n${out}`).toBe(3);
-    expect(out).toMatch(/S3_UNREACHABLE/);
-    expect(out).toContain(`http://127.0.0.1:${port}`);
-  } finally {
-    rmSync(config, { force: true });
-  }
+function unreachableGroup(ctx: Ctx, line: string): Promise<void> {
+  return unreachableS3(ctx, line, 'worker.config.json', {
+    root: 's3://lake/tweets',
+    trigger: 'continuous',
+    kafka: { startingOffsets: 'earliest', maxOffsetsPerTrigger: 20000, retryMs: 1000 },
+  });
 }
 
 async function unreachableKafka(ctx: Ctx, line: string): Promise<void> {
