@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { isSourceFile } from '../engine/file-source.js';
 import { parseKafkaUri } from '../engine/kafka-uri.js';
+import type { KafkaConnection } from '../engine/kafka-reader.js';
+import { kafkaConnection } from '../pipeline/config.js';
 import { produceFiles } from '../pipeline/produce.js';
 import { storeAt } from '../storage/locations.js';
 import { UsageError } from './errors.js';
@@ -17,7 +19,10 @@ export function registerKafkaCommands(program: Command, out: NodeJS.WritableStre
     )
     .requiredOption('--to <uri>', 'the topic, as kafka://host:port[,host:port]/topic')
     .option('--partitions <n>', 'create the topic with this many partitions if it does not exist')
-    .option('--config <file>', 'config file (storage settings of an s3:// source; kafka.clientId)')
+    .option(
+      '--config <file>',
+      'config file (storage settings of an s3:// source; kafka.clientId, kafka.sasl, kafka.tls)',
+    )
     .action((opts) => produceCommand(opts, out));
 }
 
@@ -25,14 +30,14 @@ async function produceCommand(
   opts: { source: string; to: string; partitions?: string; config?: string },
   out: NodeJS.WritableStream,
 ): Promise<void> {
-  await produceFolder(opts.source, opts, configFor(opts).kafka.clientId, out);
+  await produceFolder(opts.source, opts, kafkaConnection(configFor(opts).kafka), out);
 }
 
 /** Sends the records of a folder's files (hidden ones left out) to `opts.to`; prints what it sent. */
 export async function produceFolder(
   source: string,
   opts: { to: string; partitions?: string },
-  clientId: string | undefined,
+  connection: KafkaConnection,
   out: NodeJS.WritableStream,
 ): Promise<void> {
   const to = parseKafkaUri(opts.to);
@@ -49,7 +54,7 @@ export async function produceFolder(
     keys,
     to,
     ...(partitions !== undefined ? { partitions } : {}),
-    ...(clientId ? { connection: { clientId } } : {}),
+    connection,
   });
   const seconds = r.elapsedMs / 1000;
   out.write(

@@ -4,7 +4,7 @@ import * as nodePath from 'node:path';
 import type { Command } from 'commander';
 import { DuckSession } from '../duck/session.js';
 import { generateSource } from '../pipeline/generate.js';
-import { bundledSampleDir } from '../pipeline/config.js';
+import { bundledSampleDir, kafkaConnection } from '../pipeline/config.js';
 import { lakehousePaths } from '../pipeline/paths.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { StateStore } from '../pipeline/state.js';
@@ -60,6 +60,7 @@ export function registerLakehouseCommands(program: Command, out: NodeJS.Writable
     .option('--out <dir>', 'output folder (default, with --to: a temporary one, removed after)')
     .option('--to <uri>', 'then send the tweets to a Kafka topic, kafka://host:port/topic (as `produce`)')
     .option('--partitions <n>', 'with --to: create the topic with this many partitions if it does not exist')
+    .option('--config <file>', 'with --to: config file (kafka.clientId, kafka.sasl, kafka.tls)')
     .option('--files <n>', 'number of files', '10')
     .option('--seed <n>', 'random seed', '42')
     .option('--sample <dir>', 'folder to resample (default: the bundled sample)')
@@ -167,6 +168,7 @@ async function lakehouseGenerateCommand(
     files: string;
     seed: string;
     sample?: string;
+    config?: string;
   },
   out: NodeJS.WritableStream,
 ): Promise<void> {
@@ -193,7 +195,7 @@ async function lakehouseGenerateCommand(
       await produceFolder(
         folder,
         { to: opts.to, ...(opts.partitions ? { partitions: opts.partitions } : {}) },
-        undefined,
+        kafkaConnection(configFor(opts).kafka),
         out,
       );
   } finally {

@@ -7,7 +7,7 @@ import { openRegistry } from '../model/registry-factory.js';
 import { loadClassifier, openModelServer } from '../model/load.js';
 import { isModelServerUri } from '../model/model-server-uri.js';
 import { resolveModel } from '../model/resolve.js';
-import type { TweetlakeConfig } from '../pipeline/config.js';
+import { kafkaSourceOptions, type TweetlakeConfig } from '../pipeline/config.js';
 import { NothingToEvaluate } from '../analytics/evaluate.js';
 import { checkGroupSource, GroupWorker } from '../pipeline/group-worker.js';
 import { Pipeline, type PipelineSummary } from '../pipeline/pipeline.js';
@@ -315,7 +315,7 @@ function stageOptionsOf(
     session,
     pollIntervalMs: config.pollIntervalMs,
     maxRecordBytes: config.maxRecordBytes,
-    kafka: config.kafka,
+    kafka: kafkaSourceOptions(config.kafka),
     maxBatchAttempts: config.maxBatchAttempts,
     retryBackoffMs: config.retryBackoffMs,
     dropTweetsWithoutMentions: config.dropTweetsWithoutMentions,

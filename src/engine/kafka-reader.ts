@@ -37,16 +37,28 @@ function passing(message: string): KafkaSourceError {
   return new KafkaSourceError(message, { domain: 'external', retryable: true });
 }
 
-/** Client errors that no retry will mend: credentials, a request the client refuses, an unsupported broker. */
-function lasting(err: unknown): boolean {
-  return [
+/** An error and what it wraps: the client reports a failed call as errors within errors. */
+function causes(err: unknown, depth = 0): unknown[] {
+  if (depth > 4 || !err || typeof err !== 'object') return [err];
+  const e = err as { errors?: unknown; cause?: unknown };
+  const nested = [...(Array.isArray(e.errors) ? (e.errors as unknown[]) : []), ...(e.cause ? [e.cause] : [])];
+  return [err, ...nested.flatMap((n) => causes(n, depth + 1))];
+}
+
+/**
+ * The cause no retry will mend (credentials the broker refused, a request the client refuses, an
+ * unsupported broker), found however deep the client wrapped it; undefined when there is none.
+ */
+export function lastingKafkaCause(err: unknown): Error | undefined {
+  const classes = [
     AuthenticationError,
     UserError,
     UnsupportedError,
     UnsupportedApiError,
     UnsupportedFormatError,
     UnsupportedCompressionError,
-  ].some((c) => err instanceof c);
+  ];
+  return causes(err).find((c): c is Error => classes.some((k) => c instanceof k));
 }
 
 /**
@@ -81,10 +93,11 @@ export class KafkaReader {
         return await op();
       } catch (err) {
         if (err instanceof KafkaSourceError && !err.retryable) throw err;
-        const retryable = !lasting(err);
+        const lasting = lastingKafkaCause(err);
+        const retryable = !lasting;
         if (!retryable || Date.now() >= deadline)
           throw new KafkaSourceError(
-            `Kafka ${what} for ${this.location.uri} failed: ${errorMessage(err)}` +
+            `Kafka ${what} for ${this.location.uri} failed: ${errorMessage(lasting ?? err)}` +
               (retryable ? ' (is the broker running and reachable?)' : ''),
             { domain: 'external', retryable, cause: err },
           );

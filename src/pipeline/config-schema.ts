@@ -99,6 +99,22 @@ export const CONFIG_FILE_SCHEMA = section({
     maxOffsetsPerTrigger: positiveInt().optional(),
     clientId: text('a client id').optional(),
     retryMs: positiveInt().optional(),
+    sasl: section({
+      mechanism: oneOf(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+      username: text('a user name'),
+      password: text('a password (or give passwordEnv, the variable that holds it)').optional(),
+      passwordEnv: text('the name of an environment variable').optional(),
+    }).optional(),
+    tls: z
+      .union([
+        flag(),
+        section({
+          caFile: text("a path to PEM certificates of the brokers' CA").optional(),
+          rejectUnauthorized: flag().optional(),
+          serverName: text('a host name').optional(),
+        }),
+      ])
+      .optional(),
   }).optional(),
   storage: section({
     s3: section({

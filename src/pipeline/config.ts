@@ -3,6 +3,8 @@ import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TweetlakeError, errorMessage } from '../errors.js';
 import { isKafkaUri } from '../engine/kafka-uri.js';
+import type { KafkaConnection } from '../engine/kafka-reader.js';
+import type { KafkaSourceOptions } from '../engine/kafka-source.js';
 import { resolveLocation, type StorageOptions } from '../storage/locations.js';
 import { CONFIG_FILE_SCHEMA, configIssues } from './config-schema.js';
 import { DEFAULT_MODEL_URI } from '../model/bundled.js';
@@ -53,7 +55,61 @@ export interface TweetlakeConfig {
    * A `kafka://` source: where partitions start the first time, records per batch, the client id,
    * and how long the broker may stay unreachable before a batch fails (default 120 s).
    */
-  kafka: { startingOffsets?: string; maxOffsetsPerTrigger?: number; clientId?: string; retryMs?: number };
+  kafka: {
+    startingOffsets?: string;
+    maxOffsetsPerTrigger?: number;
+    clientId?: string;
+    retryMs?: number;
+    /** SASL over the connection (with `tls`, SASL_SSL); the password in the file or, better, in a variable. */
+    sasl?: {
+      mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+      username: string;
+      password?: string;
+      passwordEnv?: string;
+    };
+    /** TLS to the brokers: true (the system's CAs), or a CA file, host name check and server name. */
+    tls?: boolean | { caFile?: string; rejectUnauthorized?: boolean; serverName?: string };
+  };
+}
+
+/** The Kafka client's connection settings of a config: client id, SASL (password resolved) and TLS. */
+export function kafkaConnection(k: TweetlakeConfig['kafka']): KafkaConnection {
+  const out: KafkaConnection = k.clientId ? { clientId: k.clientId } : {};
+  if (k.sasl) {
+    const { mechanism, username, password, passwordEnv } = k.sasl;
+    if ((password === undefined) === (passwordEnv === undefined))
+      throw new ConfigError('kafka.sasl needs one of password and passwordEnv (the variable that holds it)');
+    const secret = password ?? process.env[passwordEnv!];
+    if (secret === undefined || secret === '')
+      throw new ConfigError(`kafka.sasl.passwordEnv names ${passwordEnv}, which is not set`);
+    out.sasl = { mechanism, username, password: secret };
+  }
+  if (k.tls === true) out.tls = {};
+  else if (k.tls) {
+    let ca: string | undefined;
+    if (k.tls.caFile)
+      try {
+        ca = readFileSync(k.tls.caFile, 'utf8');
+      } catch (err) {
+        throw new ConfigError(`kafka.tls.caFile ${k.tls.caFile} cannot be read: ${errorMessage(err)}`);
+      }
+    out.tls = {
+      ...(ca ? { ca } : {}),
+      ...(k.tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: k.tls.rejectUnauthorized } : {}),
+      ...(k.tls.serverName ? { servername: k.tls.serverName } : {}),
+    };
+  }
+  return out;
+}
+
+/** A Kafka source's options from a config: where to start, batch size, retries and the connection. */
+export function kafkaSourceOptions(k: TweetlakeConfig['kafka']): Omit<KafkaSourceOptions, 'uri'> {
+  return {
+    ...(k.startingOffsets !== undefined ? { startingOffsets: k.startingOffsets } : {}),
+    ...(k.maxOffsetsPerTrigger !== undefined ? { maxOffsetsPerTrigger: k.maxOffsetsPerTrigger } : {}),
+    ...(k.retryMs !== undefined ? { retryMs: k.retryMs } : {}),
+    ...kafkaConnection(k),
+  };
 }
 
 /** The package's own folder (holds models/ and data/sample/). */

@@ -1,6 +1,6 @@
-import { Admin, compatibilityPartitioner, Producer, stringSerializer, UserError } from '@platformatic/kafka';
+import { Admin, compatibilityPartitioner, Producer, stringSerializer } from '@platformatic/kafka';
 import { GzipCursors } from '../engine/gzip-cursor.js';
-import type { KafkaConnection } from '../engine/kafka-reader.js';
+import { lastingKafkaCause, type KafkaConnection } from '../engine/kafka-reader.js';
 import type { KafkaLocation } from '../engine/kafka-uri.js';
 import { DEFAULT_MAX_RECORD_BYTES } from '../engine/raw-records.js';
 import { isGzipName, readRange, type FileRange, type RecordFormat } from '../engine/range-reader.js';
@@ -129,9 +129,10 @@ async function produceFile(
 /** Wraps a client failure: a refused request stays as the client said, anything else is an unreachable broker. */
 function brokerFailure(to: KafkaLocation, what: string, err: unknown): Error {
   if (err instanceof TweetlakeError) return err;
-  const lasting = err instanceof UserError;
+  // refused credentials or a refused request, however deep the client wrapped it: said as it is
+  const lasting = lastingKafkaCause(err);
   return new KafkaProduceError(
-    `${what} on ${to.brokers.join(',')} failed: ${errorMessage(err)}` +
+    `${what} on ${to.brokers.join(',')} failed: ${errorMessage(lasting ?? err)}` +
       (lasting ? '' : ' (is the broker running and reachable?)'),
     { retryable: !lasting, cause: err },
   );

@@ -21,6 +21,8 @@ const LOG4J_VERSION = '2.25.3';
 export interface KafkaTestServer {
   /** `host:port` of the broker's client listener. */
   bootstrap: string;
+  /** `host:port` of its SASL_PLAINTEXT listener (PLAIN), when started with users. */
+  saslBootstrap?: string;
   /** The broker's log file (server output, appended across restarts). */
   logFile: string;
   /** The last `chars` characters of the log, for a failing test's message. */
@@ -103,16 +105,43 @@ export function clusterId(): string {
   }
 }
 
-function serverProperties(dataDir: string, port: number, controllerPort: number): string {
+/** Users of a SASL/PLAIN listener, and its port. */
+interface SaslListener {
+  port: number;
+  users: Record<string, string>;
+}
+
+/** The JAAS value of a PLAIN listener: its users and their passwords (plain words, as the tests use). */
+function plainJaas(users: Record<string, string>): string {
+  for (const [u, p] of Object.entries(users))
+    if (!/^[\w.-]+$/.test(u) || !/^[\w.-]+$/.test(p))
+      throw new Error(`test SASL users and passwords are plain words: ${u}`);
+  const entries = Object.entries(users).map(([u, p]) => `user_${u}="${p}"`);
+  return `org.apache.kafka.common.security.plain.PlainLoginModule required ${entries.join(' ')};`;
+}
+
+function serverProperties(
+  dataDir: string,
+  port: number,
+  controllerPort: number,
+  sasl?: SaslListener,
+): string {
+  const extra = sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : '';
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${extra}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${extra}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
+    ...(sasl
+      ? [
+          'sasl.enabled.mechanisms=PLAIN',
+          `listener.name.sasl_plaintext.plain.sasl.jaas.config=${plainJaas(sasl.users)}`,
+        ]
+      : []),
     `log.dirs=${nodePath.join(dataDir, 'logs')}`,
     // one node: every internal topic has one replica
     'offsets.topic.replication.factor=1',
@@ -174,16 +203,22 @@ async function waitReady(bootstrap: string, child: ChildProcess, logTail: () => 
   throw new Error(`kafka did not answer on ${bootstrap} within 120 s: ${logTail()}`);
 }
 
-/** Starts a one-node KRaft Kafka on free loopback ports with a fresh, formatted data folder. */
-export async function startKafkaServer(): Promise<KafkaTestServer> {
+/**
+ * Starts a one-node KRaft Kafka on free loopback ports with a fresh, formatted data folder; with
+ * `saslUsers`, also a SASL_PLAINTEXT listener (mechanism PLAIN, those users) at `saslBootstrap`.
+ */
+export async function startKafkaServer(
+  options: { saslUsers?: Record<string, string> } = {},
+): Promise<KafkaTestServer> {
   const libs = await kafkaLibs();
   const dataDir = mkdtempSync(nodePath.join(tmpdir(), 'tweetlake-kafka-'));
   const port = await freePort();
   const controllerPort = await freePort();
+  const sasl = options.saslUsers ? { port: await freePort(), users: options.saslUsers } : undefined;
   const bootstrap = `127.0.0.1:${port}`;
   const properties = nodePath.join(dataDir, 'server.properties');
   const logFile = nodePath.join(dataDir, 'server.log');
-  await fs.writeFile(properties, serverProperties(dataDir, port, controllerPort));
+  await fs.writeFile(properties, serverProperties(dataDir, port, controllerPort, sasl));
   await fs.writeFile(nodePath.join(dataDir, 'log4j2.properties'), LOG4J_CONFIG);
   formatStorage(libs, dataDir, properties);
   let child: ChildProcess | undefined;
@@ -221,6 +256,7 @@ export async function startKafkaServer(): Promise<KafkaTestServer> {
   await start();
   return {
     bootstrap,
+    ...(sasl ? { saslBootstrap: `127.0.0.1:${sasl.port}` } : {}),
     logFile,
     logTail,
     async createTopic(name, partitions) {

@@ -1,7 +1,14 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, configFromEnv, defaultConfig, loadConfig } from '../../../src/pipeline/config.js';
+import {
+  ConfigError,
+  configFromEnv,
+  defaultConfig,
+  kafkaConnection,
+  kafkaSourceOptions,
+  loadConfig,
+} from '../../../src/pipeline/config.js';
 import { tempDirs } from '../../helpers/delta.js';
 
 const dirs = tempDirs('tweetlake-config-');
@@ -116,5 +123,57 @@ describe('the config file schema', () => {
     const file = nodePath.join(dirs.make(), 'tweetlake.config.json');
     writeFileSync(file, '{ "root": ');
     expect(() => loadConfig({}, file)).toThrow(`cannot read config file ${file}`);
+  });
+});
+
+describe('kafka.sasl and kafka.tls', () => {
+  const write = (value: unknown): string => {
+    const file = nodePath.join(dirs.make(), 'tweetlake.config.json');
+    writeFileSync(file, JSON.stringify(value));
+    return file;
+  };
+
+  it('become the client connection: the password from its variable, TLS with a CA file', () => {
+    const dir = dirs.make();
+    const ca = nodePath.join(dir, 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const c = loadConfig(
+      {},
+      write({
+        kafka: {
+          clientId: 'tl',
+          sasl: { mechanism: 'SCRAM-SHA-512', username: 'u', passwordEnv: 'TL_UNIT_KAFKA_PW' },
+          tls: { caFile: ca, serverName: 'broker.internal' },
+        },
+      }),
+    );
+    process.env.TL_UNIT_KAFKA_PW = 'from-env';
+    try {
+      expect(kafkaConnection(c.kafka)).toEqual({
+        clientId: 'tl',
+        sasl: { mechanism: 'SCRAM-SHA-512', username: 'u', password: 'from-env' },
+        tls: { ca: readFileSync(ca, 'utf8'), servername: 'broker.internal' },
+      });
+      expect(kafkaSourceOptions({ ...c.kafka, startingOffsets: 'earliest' })).toMatchObject({
+        startingOffsets: 'earliest',
+        sasl: { password: 'from-env' },
+      });
+    } finally {
+      delete process.env.TL_UNIT_KAFKA_PW;
+    }
+    expect(() => kafkaConnection(c.kafka)).toThrow(/passwordEnv names TL_UNIT_KAFKA_PW, which is not set/);
+    expect(kafkaConnection({ tls: true })).toEqual({ tls: {} });
+  });
+
+  it('refuses a mechanism the client has not, both or neither password, and an unreadable CA file', () => {
+    expect(() =>
+      loadConfig({}, write({ kafka: { sasl: { mechanism: 'GSSAPI', username: 'u', password: 'p' } } })),
+    ).toThrow(/kafka\.sasl\.mechanism must be PLAIN or SCRAM-SHA-256 or SCRAM-SHA-512/);
+    const both = { mechanism: 'PLAIN' as const, username: 'u', password: 'p', passwordEnv: 'X' };
+    expect(() => kafkaConnection({ sasl: both })).toThrow(ConfigError);
+    expect(() => kafkaConnection({ sasl: { mechanism: 'PLAIN', username: 'u' } })).toThrow(/one of password/);
+    expect(() => kafkaConnection({ tls: { caFile: '/nonexistent/ca.pem' } })).toThrow(
+      /kafka\.tls\.caFile \/nonexistent\/ca\.pem cannot be read/,
+    );
   });
 });
