@@ -245,22 +245,22 @@ export class GroupWorker {
     let failures = 0;
     let published = 0;
     while (!this.stopRequested) {
-      const plan = await this.plan(this.member!.partitions, ends);
-      if (Date.now() - published > 3_000) {
-        published = Date.now();
-        await this.publish(true).catch((err: unknown) =>
-          log.warn({ err }, 'could not publish the worker state'),
-        );
-      }
-      if (!plan) {
-        if (ends && (await this.topicDone(ends))) {
-          this.line('gold holds every partition of the topic up to its end at start: done');
-          return;
-        }
-        await this.sleep(this.options.pollIntervalMs ?? 1_000);
-        continue;
-      }
       try {
+        const plan = await this.plan(this.member!.partitions, ends);
+        if (Date.now() - published > 3_000) {
+          published = Date.now();
+          await this.publish(true).catch((err: unknown) =>
+            log.warn({ err }, 'could not publish the worker state'),
+          );
+        }
+        if (!plan) {
+          if (ends && (await this.topicDone(ends))) {
+            this.line('gold holds every partition of the topic up to its end at start: done');
+            return;
+          }
+          await this.sleep(this.options.pollIntervalMs ?? 1_000);
+          continue;
+        }
         await this.runBatch(plan);
         conflicts = 0;
         failures = 0;
@@ -268,7 +268,7 @@ export class GroupWorker {
         await this.member!.commitAdvisory(new Map(plan.ranges.map((r) => [r.partition, r.to])));
       } catch (err) {
         if (!(err instanceof CommitConflict) && err instanceof TweetlakeError && err.retryable) {
-          // storage or broker trouble that may pass: the batch is planned again from the tables
+          // storage or broker trouble that may pass (planning or writing): planned again from the tables
           if (++failures >= (this.options.maxBatchAttempts ?? 3)) throw err;
           const wait = (this.options.retryBackoffMs ?? 1_000) * 2 ** (failures - 1);
           this.line(`batch failed (${err.code}: ${err.message}); trying again in ${wait} ms`);
