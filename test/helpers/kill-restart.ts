@@ -3,7 +3,7 @@
  * in a child process with the bundled model, SIGKILLed at a chosen moment or stage and run again on the
  * same lakehouse; the tables' contents as canonical, order-free lines to compare with a clean run.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as nodePath from 'node:path';
 import { DeltaTable } from '../../src/delta/table.js';
 import { joinLocation } from '../../src/storage/locations.js';
@@ -102,6 +102,24 @@ export function runArgs(root: string, source: string, extra: string[] = []): str
 /** The environment of every run: the local MLflow store, no network for models. */
 function runEnv(): NodeJS.ProcessEnv {
   return { ...process.env, MLFLOW_TRACKING_URI: '', HF_HUB_OFFLINE: '1' };
+}
+
+/** Runs the CLI with `args` to its end (the runs' environment, plus `env`): its exit code and output. */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { timeout: 300_000, env: { ...runEnv(), ...env } },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, out: String(stdout), err: String(stderr) });
+      },
+    );
+  });
 }
 
 /** Runs `tweetlake run` (with `extra` flags) to its end; resolves with its output, rejects when it fails. */

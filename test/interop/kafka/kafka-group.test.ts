@@ -11,7 +11,6 @@
 import { mkdtempSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
-import { execFile } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaTable } from '../../../src/delta/table.js';
 import { DuckSession } from '../../../src/duck/session.js';
@@ -20,7 +19,7 @@ import { parseKafkaUri } from '../../../src/engine/kafka-uri.js';
 import { startKafkaServer, type KafkaTestServer } from '../../helpers/kafka-server.js';
 import { startS3Server } from '../../helpers/s3-server.js';
 import { configureStorage, storeAt } from '../../../src/storage/locations.js';
-import { CLI, TABLES, runToEnd, tableContents } from '../../helpers/kill-restart.js';
+import { TABLES, runCli, runToEnd, tableContents } from '../../helpers/kill-restart.js';
 import {
   GroupWorker,
   LeaseWatcher,
@@ -78,16 +77,6 @@ function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** Runs the CLI to its end; resolves with its exit code and output. */
-function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 300_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, out: String(stdout), err: String(stderr) });
-    });
-  });
 }
 
 /** Each table's version (-1: not there), to see that a worker committed nothing. */
@@ -200,7 +189,7 @@ beforeAll(async () => {
     records += text.split('\n').filter((l) => l.trim()).length;
   }
   uri = `kafka://${kafka.bootstrap}/${TOPIC}`;
-  const produced = await cli([
+  const produced = await runCli([
     'produce',
     '--source',
     source,

@@ -7,7 +7,6 @@
  * run SIGKILLed mid-bronze and run again gives the same tables. Spark's own Kafka source reads the
  * same topic: its (partition, offset, value) are what bronze and quarantine took in.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
@@ -20,11 +19,11 @@ import { parseKafkaUri } from '../../../src/engine/kafka-uri.js';
 import { freePort } from '../../helpers/s3-server.js';
 import { startKafkaServer, type KafkaTestServer } from '../../helpers/kafka-server.js';
 import {
-  CLI,
   STREAM_STAGES,
   TABLES,
   batchMillis,
   runAndKill,
+  runCli,
   runToEnd,
   tableContents,
 } from '../../helpers/kill-restart.js';
@@ -47,16 +46,6 @@ let configFile: string;
 let lines: string[];
 /** The file run's tables, provenance left out. */
 let reference: Record<string, string[]>;
-
-/** Runs the CLI; resolves with its exit code and output. */
-function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 300_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, out: String(stdout), err: String(stderr) });
-    });
-  });
-}
 
 /** Table contents without provenance, which differs by nature between a file and a topic. */
 function withoutProvenance(contents: Record<string, string[]>): Record<string, string[]> {
@@ -132,18 +121,18 @@ afterAll(async () => {
 
 describe('tweetlake produce, then tweetlake run from the topic', () => {
   it('produce refuses a missing topic and an unreachable broker with typed errors', async () => {
-    const missing = await cli(['produce', '--source', source, '--to', uri]);
+    const missing = await runCli(['produce', '--source', source, '--to', uri]);
     expect(missing.code, missing.err).toBe(2);
     expect(missing.err).toContain('error [KAFKA_TOPIC_MISSING]');
     const port = await freePort();
-    const down = await cli(['produce', '--source', source, '--to', `kafka://127.0.0.1:${port}/${TOPIC}`]);
+    const down = await runCli(['produce', '--source', source, '--to', `kafka://127.0.0.1:${port}/${TOPIC}`]);
     expect(down.code, down.err).toBe(3);
     expect(down.err).toContain('error [KAFKA_PRODUCE]');
   }, 120_000);
 
   it('produce creates the topic and sends every record once', async () => {
     expect(lines.length).toBeGreaterThan(1000);
-    const r = await cli(['produce', '--source', source, '--to', uri, '--partitions', String(PARTITIONS)]);
+    const r = await runCli(['produce', '--source', source, '--to', uri, '--partitions', String(PARTITIONS)]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(
       new RegExp(
@@ -188,7 +177,7 @@ describe('tweetlake produce, then tweetlake run from the topic', () => {
     await fs.writeFile(nodePath.join(mixed, 'b.json'), lines.slice(3, 5).join('\r\n') + '\r\n');
     await fs.writeFile(nodePath.join(mixed, '_hidden.json'), lines[0] + '\n');
     const to = `kafka://${kafka.bootstrap}/mixed`;
-    const r = await cli(['produce', '--source', mixed, '--to', to, '--partitions', '1']);
+    const r = await runCli(['produce', '--source', mixed, '--to', to, '--partitions', '1']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('sent 5 records');
     const reader = new KafkaReader(parseKafkaUri(to), { clientId: 'kafka-run-mixed' });
@@ -205,7 +194,7 @@ describe('tweetlake produce, then tweetlake run from the topic', () => {
 
   it('generate --to produces the generated tweets, and leaves no folder behind', async () => {
     const before = (await fs.readdir(tmpdir())).filter((d) => d.startsWith('tweetlake-generate-'));
-    const r = await cli([
+    const r = await runCli([
       'generate',
       '--tweets',
       '300',

@@ -3,7 +3,6 @@
  * (the password from the variable `passwordEnv` names) reaches `produce` and a group worker, which
  * load and read the topic; a wrong password is refused at once with the broker's reason, not retried.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
@@ -11,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaTable } from '../../../src/delta/table.js';
 import { DuckSession } from '../../../src/duck/session.js';
 import { startKafkaServer, type KafkaTestServer } from '../../helpers/kafka-server.js';
-import { CLI } from '../../helpers/kill-restart.js';
+import { runCli } from '../../helpers/kill-restart.js';
 
 const SAMPLE = nodePath.resolve(import.meta.dirname, '../../../data/sample/tweets-001.json');
 const USER = 'tweetlake';
@@ -21,23 +20,6 @@ let kafka: KafkaTestServer;
 let work: string;
 let session: DuckSession;
 let records: number;
-
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { timeout: 300_000, env: { ...process.env, MLFLOW_TRACKING_URI: '', HF_HUB_OFFLINE: '1', ...env } },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, out: String(stdout), err: String(stderr) });
-      },
-    );
-  });
-}
 
 async function config(name: string, sasl: Record<string, string>): Promise<string> {
   const file = nodePath.join(work, name);
@@ -76,7 +58,7 @@ describe('Kafka over SASL/PLAIN', () => {
     const uri = `kafka://${kafka.saslBootstrap}/tweets`;
     const good = await config('good.config.json', { passwordEnv: 'TL_TEST_KAFKA_PASSWORD' });
     const env = { TL_TEST_KAFKA_PASSWORD: PASSWORD };
-    const produced = await cli(
+    const produced = await runCli(
       ['produce', '--source', nodePath.join(work, 'source'), '--to', uri, '--config', good],
       env,
     );
@@ -84,7 +66,7 @@ describe('Kafka over SASL/PLAIN', () => {
     expect(produced.out).toContain(`sent ${records} records`);
 
     const root = nodePath.join(work, 'lake');
-    const worker = await cli(
+    const worker = await runCli(
       ['run', '--group', 'sasl', '--source', uri, '--root', root, '--config', good],
       env,
     );
@@ -95,7 +77,7 @@ describe('Kafka over SASL/PLAIN', () => {
     expect(gold.numRecords).toBeGreaterThanOrEqual(records);
 
     // the variable not set: the config is refused before anything is sent
-    const unset = await cli([
+    const unset = await runCli([
       'produce',
       '--source',
       nodePath.join(work, 'source'),
@@ -108,7 +90,7 @@ describe('Kafka over SASL/PLAIN', () => {
     expect(unset.err).toMatch(/passwordEnv names TL_TEST_KAFKA_PASSWORD, which is not set/);
 
     // a wrong password: refused by the broker, said at once (no 5 s of retries), exit 3; produce too
-    const wrongProduce = await cli([
+    const wrongProduce = await runCli([
       'produce',
       '--source',
       nodePath.join(work, 'source'),
@@ -122,7 +104,7 @@ describe('Kafka over SASL/PLAIN', () => {
     expect(wrongProduce.err).not.toMatch(/is the broker running/);
     const wrong = await config('wrong.config.json', { password: 'not the password' });
     const t0 = performance.now();
-    const refused = await cli([
+    const refused = await runCli([
       'run',
       '--source',
       uri,
