@@ -13,7 +13,7 @@ import {
   type KafkaRange,
 } from '../engine/kafka-source.js';
 import { PartitionStarts } from '../engine/kafka-starts.js';
-import { parseKafkaUri, parseStartingOffsets, type KafkaLocation } from '../engine/kafka-uri.js';
+import { isKafkaUri, parseKafkaUri, parseStartingOffsets, type KafkaLocation } from '../engine/kafka-uri.js';
 import { StreamingQueryManager } from '../engine/manager.js';
 import type { StreamingQuery } from '../engine/query.js';
 import { Trigger } from '../engine/trigger.js';
@@ -613,7 +613,7 @@ export class GroupWorker {
 
 /** A source that is not a Kafka topic cannot be shared by a group. */
 export function checkGroupSource(source: string): void {
-  if (!/^kafka:\/\//i.test(source))
+  if (!isKafkaUri(source))
     throw new GroupWorkerError(
       `--group needs a Kafka source (--source kafka://host:port/topic): ${source} is a folder, which a group ` +
         `cannot share out (run one \`tweetlake run\` on it instead)`,
