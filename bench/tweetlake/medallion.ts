@@ -6,10 +6,11 @@
  *
  *   node medallion.js --source DIR --work DIR [--max-files-per-trigger 10] [--iterations 2]
  *                     [--model] [--batch-size 32] [--check] [--keep] [--duckdb-memory-limit 1GB]
- *                     [--orchestration sequential|concurrent]
+ *                     [--orchestration sequential|concurrent] [--batches]
  *
  * Iteration 1 runs in the fresh process (cold); later iterations reuse it (warm: DuckDB, JIT, the
- * model's workers). Events go to stdout as lines `@@bench {json}`.
+ * model's workers). Events go to stdout as lines `@@bench {json}`; --batches adds one per micro-batch
+ * (its phases' durations), to see where a long run's time grows.
  */
 import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
@@ -101,6 +102,24 @@ async function runOnce(
       f.batchMs += p.durationMs.triggerExecution;
       for (const [k, v] of Object.entries(p.metrics)) f.metrics[k] = (f.metrics[k] ?? 0) + v;
       figures.set(s, f);
+      if (flag('batches')) {
+        // queued on the session after the batch's statements: what DuckDB holds between batches
+        void Promise.all([
+          session.all(
+            `SELECT tag, memory_usage_bytes AS b FROM duckdb_memory() WHERE memory_usage_bytes > 0`,
+          ),
+          session.all(`SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'tweetlake_work'`),
+        ]).then(([mem, [tables]]) =>
+          emit('batch', {
+            stage: s,
+            batchId: p.batchId,
+            rows: p.numInputRows,
+            ms: p.durationMs,
+            duckdbMemory: Object.fromEntries(mem.map((r) => [r.tag, Number(r.b)])),
+            scratchTables: Number(tables?.n),
+          }),
+        );
+      }
     },
   });
   await pipeline.run();

@@ -20,8 +20,14 @@ import { numRecordsOf, Snapshot, type TableContext } from './snapshot.js';
 import { commitOrDiscard, retryAfterVacuum, Transaction } from './transaction.js';
 import { writeDataFiles } from './writer.js';
 
-/** Rows to write: a DuckDB query, or JS objects (small batches; they pass through a temporary JSON file). */
-export type DataSource = { sql: string } | { rows: Record<string, unknown>[]; schema?: StructType };
+/**
+ * Rows to write: a DuckDB query, or JS objects (small batches; they pass through a temporary JSON file).
+ * `parts`, when given, are queries whose rows together are exactly `sql`'s (a split of its input):
+ * an unpartitioned table's files are then written part by part at the same time, each on a DuckDB
+ * connection of its own (a scan of one in-memory row group runs on one thread).
+ */
+export type DataSource =
+  { sql: string; parts?: readonly string[] } | { rows: Record<string, unknown>[]; schema?: StructType };
 
 export type SaveMode = 'append' | 'overwrite' | 'errorIfExists' | 'ignore';
 
@@ -68,8 +74,9 @@ export interface WriteResult {
 export async function sourceSql(
   session: DuckSession,
   source: DataSource,
-): Promise<{ sql: string; dispose: () => Promise<void> }> {
-  if ('sql' in source) return { sql: source.sql, dispose: async () => {} };
+): Promise<{ sql: string; parts?: readonly string[]; dispose: () => Promise<void> }> {
+  if ('sql' in source)
+    return { sql: source.sql, ...(source.parts ? { parts: source.parts } : {}), dispose: async () => {} };
   const staging = await tempStaging('tweetlake-rows-');
   const out = await staging.create('rows.json');
   try {
@@ -262,6 +269,7 @@ async function writeOnce(ctx: TableContext, source: DataSource, options: WriteOp
       targetFileSize: options.targetFileSize,
       compression: (metadata ?? snapshot!.metadata).configuration['delta.parquet.compression.codec'],
       dataChange: true,
+      ...(src.parts ? { parts: src.parts } : {}),
     });
     if (snapshot && !overwrite && !metadata && adds.length === 0 && !options.txn && !options.txns?.length) {
       // Nothing to add and no batch to record: no commit. With a txn the commit is made anyway, as

@@ -19,6 +19,11 @@ export interface WriteFilesOptions {
   /** Parquet codec (default snappy, which every Delta reader has). */
   compression?: string;
   dataChange: boolean;
+  /**
+   * Queries whose rows together are exactly the source's: an unpartitioned write copies them at the
+   * same time, each on a connection of its own, in files of their own (in the parts' order).
+   */
+  parts?: readonly string[];
 }
 
 export const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
@@ -76,10 +81,20 @@ export async function writeDataFiles(
   const written: { file: string; partitionValues: Record<string, string | null> }[] = [];
   try {
     if (partitionCols.length === 0) {
-      const [res] = await session.all(
-        `COPY (SELECT ${projection || '1 AS __empty'} FROM (${sourceSql})) TO ${copyTarget(staging.file('all'))} (${copyOptions})`,
+      const parts = options.parts && options.parts.length > 1 ? options.parts : [sourceSql];
+      const sessions = await session.connections(parts.length);
+      // every copy ends before the staging folder goes, whichever fails
+      const copies = await Promise.allSettled(
+        parts.map((sql, i) =>
+          sessions[i]!.all(
+            `COPY (SELECT ${projection || '1 AS __empty'} FROM (${sql})) TO ${copyTarget(staging.file(`all-${i}`))} (${copyOptions})`,
+          ),
+        ),
       );
-      for (const f of (res?.Files as string[]) ?? []) written.push({ file: f, partitionValues: {} });
+      for (const c of copies) {
+        if (c.status === 'rejected') throw c.reason;
+        for (const f of (c.value[0]?.Files as string[]) ?? []) written.push({ file: f, partitionValues: {} });
+      }
     } else {
       const temp = `tl_stage_${randomUUID().replace(/-/g, '')}`;
       const order = partitionCols.map(ident).join(', ');

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import {
@@ -9,6 +9,7 @@ import {
   type DuckDBType,
 } from '@duckdb/node-api';
 import { TweetlakeError } from '../errors.js';
+import { removeAtExit } from '../storage/temp-dirs.js';
 import { sqlFailureDomain } from './error-text.js';
 
 /** A JSON-shaped value as DuckDB's JSON conversion returns it (BIGINT as string, etc.). */
@@ -29,6 +30,8 @@ export interface DuckSessionOptions {
  */
 export const SCRATCH_SCHEMA = 'tweetlake_work';
 
+let sessions = 0;
+
 /** A SQL statement failed inside DuckDB. */
 export class SqlError extends TweetlakeError {
   constructor(
@@ -47,12 +50,17 @@ export class SqlError extends TweetlakeError {
  */
 export class DuckSession {
   private queue: Promise<unknown> = Promise.resolve();
+  /** More connections of this session's, for statements run at the same time (see `connections`). */
+  private readonly extra: Promise<DuckSession>[] = [];
+  private readonly extraMade: DuckSession[] = [];
 
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
     /** A fork shares its parent's database: closing it closes its connection only. */
     private readonly forked = false,
+    /** The spill folder this session made (none given), removed when it closes or the process exits. */
+    private readonly ownTemp?: string,
   ) {}
 
   /**
@@ -61,6 +69,28 @@ export class DuckSession {
    */
   async fork(): Promise<DuckSession> {
     return new DuckSession(this.instance, await DuckSession.connect(this.instance), true);
+  }
+
+  /**
+   * This session and `n - 1` more connections to its database (made once, closed with it), so that
+   * `n` statements can run at the same time: DuckDB scans one in-memory row group (122,880 rows) on
+   * one thread, so a statement over a batch smaller than that uses one core whatever `threads` says.
+   */
+  async connections(n: number): Promise<DuckSession[]> {
+    while (this.extra.length < n - 1)
+      this.extra.push(
+        this.fork().then((s) => {
+          this.extraMade.push(s);
+          return s;
+        }),
+      );
+    return [this, ...(await Promise.all(this.extra.slice(0, Math.max(0, n - 1))))];
+  }
+
+  /** DuckDB's `threads` setting: how many statements over separate inputs can use a core each. */
+  async threads(): Promise<number> {
+    const [row] = await this.all(`SELECT current_setting('threads') AS t`);
+    return Math.max(1, Number(row?.t ?? 1));
   }
 
   /** Runs `fn` after every earlier call on this connection has finished (one statement at a time). */
@@ -75,13 +105,24 @@ export class DuckSession {
     const config: Record<string, string> = {};
     if (options.memoryLimit) config.memory_limit = options.memoryLimit;
     if (options.threads) config.threads = String(options.threads);
-    const temp = options.tempDirectory ?? nodePath.join(tmpdir(), `tweetlake-duckdb-spill-${process.pid}`);
+    // a folder per session: two sessions of one process must not remove each other's spill
+    const ownTemp = options.tempDirectory
+      ? undefined
+      : nodePath.join(tmpdir(), `tweetlake-duckdb-spill-${process.pid}-${++sessions}`);
+    const temp = options.tempDirectory ?? ownTemp!;
     mkdirSync(temp, { recursive: true });
+    const removal = ownTemp ? removeAtExit(ownTemp) : undefined;
     config.temp_directory = temp;
-    const instance = await DuckDBInstance.create(':memory:', config);
-    const connection = await DuckSession.connect(instance);
-    await connection.run(`CREATE SCHEMA ${SCRATCH_SCHEMA}`);
-    return new DuckSession(instance, connection);
+    try {
+      const instance = await DuckDBInstance.create(':memory:', config);
+      const connection = await DuckSession.connect(instance);
+      await connection.run(`CREATE SCHEMA ${SCRATCH_SCHEMA}`);
+      return new DuckSession(instance, connection, false, ownTemp);
+    } catch (err) {
+      if (ownTemp) rmSync(ownTemp, { recursive: true, force: true });
+      removal?.forget();
+      throw err;
+    }
   }
 
   private static async connect(instance: DuckDBInstance): Promise<DuckDBConnection> {
@@ -228,8 +269,11 @@ export class DuckSession {
 
   /** Closes the connection and the database. */
   close(): void {
+    for (const s of this.extraMade.splice(0)) s.close();
     this.connection.closeSync();
-    if (!this.forked) this.instance.closeSync();
+    if (this.forked) return;
+    this.instance.closeSync();
+    if (this.ownTemp) rmSync(this.ownTemp, { recursive: true, force: true });
   }
 }
 

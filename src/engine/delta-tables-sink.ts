@@ -18,13 +18,26 @@ export interface SinkTable {
 /** What a stage's transform makes of one batch: the rows for each table, as SQL. */
 export interface StageOutput<T extends string> {
   /** Rows per table (every table of the sink: a table with no rows still records the batch). */
-  rows: Record<T, { sql: string; mergeSchema?: boolean }>;
+  rows: Record<T, StageRows<T>>;
   /** Rows the batch read. */
   numInputRows: number;
   /** Figures for the progress report, from what each table got of the batch. */
   metrics?(written: Record<T, number>): Record<string, number>;
   /** Drops what the transform made (scratch tables, scans). */
   dispose?(): Promise<void>;
+}
+
+/** One table's rows of a batch. */
+export interface StageRows<T extends string> {
+  sql: string;
+  /** Queries whose rows together are exactly `sql`'s, written at the same time (DataSource.parts). */
+  parts?: readonly string[];
+  mergeSchema?: boolean;
+  /**
+   * True when what the tables written before this one got (in the sink's order) shows this one gets
+   * no rows: its query is then not run (the commit still records the batch).
+   */
+  emptyIf?(written: Partial<Record<T, number>>): boolean;
 }
 
 /** What a transform sees: the batch's context and each table's current snapshot (the tables exist). */
@@ -123,7 +136,15 @@ export class DeltaTablesSink<T extends string> implements Sink {
     try {
       const written = {} as Record<T, number>;
       for (const name of this.names) {
-        written[name] = await this.write(tables[name], snapshots[name], name, out.rows[name], ctx);
+        const rows = out.rows[name];
+        const none = rows.emptyIf?.(written) ?? false;
+        written[name] = await this.write(
+          tables[name],
+          snapshots[name],
+          name,
+          none ? { sql: `SELECT * FROM (${rows.sql}) WHERE false` } : rows,
+          ctx,
+        );
       }
       return {
         numInputRows: out.numInputRows,
@@ -140,12 +161,12 @@ export class DeltaTablesSink<T extends string> implements Sink {
     table: DeltaTable,
     snapshot: Snapshot,
     name: T,
-    rows: { sql: string; mergeSchema?: boolean },
+    rows: StageRows<T>,
     ctx: BatchContext,
   ): Promise<number> {
     const complete = this.targets[name].outputMode === 'complete';
     const result = await table.write(
-      { sql: rows.sql },
+      { sql: rows.sql, ...(rows.parts ? { parts: rows.parts } : {}) },
       {
         mode: complete ? 'overwrite' : 'append',
         snapshot,

@@ -70,10 +70,11 @@ export function parseTwitterDateSql(col: string): string {
 
 /** SQL list of the distinct mentions of a text, each '@' + the lower-cased handle (`@united`). */
 export function mentionsSql(col: string): string {
-  // Whole matches, so that a word followed by '@' (`@a@b`) can be told apart and dropped.
-  const word = String.raw`@([\p{L}\p{N}_]+)`;
+  // Whole matches, so that a word followed by '@' (`@a@b`) can be told apart and dropped. The word
+  // follows a match's first '@' (the character before a mention is never '@'): cut, not matched
+  // again (half the time of the expression, measured in docs/BENCHMARKS.md).
   return `list_distinct(list_transform(list_filter(list_transform(regexp_extract_all(${col}, '${MENTION_REGEX}', 0),
-      m -> CASE WHEN ends_with(m, '@') THEN NULL ELSE regexp_extract(m, '${word}', 1) END),
+      m -> CASE WHEN ends_with(m, '@') THEN NULL ELSE m[strpos(m, '@') + 1:] END),
       m -> m IS NOT NULL AND regexp_full_match(m, '${HANDLE}')), m -> '@' || lower(m)))`;
 }
 

@@ -66,8 +66,28 @@ async function countRows(session: DuckSession, sql: string): Promise<number> {
 
 type BronzeTables = 'bronze' | 'quarantine';
 
+/** Rows of a batch below which it is written in one part (one connection). */
+const MIN_PART_ROWS = 20_000;
+
+/**
+ * A table of `rows` rows split into at most `threads` ranges of rowid, each a relation over the
+ * table, so that a batch's bronze rows are made on every core (DataSource.parts). Together they
+ * hold every row whatever the rowids are: the first range is open below, the last above.
+ */
+export function rowidParts(table: string, rows: number, threads: number): string[] {
+  const n = Math.max(1, Math.min(threads, Math.floor(rows / MIN_PART_ROWS)));
+  if (n === 1) return [table];
+  const size = Math.ceil(rows / n);
+  return Array.from({ length: n }, (_, i) => {
+    const lo = i === 0 ? undefined : `rowid >= ${i * size}`;
+    const hi = i === n - 1 ? undefined : `rowid < ${(i + 1) * size}`;
+    return `(SELECT * FROM ${table} WHERE ${[lo, hi].filter(Boolean).join(' AND ')})`;
+  });
+}
+
 /** bronze_stream's transform: raw records -> bronze rows (JSON objects) + quarantine rows (everything else). */
 function bronzeTransform(o: StageOptions): StageTransform<BronzeTables> {
+  let threads: number | undefined;
   return async (batch, ctx) => {
     // The batch is read several times: the file source's table of records, or a copy of it.
     const copy = batch.table ? undefined : `${SCRATCH_SCHEMA}.raw_${randomUUID().replace(/-/g, '')}`;
@@ -91,11 +111,23 @@ function bronzeTransform(o: StageOptions): StageTransform<BronzeTables> {
           evolved = true;
         }
       }
+      // the table's own count (its metadata, not a scan): what the quarantine test below relies on
+      const records = await countRows(o.session, `SELECT * FROM ${raw}`);
+      const parts = rowidParts(raw, records, (threads ??= await o.session.threads()));
       return {
         rows: {
-          bronze: { sql: bronzeRowsSql(raw, columns, now), mergeSchema: evolved },
-          // mergeSchema: a quarantine table of an older tweetlake gains byte_offset and raw_bytes.
-          quarantine: { sql: quarantineRowsSql(raw, ctx.queryName, now), mergeSchema: true },
+          bronze: {
+            sql: bronzeRowsSql(raw, columns, now),
+            ...(parts.length > 1 ? { parts: parts.map((p) => bronzeRowsSql(p, columns, now)) } : {}),
+            mergeSchema: evolved,
+          },
+          quarantine: {
+            sql: quarantineRowsSql(raw, ctx.queryName, now),
+            // mergeSchema: a quarantine table of an older tweetlake gains byte_offset and raw_bytes.
+            mergeSchema: true,
+            // every record is in bronze or here: a batch wholly in bronze is not tested again
+            emptyIf: (w) => w.bronze === records,
+          },
         },
         numInputRows: input,
         metrics: (w) => ({ inputRecords: input, bronzeRows: w.bronze, quarantinedRows: w.quarantine }),

@@ -15,6 +15,7 @@ export { downloadToFile } from './download.js';
 export { putCopyOf } from './put-copy.js';
 export { listChecked } from './checked-list.js';
 export { StoreIOError, osCode } from './store-errors.js';
+export { removeAtExit } from './temp-dirs.js';
 export {
   Lease,
   LeaseHeld,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import type { ObjectStore } from './object-store.js';
 import { downloadToFile } from './download.js';
+import { removeAtExit } from './temp-dirs.js';
 
 /** Local files a local engine (DuckDB) can open, until they are released. */
 export interface OpenedFiles {
@@ -89,7 +90,10 @@ export class DownloadCache implements LocalFiles {
   ) {}
 
   private folder(): Promise<string> {
-    this.dir ??= fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-cache-'));
+    this.dir ??= fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-cache-')).then((dir) => {
+      removeAtExit(dir);
+      return dir;
+    });
     return this.dir;
   }
 

@@ -1,4 +1,4 @@
-import { rmSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import type { ObjectStore } from './object-store.js';
 import { resolveS3Connection } from './s3-config.js';
 import { S3ObjectStore, type S3StoreOptions, type S3StoreStats } from './s3-store.js';
 import { formatS3Url, isS3Url, parseS3Url } from './s3-url.js';
+import { removeAtExit } from './temp-dirs.js';
 
 /**
  * Locations: where a table, a checkpoint or a source is, written as a local path, a `file://` URL
@@ -118,7 +119,7 @@ function bucketCache(bucket: string): Promise<FileCache> {
   if (!cache) {
     cache = (async () => {
       const dir = await fs.mkdtemp(nodePath.join(tmpdir(), 'tweetlake-s3-cache-'));
-      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      removeAtExit(dir);
       const source = new S3ObjectStore(`s3://${bucket}`, {
         ...storeOptions(),
         client: sharedClient(),

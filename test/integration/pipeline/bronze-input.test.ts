@@ -286,6 +286,72 @@ describe('record formats', () => {
   });
 });
 
+describe('a batch written in parts on several connections', () => {
+  /** Delta log entries (JSON actions) of a table, by version. */
+  const commits = (table: string): Record<string, unknown>[][] => {
+    const log = nodePath.join(table, '_delta_log');
+    return Array.from({ length: 100 }, (_, v) => nodePath.join(log, `${String(v).padStart(20, '0')}.json`))
+      .filter((f) => existsSync(f))
+      .map((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      );
+  };
+
+  it('90,000 records with bad ones spread through: every good one in bronze once, every bad one quarantined at its line', async () => {
+    const where = place();
+    const expected: string[] = [];
+    const bad: { file: string; line: number; offset: number }[] = [];
+    for (const f of [0, 1, 2]) {
+      let offset = 0;
+      const lines: string[] = [];
+      for (let l = 1; l <= 30_000; l++) {
+        // bad records near the start and all through each file, so in every part of the batch (not
+        // first: a file starting with "[" is a JSON array)
+        const line = l % 7_001 === 2 ? `[${l}]` : tweet(`f${f}-${l}`);
+        if (line.startsWith('[')) bad.push({ file: `p${f}.json`, line: l, offset });
+        else expected.push(`p${f}.json f${f}-${l}`);
+        lines.push(line);
+        offset += Buffer.byteLength(line) + 1;
+      }
+      put(where.source, `p${f}.json`, lines.join('\n') + '\n');
+    }
+    const run = await runBronze(where);
+    expect(run.progress).toHaveLength(1); // one batch of 90,000
+    expect(byFile(run.bronze)).toEqual(expected.sort());
+    expect(
+      run.quarantine.map((r) => ({
+        file: nodePath.basename(String(r.source_file)),
+        line: Number(r.line_number),
+        offset: Number(r.byte_offset),
+      })),
+    ).toEqual(bad.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line));
+    expect(run.quarantine.every((r) => r.error === 'a JSON array, not an object')).toBe(true);
+    // the batch's bronze rows went in one commit, in more than one file (the parts)
+    const adds = commits(lakehousePaths(where.root).tables.bronze)
+      .flat()
+      .filter((a) => 'add' in a);
+    expect(adds.length).toBeGreaterThan(1);
+  });
+
+  it('a batch wholly in bronze still records the batch in quarantine, with no file', async () => {
+    const where = place();
+    put(
+      where.source,
+      'all-good.json',
+      Array.from({ length: 50_000 }, (_, i) => tweet(`g${i}`)).join('\n') + '\n',
+    );
+    const run = await runBronze(where);
+    expect(run.bronze).toHaveLength(50_000);
+    expect(run.quarantine).toEqual([]);
+    const last = commits(lakehousePaths(where.root).tables.quarantine).at(-1)!;
+    expect(last.some((a) => 'txn' in a)).toBe(true);
+    expect(last.some((a) => 'add' in a)).toBe(false);
+  });
+});
+
 describe('the quarantine table of an earlier tweetlake', () => {
   it('gains byte_offset and raw_bytes on its next write (mergeSchema); its rows stay', async () => {
     const where = place();

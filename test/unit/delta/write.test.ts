@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CommitConflict, DeltaTable, ProtocolViolation, SchemaMismatch } from '../../../src/delta/index.js';
 import { field, type StructType } from '../../../src/delta/schema.js';
@@ -143,6 +144,42 @@ describe('writing on top of a given snapshot', () => {
     expect(snapshotState(await s11.update())).toEqual(snapshotState(await t.snapshot()));
     const latest = await t.snapshot();
     expect(await latest.update()).toBe(latest);
+  });
+});
+
+describe('a write in parts (DataSource.parts)', () => {
+  it('writes each part in files of its own, at the same time, in one commit of all their rows', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir);
+    const parts = [idRows(0, 400).sql, idRows(400, 300).sql, idRows(700, 300).sql];
+    const r = await t.write({ sql: idRows(0, 1000).sql, parts }, { txn: { appId: 'q', version: 0 } });
+    expect(r).toMatchObject({ version: 0, numFiles: 3, numRows: 1000 });
+    const ids = (await readRows(t, await t.snapshot(), 'id')).map((x) => Number(x.id));
+    expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    // each file holds one part (in the parts' order), with its own statistics
+    const adds = (await commitActions(dir, 0))
+      .filter((a) => 'add' in a)
+      .map((a) => a.add as { path: string; stats: string });
+    expect(
+      adds
+        .map((a) => JSON.parse(a.stats) as { numRecords: number; minValues: { id: number } })
+        .map((s) => [s.numRecords, s.minValues.id]),
+    ).toEqual([
+      [400, 0],
+      [300, 400],
+      [300, 700],
+    ]);
+  });
+
+  it('a part that fails fails the write after every part has ended: nothing committed, no file left', async () => {
+    const dir = dirs.make();
+    const t = await DeltaTable.forPath(dir);
+    await t.write(idRows(0, 1));
+    const failing = `SELECT CASE WHEN i = 5 THEN error('part 2 broke') ELSE i END::BIGINT AS id, 'v' AS v FROM range(10) t(i)`;
+    const err = await rejection(t.write({ sql: idRows(0, 1).sql, parts: [idRows(0, 50_000).sql, failing] }));
+    expect(err.message).toContain('part 2 broke');
+    expect((await t.snapshot()).version).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
   });
 });
 

@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckSession, SCRATCH_SCHEMA, SqlError } from '../../../src/duck/session.js';
 import { rejection } from '../../helpers/delta.js';
@@ -19,6 +22,30 @@ describe('DuckSession', () => {
     );
     expect(schemas).toHaveLength(1);
     expect(await session.memoryLimit()).toMatch(/^2\d\d\.\d MiB$/);
+  });
+
+  it('removes the spill folder it made when it closes, and keeps one it was given', async () => {
+    const spillOf = async (s: DuckSession) => {
+      const [row] = await s.all(`SELECT current_setting('temp_directory') AS d`);
+      return String(row?.d);
+    };
+    const own = await DuckSession.create();
+    const other = await DuckSession.create();
+    const ownDir = await spillOf(own);
+    expect(ownDir).not.toBe(await spillOf(other)); // one closing must not take the other's
+    expect(existsSync(ownDir)).toBe(true);
+    own.close();
+    expect(existsSync(ownDir)).toBe(false);
+    expect(existsSync(await spillOf(other))).toBe(true);
+    other.close();
+    const given = mkdtempSync(nodePath.join(tmpdir(), 'tweetlake-spill-test-'));
+    try {
+      const s = await DuckSession.create({ tempDirectory: given });
+      s.close();
+      expect(existsSync(given)).toBe(true);
+    } finally {
+      rmSync(given, { recursive: true, force: true });
+    }
   });
 
   it('appends rows through the appender and streams them back in chunks', async () => {

@@ -11,6 +11,7 @@ import {
   rescuedDataSql,
 } from '../../../src/pipeline/bronze.js';
 import { SOURCE_FIELDS } from '../../../src/pipeline/schemas.js';
+import { rowidParts } from '../../../src/pipeline/stages.js';
 import { tempDirs } from '../../helpers/delta.js';
 
 let session: DuckSession;
@@ -284,5 +285,24 @@ describe('raw records of files (loadRawRecords), through bronze and quarantine',
       ['5', '[1]', String(text.indexOf('[1]'))],
       ['7', '42', String(text.indexOf('42'))],
     ]);
+  });
+});
+
+describe('rowidParts', () => {
+  it('splits a table into at most `threads` parts of 20,000 rows or more that hold every row once, gaps in rowid too', async () => {
+    await session.run(`CREATE TABLE parts_t AS SELECT i FROM range(100000) t(i)`);
+    await session.run(`DELETE FROM parts_t WHERE i % 3 = 0 OR i BETWEEN 40000 AND 60000`); // rowids keep their gaps
+    const [{ n }] = (await session.all(`SELECT count(*) AS n FROM parts_t`)) as [{ n: string }];
+    const rows = Number(n);
+    expect(rowidParts('parts_t', rows, 1)).toEqual(['parts_t']);
+    expect(rowidParts('parts_t', 39_999, 8)).toHaveLength(1);
+    for (const threads of [2, 3]) {
+      const parts = rowidParts('parts_t', rows, threads);
+      expect(parts).toHaveLength(Math.min(threads, Math.floor(rows / 20_000))); // 53,333 rows: 2 parts at most
+      const [all] = await session.all(
+        `SELECT count(*) AS n, count(DISTINCT i) AS d FROM (${parts.map((p) => `SELECT i FROM ${p}`).join(' UNION ALL ')})`,
+      );
+      expect(all).toEqual({ n: String(rows), d: String(rows) });
+    }
   });
 });
