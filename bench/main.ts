@@ -733,7 +733,10 @@ async function main(): Promise<void> {
   json.verdicts = verdicts;
   json.elapsedMs = performance.now() - started;
   json.report = report.join('\n');
-  if (opts.json) writeFileSync(opts.json, JSON.stringify(json, null, 2));
+  if (opts.json) {
+    mkdirSync(nodePath.dirname(opts.json), { recursive: true }); // a new folder for results is fine
+    writeFileSync(opts.json, JSON.stringify(json, null, 2));
+  }
   log(`bench done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
