@@ -2,11 +2,12 @@ import { literal } from '../duck/session.js';
 import { withByteOffsetsSql } from '../engine/raw-records.js';
 
 /**
- * Whether a raw record is a JSON object (SQL over the raw-records relation). DuckDB may evaluate
- * every operand of AND/OR on every row (json_type fails on invalid JSON); CASE evaluates its THEN
- * only on the rows its WHEN selects, and coalesce makes the result never NULL (so NOT works).
+ * Whether a raw record is a JSON object (SQL over the raw-records relation). json_type fails on
+ * invalid JSON (and DuckDB may evaluate every operand of AND/OR on every row): `try` makes that NULL,
+ * in one parse where `json_valid` first took two (30 against 45 ms per 100k records); coalesce makes
+ * the result never NULL (so NOT works).
  */
-const IS_OBJECT = `coalesce(file_error IS NULL AND CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END, false)`;
+const IS_OBJECT = `coalesce(file_error IS NULL AND try(json_type(line)) = 'OBJECT', false)`;
 
 function jsonKey(column: string): string {
   return `[${literal(column)}]`;
