@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import {
@@ -51,8 +51,7 @@ export class SqlError extends TweetlakeError {
 export class DuckSession {
   private queue: Promise<unknown> = Promise.resolve();
   /** More connections of this session's, for statements run at the same time (see `connections`). */
-  private readonly extra: Promise<DuckSession>[] = [];
-  private readonly extraMade: DuckSession[] = [];
+  private readonly extra: DuckSession[] = [];
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -60,7 +59,7 @@ export class DuckSession {
     /** A fork shares its parent's database: closing it closes its connection only. */
     private readonly forked = false,
     /** The spill folder this session made (none given), removed when it closes or the process exits. */
-    private readonly ownTemp?: string,
+    private readonly ownTemp?: { remove(): void },
   ) {}
 
   /**
@@ -77,14 +76,8 @@ export class DuckSession {
    * one thread, so a statement over a batch smaller than that uses one core whatever `threads` says.
    */
   async connections(n: number): Promise<DuckSession[]> {
-    while (this.extra.length < n - 1)
-      this.extra.push(
-        this.fork().then((s) => {
-          this.extraMade.push(s);
-          return s;
-        }),
-      );
-    return [this, ...(await Promise.all(this.extra.slice(0, Math.max(0, n - 1))))];
+    while (this.extra.length < n - 1) this.extra.push(await this.fork());
+    return [this, ...this.extra.slice(0, Math.max(0, n - 1))];
   }
 
   /** DuckDB's `threads` setting: how many statements over separate inputs can use a core each. */
@@ -111,16 +104,15 @@ export class DuckSession {
       : nodePath.join(tmpdir(), `tweetlake-duckdb-spill-${process.pid}-${++sessions}`);
     const temp = options.tempDirectory ?? ownTemp!;
     mkdirSync(temp, { recursive: true });
-    const removal = ownTemp ? removeAtExit(ownTemp) : undefined;
+    const own = ownTemp ? removeAtExit(ownTemp) : undefined;
     config.temp_directory = temp;
     try {
       const instance = await DuckDBInstance.create(':memory:', config);
       const connection = await DuckSession.connect(instance);
       await connection.run(`CREATE SCHEMA ${SCRATCH_SCHEMA}`);
-      return new DuckSession(instance, connection, false, ownTemp);
+      return new DuckSession(instance, connection, false, own);
     } catch (err) {
-      if (ownTemp) rmSync(ownTemp, { recursive: true, force: true });
-      removal?.forget();
+      own?.remove();
       throw err;
     }
   }
@@ -269,11 +261,11 @@ export class DuckSession {
 
   /** Closes the connection and the database. */
   close(): void {
-    for (const s of this.extraMade.splice(0)) s.close();
+    for (const s of this.extra.splice(0)) s.close();
     this.connection.closeSync();
     if (this.forked) return;
     this.instance.closeSync();
-    if (this.ownTemp) rmSync(this.ownTemp, { recursive: true, force: true });
+    this.ownTemp?.remove();
   }
 }
 

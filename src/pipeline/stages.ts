@@ -97,7 +97,9 @@ function bronzeTransform(o: StageOptions): StageTransform<BronzeTables> {
     };
     try {
       const raw = batch.table ?? copy!;
-      const input = batch.numRows ?? (await countRows(o.session, `SELECT * FROM ${raw}`));
+      // the table's own count (its metadata, not a scan): what the quarantine test below relies on
+      const records = await countRows(o.session, `SELECT * FROM ${raw}`);
+      const input = batch.numRows ?? records;
       const now = new Date().toISOString();
       let columns = ctx
         .snapshot('bronze')
@@ -111,8 +113,6 @@ function bronzeTransform(o: StageOptions): StageTransform<BronzeTables> {
           evolved = true;
         }
       }
-      // the table's own count (its metadata, not a scan): what the quarantine test below relies on
-      const records = await countRows(o.session, `SELECT * FROM ${raw}`);
       const parts = rowidParts(raw, records, (threads ??= await o.session.threads()));
       return {
         rows: {

@@ -58,10 +58,13 @@ describe('Kafka over SASL/PLAIN', () => {
     const uri = `kafka://${kafka.saslBootstrap}/tweets`;
     const good = await config('good.config.json', { passwordEnv: 'TL_TEST_KAFKA_PASSWORD' });
     const env = { TL_TEST_KAFKA_PASSWORD: PASSWORD };
-    const produced = await runCli(
-      ['produce', '--source', nodePath.join(work, 'source'), '--to', uri, '--config', good],
-      env,
-    );
+    /** `tweetlake produce` of the source folder to the topic with a config file. */
+    const produce = (configFile: string, vars?: Record<string, string>) =>
+      runCli(
+        ['produce', '--source', nodePath.join(work, 'source'), '--to', uri, '--config', configFile],
+        vars,
+      );
+    const produced = await produce(good, env);
     expect(produced.code, produced.err).toBe(0);
     expect(produced.out).toContain(`sent ${records} records`);
 
@@ -77,28 +80,14 @@ describe('Kafka over SASL/PLAIN', () => {
     expect(gold.numRecords).toBeGreaterThanOrEqual(records);
 
     // the variable not set: the config is refused before anything is sent
-    const unset = await runCli([
-      'produce',
-      '--source',
-      nodePath.join(work, 'source'),
-      '--to',
-      uri,
-      '--config',
-      good,
-    ]);
+    const unset = await produce(good);
     expect(unset.code, unset.err).toBe(2);
     expect(unset.err).toMatch(/passwordEnv names TL_TEST_KAFKA_PASSWORD, which is not set/);
 
     // a wrong password: refused by the broker, said at once (no 5 s of retries), exit 3; produce too
-    const wrongProduce = await runCli([
-      'produce',
-      '--source',
-      nodePath.join(work, 'source'),
-      '--to',
-      uri,
-      '--config',
+    const wrongProduce = await produce(
       await config('wrong-produce.config.json', { password: 'not the password' }),
-    ]);
+    );
     expect(wrongProduce.code, wrongProduce.err).toBe(3);
     expect(wrongProduce.err).toMatch(/error \[KAFKA_PRODUCE\].*(SASL|[Aa]uthentication)/s);
     expect(wrongProduce.err).not.toMatch(/is the broker running/);
